@@ -1,0 +1,1 @@
+"""cloud package of mpac-edge."""
