@@ -1,0 +1,1 @@
+"""ESC/POS: a pure encoder (bytes out), the receipt builder and the printer status decoder."""

@@ -1,0 +1,215 @@
+"""Pure ESC/POS encoder: every function returns the exact bytes of one command; nothing does I/O.
+
+Japanese text follows the Epson model for Japanese printers: single-byte characters (ASCII and half-width
+katakana) are sent with Kanji mode off, using the Japan international set (0x5C prints ¥, 0x7E prints ‾) and the
+Katakana code table (0xA1-0xDF); runs of double-byte characters are wrapped in FS & … FS . and sent as Shift_JIS
+(cp932). Hand-written because python-escpos sends Kanji as GB18030 and full-width kana as '?'.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from PIL import Image
+
+ESC = b"\x1b"
+GS = b"\x1d"
+FS = b"\x1c"
+DLE = b"\x10"
+EOT = b"\x04"
+LF = b"\n"
+
+Align = Literal["left", "center", "right"]
+QrErrorLevel = Literal["L", "M", "Q", "H"]
+HriPosition = Literal["off", "above", "below", "both"]
+
+_ALIGN = {"left": 0, "center": 1, "right": 2}
+_QR_EC = {"L": 48, "M": 49, "Q": 50, "H": 51}
+_HRI = {"off": 0, "above": 1, "below": 2, "both": 3}
+# GS k function B symbology numbers (ESC/POS Application Programming Guide).
+BARCODE_B = {
+    "UPC-A": 65, "UPC-E": 66, "EAN13": 67, "EAN8": 68, "CODE39": 69,
+    "ITF": 70, "NW7": 71, "CODE93": 72, "CODE128": 73,
+}
+QR_MAX_BYTES = 7089
+
+KANJI_ON = FS + b"&"
+KANJI_OFF = FS + b"."
+# Characters printed single-byte with Kanji mode off: ASCII minus the two code points the Japan set redefines,
+# the yen sign and overline those code points print instead, half-width katakana, and LF.
+_SINGLE_RUN = re.compile(r"[\x20-\x5b\x5d-\x7d\u00a5\u203e\uff61-\uff9f\n]+")
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_TO_SINGLE = str.maketrans({"\u00a5": "\\", "\u203e": "~"})
+_TO_DOUBLE = str.maketrans({"\\": "\uff3c", "~": "\uff5e", "\u00a5": "\uffe5"})
+_FALLBACK = "？".encode("cp932")
+
+
+def init() -> bytes:
+    """ESC @: reset the printer to its power-on modes."""
+    return ESC + b"@"
+
+
+def japanese_setup() -> bytes:
+    """Select the Japan international set (ESC R 8), Katakana table (ESC t 1) and Shift_JIS Kanji (FS C 1)."""
+    return ESC + b"R\x08" + ESC + b"t\x01" + FS + b"C\x01"
+
+
+def bold(on: bool) -> bytes:
+    """ESC E n: emphasized on/off (applies to ANK and Kanji)."""
+    return ESC + b"E" + (b"\x01" if on else b"\x00")
+
+
+def underline(dots: int) -> bytes:
+    """ESC - n for ANK and FS - n for Kanji: underline 0 (off), 1 or 2 dots thick."""
+    if dots not in (0, 1, 2):
+        raise ValueError("underline must be 0, 1 or 2 dots")
+    n = bytes((dots,))
+    return ESC + b"-" + n + FS + b"-" + n
+
+
+def size(width: int = 1, height: int = 1) -> bytes:
+    """GS ! n: character magnification 1-8 each way (applies to ANK and Kanji)."""
+    if not (1 <= width <= 8 and 1 <= height <= 8):
+        raise ValueError("width and height must be 1-8")
+    return GS + b"!" + bytes((((width - 1) << 4) | (height - 1),))
+
+
+def align(where: Align) -> bytes:
+    """ESC a n: justification of the following lines."""
+    return ESC + b"a" + bytes((_ALIGN[where],))
+
+
+def invert(on: bool) -> bytes:
+    """GS B n: white-on-black printing on/off."""
+    return GS + b"B" + (b"\x01" if on else b"\x00")
+
+
+def feed(lines: int = 1) -> bytes:
+    """ESC d n: print the buffer and feed n lines."""
+    if not 0 <= lines <= 255:
+        raise ValueError("lines must be 0-255")
+    return ESC + b"d" + bytes((lines,))
+
+
+def cut(partial: bool = False, feed_lines: int = 0) -> bytes:
+    """GS V 0/1: full or partial cut, after feeding `feed_lines` lines (ESC d) so the last line clears the blade."""
+    return (feed(feed_lines) if feed_lines else b"") + GS + b"V" + (b"\x01" if partial else b"\x00")
+
+
+def drawer_kick(pin: Literal[2, 5] = 2, on_ms: int = 100, off_ms: int = 100) -> bytes:
+    """ESC p m t1 t2: pulse the cash-drawer connector pin; times in 2 ms units."""
+    t1, t2 = on_ms // 2, off_ms // 2
+    if not (0 <= t1 <= 255 and 0 <= t2 <= 255):
+        raise ValueError("pulse times must be 0-510 ms")
+    return ESC + b"p" + (b"\x00" if pin == 2 else b"\x01") + bytes((t1, t2))
+
+
+def status_request(n: int) -> bytes:
+    """DLE EOT n: real-time status (1 printer, 2 offline cause, 3 error cause, 4 paper roll sensor)."""
+    if n not in (1, 2, 3, 4):
+        raise ValueError("DLE EOT n must be 1-4")
+    return DLE + EOT + bytes((n,))
+
+
+def _gs_k2(fn: int, data: bytes, m: bytes = b"") -> bytes:
+    body = b"1" + bytes((fn,)) + m + data
+    return GS + b"(k" + len(body).to_bytes(2, "little") + body
+
+
+def qr(data: str, module: int = 3, ec: QrErrorLevel = "L", model: int = 2) -> bytes:
+    """GS ( k: store and print a QR code natively (model, module size, error level, data, print)."""
+    payload = data.encode("utf-8")
+    if not payload or len(payload) > QR_MAX_BYTES:
+        raise ValueError(f"QR data must be 1-{QR_MAX_BYTES} bytes")
+    if not 1 <= module <= 16 or model not in (1, 2):
+        raise ValueError("QR module must be 1-16 and model 1 or 2")
+    return (
+        _gs_k2(65, bytes((48 + model, 0)))
+        + _gs_k2(67, bytes((module,)))
+        + _gs_k2(69, bytes((_QR_EC[ec],)))
+        + _gs_k2(80, payload, b"0")
+        + _gs_k2(81, b"", b"0")
+    )
+
+
+def raster(image: Image.Image) -> bytes:
+    """GS v 0: a raster bit image; pixels darker than mid-grey print black, rows padded to whole bytes."""
+    grey = image.convert("RGBA")
+    flat = Image.new("RGB", grey.size, (255, 255, 255))
+    flat.paste(grey, mask=grey.getchannel("A"))
+    bits = flat.convert("L").point(lambda p: 255 if p < 128 else 0, mode="1")
+    width, height = bits.size
+    if not (1 <= width <= 65535 * 8 and 1 <= height <= 65535):
+        raise ValueError("image size out of range")
+    header = GS + b"v0\x00" + ((width + 7) // 8).to_bytes(2, "little") + height.to_bytes(2, "little")
+    return header + bits.tobytes()
+
+
+def barcode(
+    data: str, symbology: str = "CODE128", height: int = 64, width: int = 3,
+    hri: HriPosition = "below", font_b: bool = False,
+) -> bytes:
+    """GS h / GS w / GS f / GS H then GS k (function B): a 1-D barcode; CODE128 defaults to code set B."""
+    if symbology not in BARCODE_B:
+        raise ValueError(f"unsupported barcode symbology {symbology!r}")
+    if not (1 <= height <= 255 and 2 <= width <= 6):
+        raise ValueError("barcode height must be 1-255 and width 2-6")
+    if symbology == "CODE128" and not data.startswith(("{A", "{B", "{C")):
+        data = "{B" + data
+    payload = data.encode("ascii")
+    if not 1 <= len(payload) <= 255:
+        raise ValueError("barcode data must be 1-255 bytes")
+    return (
+        GS + b"h" + bytes((height,)) + GS + b"w" + bytes((width,))
+        + GS + b"f" + (b"\x01" if font_b else b"\x00") + GS + b"H" + bytes((_HRI[hri],))
+        + GS + b"k" + bytes((BARCODE_B[symbology], len(payload))) + payload
+    )
+
+
+def _double_bytes(run: str) -> bytes:
+    run = run.translate(_TO_DOUBLE)
+    try:
+        out = run.encode("cp932")
+        if len(out) == 2 * len(run):
+            return out
+    except UnicodeEncodeError:
+        pass
+    parts = []
+    for ch in run:
+        try:
+            b = ch.encode("cp932")
+        except UnicodeEncodeError:
+            b = _FALLBACK
+        parts.append(b if len(b) == 2 else _FALLBACK)
+    return b"".join(parts)
+
+
+def text(value: str) -> bytes:
+    """Text as printable bytes: control characters dropped (text never becomes a command), Kanji runs in FS &/FS ."""
+    if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
+        return value.encode("ascii")
+    value = _CONTROL.sub("", value)
+    out: list[bytes] = []
+    pos = 0
+    for m in _SINGLE_RUN.finditer(value):
+        if m.start() > pos:
+            out += (KANJI_ON, _double_bytes(value[pos : m.start()]), KANJI_OFF)
+        out.append(m.group().translate(_TO_SINGLE).encode("cp932"))
+        pos = m.end()
+    if pos < len(value):
+        out += (KANJI_ON, _double_bytes(value[pos:]), KANJI_OFF)
+    return b"".join(out)
+
+
+def display_width(value: str) -> int:
+    """Columns the text takes on paper: 1 per single-byte character, 2 per Kanji-mode character."""
+    if value.isascii():
+        return len(value)
+    single = sum(m.end() - m.start() for m in _SINGLE_RUN.finditer(value))
+    return single + 2 * (len(_CONTROL.sub("", value)) - single)
+
+
+def textln(value: str = "") -> bytes:
+    """Text followed by LF (print and feed one line)."""
+    return text(value) + LF

@@ -1,0 +1,77 @@
+"""Builds the ESC/POS bytes of a sale receipt (Japanese layout) from agent.ports.SaleReceipt; pure."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone, tzinfo
+
+from agent.ports import SaleReceipt
+from drivers.escpos import encode as e
+
+JST = timezone(timedelta(hours=9), "JST")
+# ISO 4217 minor-unit exponents of the currencies a store here takes; others default to 2.
+_EXPONENT = {"JPY": 0, "KRW": 0, "USD": 2, "EUR": 2, "CNY": 2, "TWD": 2}
+_METHOD = {"cash": "現金", "card": "クレジットカード", "qr_mpm": "QRコード決済", "qr_cpm": "QRコード決済"}
+
+
+def money(amount: int, currency: str) -> str:
+    """Integer minor units to printed money: ¥1,234 for JPY, 'USD 12.34' otherwise."""
+    if currency == "JPY":
+        return f"¥{amount:,}"
+    exp = _EXPONENT.get(currency, 2)
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 10**exp)
+    return f"{currency} {sign}{major:,}" + (f".{minor:0{exp}d}" if exp else "")
+
+
+def _fit(value: str, columns: int) -> str:
+    """Cut text to at most `columns` display columns (Kanji count two)."""
+    if e.display_width(value) <= columns:
+        return value
+    out = ""
+    for ch in value:
+        if e.display_width(out + ch) > columns - 1:
+            break
+        out += ch
+    return out + "…" if e.display_width(out + "…") <= columns else out
+
+
+def two_columns(left: str, right: str, width: int) -> str:
+    """Left text and right-aligned text on one line of `width` columns, left side shortened if needed."""
+    room = width - e.display_width(right) - 1
+    left = _fit(left, max(room, 0))
+    return left + " " * (width - e.display_width(left) - e.display_width(right)) + right
+
+
+def build_receipt(r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer: bool = False) -> bytes:
+    """The whole receipt: header, lines, totals with tax, payment, change or card details, QR, cut."""
+    cur = r.currency
+    rule = "-" * width
+    when = datetime.fromtimestamp(r.created_at_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+    out = [
+        e.init(), e.japanese_setup(), e.align("center"), e.bold(True), e.size(2, 2),
+        e.textln(_fit(r.store_name, width // 2)), e.size(1, 1), e.textln("領収書"), e.bold(False),
+        e.align("left"), e.textln(two_columns(when, f"No.{r.receipt_number:06d}", width)), e.textln(rule),
+    ]
+    for line in r.lines:
+        qty = f"x{line.quantity} " if line.quantity != 1 else ""
+        out.append(e.textln(two_columns(line.name, qty + money(line.amount, cur), width)))
+    out += [
+        e.textln(rule), e.bold(True), e.size(1, 2),
+        e.textln(two_columns("合計", money(r.total, cur), width)), e.size(1, 1), e.bold(False),
+        e.textln(two_columns("(内消費税等)", money(r.tax, cur), width)),
+        e.textln(two_columns("お支払方法", _METHOD.get(r.payment_method, r.payment_method), width)),
+    ]
+    if r.cash_received is not None:
+        out.append(e.textln(two_columns("お預り", money(r.cash_received, cur), width)))
+    if r.change is not None:
+        out.append(e.textln(two_columns("お釣り", money(r.change, cur), width)))
+    if r.card_last_4 is not None:
+        card = f"{r.card_brand or ''} ****{r.card_last_4}".strip()
+        out.append(e.textln(two_columns("カード", card, width)))
+    if r.approval_code is not None:
+        out.append(e.textln(two_columns("承認番号", r.approval_code, width)))
+    out += [e.textln(rule), e.align("center"), e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), e.feed(1)]
+    out += [e.textln(_fit(r.receipt_id, width)), e.align("left"), e.cut(partial=True, feed_lines=4)]
+    if kick_drawer:
+        out.append(e.drawer_kick(2))
+    return b"".join(out)
