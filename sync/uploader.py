@@ -1,0 +1,259 @@
+"""The agent's uploader, in the shape of litestream's replica: `sync_once()` + a monitor loop.
+
+`sync_once()` does one bounded pass: claim the oldest queued items (FIFO by seq, marked `sending`), post
+them as one signed batch, apply the per-item results (accepted/duplicate → acked, rejected → quarantined
+with its error). Items move only on a result received from the cloud; anything else sends them back to
+`queued`. "Nothing to do" is a result, not an error. The monitor waits on a timer OR a kick (a sale
+queued, the network back) and retries failures with tenacity's jittered exponential backoff to a cap; a
+fresh retry loop per pass means the backoff resets on success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
+from ulid import ULID
+
+from sync.batch import OutboxItem, encode_batch, item_wire_bytes
+from sync.errors import BatchRejected, SyncError, TransientUploadError
+from sync.models import BatchResponse, ItemError
+from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
+
+log = logging.getLogger(__name__)
+_SHRINK_STATUSES = frozenset({400, 413, 422})
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    """A final verdict on one item: `acked` (with the cloud intent id) or `rejected` (with the error)."""
+
+    local_id: str
+    state: str
+    cloud_intent_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What one pass (or a drain of several) did."""
+
+    sent: int = 0
+    acked: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    pending: int = 0
+
+    def __add__(self, other: SyncResult) -> SyncResult:
+        return SyncResult(self.sent + other.sent, self.acked + other.acked, self.rejected + other.rejected,
+                          self.duplicates + other.duplicates, other.pending)
+
+
+class Outbox(Protocol):
+    """Storage the uploader drains; every method commits before it returns."""
+
+    async def reset_sending(self) -> int: ...
+    async def claim(self, max_items: int, max_bytes: int) -> list[OutboxItem]: ...
+    async def release(self, local_ids: Sequence[str], error: str) -> None: ...
+    async def apply_results(self, outcomes: Sequence[ItemOutcome], release: Sequence[str],
+                            server_time: int, sent_at: int) -> None: ...
+    async def pending_count(self) -> int: ...
+
+
+class BatchSender(Protocol):
+    """Posts one encoded batch; raises TransientUploadError or BatchRejected."""
+
+    async def send(self, body: bytes) -> BatchResponse: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UploaderConfig:
+    """Timings and limits of the uploader."""
+
+    interval: float = 30.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+    max_items: int = MAX_BATCH_ITEMS
+    max_bytes: int = MAX_BATCH_BYTES
+
+
+@dataclass(slots=True)
+class UploaderState:
+    """In-memory status for /api/status (the durable part lives in the outbox)."""
+
+    connected: bool | None = None
+    last_error: str | None = None
+    last_success_at: float | None = None
+    retry_in: float | None = None
+    running: bool = False
+
+
+def _rejection_text(error: ItemError | None) -> str:
+    if error is None:
+        return '{"code":"rejected","message":"rejected without a reason"}'
+    return error.model_dump_json(exclude_none=True)
+
+
+class Uploader:
+    """Drains an Outbox through a BatchSender; one pass at a time."""
+
+    def __init__(self, outbox: Outbox, sender: BatchSender, device_id: str,
+                 config: UploaderConfig | None = None, clock: Callable[[], float] = time.time) -> None:
+        self._outbox, self._sender, self._device_id = outbox, sender, device_id
+        self._config = config or UploaderConfig()
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._kick = asyncio.Event()
+        self._limit = self._config.max_items
+        self.state = UploaderState()
+
+    def kick(self) -> None:
+        """Start a pass now (a sale was queued, the network came back); safe from any coroutine."""
+        self._kick.set()
+
+    async def sync_once(self) -> SyncResult:
+        """One bounded pass: at most one batch; raises TransientUploadError / BatchRejected."""
+        async with self._lock:
+            items = await self._outbox.claim(self._limit, self._config.max_bytes)
+            if not items:
+                return SyncResult(pending=await self._outbox.pending_count())
+            return await self._send(items)
+
+    async def drain(self, max_batches: int = 1000) -> SyncResult:
+        """Passes until nothing is sent or `max_batches` is reached ("sync now"); errors propagate."""
+        total = SyncResult()
+        for _ in range(max_batches):
+            result = await self.sync_once()
+            total = total + result
+            if result.sent == 0 or result.pending == 0:
+                break
+        return total
+
+    async def _send(self, items: list[OutboxItem]) -> SyncResult:
+        wire, corrupt = [], []
+        for it in items:
+            try:
+                wire.append(item_wire_bytes(it))
+            except ValueError:
+                corrupt.append(it)
+        if corrupt:
+            return await self._quarantine_corrupt(items, corrupt)
+        ids = [it.local_id for it in items]
+        sent_at = int(self._clock() * 1000)
+        body = encode_batch(str(ULID()), self._device_id, sent_at, wire)
+        try:
+            response = await self._sender.send(body)
+        except BatchRejected as err:
+            return await self._on_batch_rejected(items, err)
+        except TransientUploadError as err:
+            await self._outbox.release(ids, str(err))
+            self._note_failure(str(err), connected=err.status is not None)
+            raise
+        self._limit = self._config.max_items
+        return await self._apply(items, response, sent_at)
+
+    async def _apply(self, items: list[OutboxItem], response: BatchResponse, sent_at: int) -> SyncResult:
+        by_id = {r.local_id: r for r in response.results}
+        outcomes: list[ItemOutcome] = []
+        missing: list[str] = []
+        acked = rejected = duplicates = 0
+        for it in items:
+            res = by_id.get(it.local_id)
+            if res is None or (res.status != "rejected" and not res.payment_intent_id):
+                missing.append(it.local_id)
+            elif res.status == "rejected":
+                rejected += 1
+                outcomes.append(ItemOutcome(it.local_id, "rejected", None, _rejection_text(res.error)))
+            else:
+                acked += 1
+                duplicates += res.status == "duplicate"
+                outcomes.append(ItemOutcome(it.local_id, "acked", res.payment_intent_id))
+        await self._outbox.apply_results(outcomes, missing, response.server_time, sent_at)
+        self.state.connected, self.state.last_error = True, None
+        self.state.last_success_at = self._clock()
+        if missing:
+            log.warning("sync: %d item(s) had no usable result and were re-queued", len(missing))
+        pending = await self._outbox.pending_count()
+        return SyncResult(len(items), acked, rejected, duplicates, pending)
+
+    async def _quarantine_corrupt(self, items: list[OutboxItem], corrupt: list[OutboxItem]) -> SyncResult:
+        """Items whose stored JSON is unusable never leave the device; the rest go back to the queue."""
+        bad = {it.local_id for it in corrupt}
+        error = _rejection_text(
+            ItemError(code="corrupt_local_item", message="stored item is not a JSON object"))
+        now = int(self._clock() * 1000)
+        outcomes = [ItemOutcome(lid, "rejected", None, error) for lid in sorted(bad)]
+        others = [it.local_id for it in items if it.local_id not in bad]
+        await self._outbox.apply_results(outcomes, others, now, now)
+        return SyncResult(sent=0, rejected=len(bad), pending=await self._outbox.pending_count())
+
+    async def _on_batch_rejected(self, items: list[OutboxItem], err: BatchRejected) -> SyncResult:
+        """400/413/422: halve the batch to isolate the item at fault; one item alone → quarantine it."""
+        ids = [it.local_id for it in items]
+        if err.status not in _SHRINK_STATUSES:
+            await self._outbox.release(ids, str(err))
+            self._note_failure(str(err), connected=True)
+            raise err
+        if len(items) > 1:
+            await self._outbox.release(ids, str(err))
+            self._limit = max(1, len(items) // 2)
+            return SyncResult(sent=len(items), pending=await self._outbox.pending_count())
+        error = ItemError(code=err.code or f"batch_{err.status}", message=str(err))
+        outcome = ItemOutcome(ids[0], "rejected", None, _rejection_text(error))
+        await self._outbox.apply_results([outcome], [], int(self._clock() * 1000), int(self._clock() * 1000))
+        self._limit = self._config.max_items
+        return SyncResult(sent=1, rejected=1, pending=await self._outbox.pending_count())
+
+    def _note_failure(self, message: str, *, connected: bool) -> None:
+        self.state.connected, self.state.last_error = connected, message
+        log.warning("sync: %s", message)
+
+    # -- monitor ------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Monitor forever (cancel to stop): re-queue crashed sends, then pass on every tick or kick."""
+        self.state.running = True
+        try:
+            requeued = await self._outbox.reset_sending()
+            if requeued:
+                log.info("sync: %d item(s) left in 'sending' by a previous run were re-queued", requeued)
+            while True:
+                try:
+                    result = await self._pass_with_backoff()
+                except Exception:  # a local fault (disk, bug) must not end the monitor: log, wait, go on
+                    log.exception("sync: pass failed on the device side")
+                    await self._sleep(self._config.backoff_cap)
+                    continue
+                if result.sent and result.pending:
+                    continue
+                await self._sleep(self._config.interval)
+        finally:
+            self.state.running = False
+
+    async def _pass_with_backoff(self) -> SyncResult:
+        jitter = wait_random_exponential(multiplier=self._config.backoff_base, max=self._config.backoff_cap)
+
+        def wait(state: RetryCallState) -> float:
+            delay = float(jitter(state))
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, TransientUploadError) and exc.retry_after:
+                delay = max(delay, min(exc.retry_after, self._config.backoff_cap))
+            self.state.retry_in = delay
+            return delay
+
+        retrying = AsyncRetrying(retry=retry_if_exception_type(SyncError), wait=wait, sleep=self._sleep,
+                                 reraise=True)
+        result = cast(SyncResult, await retrying(self.sync_once))
+        self.state.retry_in = None
+        return result
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait for the timer or a kick, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._kick.wait(), timeout=seconds)
+        self._kick.clear()
