@@ -1,0 +1,1 @@
+"""Card reader over a framed serial protocol (see PROTOCOL.md); never handles a full card number."""

@@ -1,9 +1,10 @@
 """Pure ESC/POS encoder: every function returns the exact bytes of one command; nothing does I/O.
 
-Japanese text follows the Epson model for Japanese printers: single-byte characters (ASCII and half-width
-katakana) are sent with Kanji mode off, using the Japan international set (0x5C prints ¥, 0x7E prints ‾) and the
-Katakana code table (0xA1-0xDF); runs of double-byte characters are wrapped in FS & … FS . and sent as Shift_JIS
-(cp932). Hand-written because python-escpos sends Kanji as GB18030 and full-width kana as '?'.
+Japanese text follows the Epson model for Japanese printers: single-byte characters (ASCII and
+half-width katakana) are sent with Kanji mode off, using the Japan international set (0x5C prints ¥, 0x7E
+prints ‾) and the Katakana code table (0xA1-0xDF); runs of double-byte characters are wrapped in FS & … FS .
+and sent as Shift_JIS (cp932). Hand-written because python-escpos sends Kanji as GB18030 and full-width
+kana as '?'.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def feed(lines: int = 1) -> bytes:
 
 
 def cut(partial: bool = False, feed_lines: int = 0) -> bytes:
-    """GS V 0/1: full or partial cut, after feeding `feed_lines` lines (ESC d) so the last line clears the blade."""
+    """GS V 0/1: full or partial cut, after feeding `feed_lines` lines (ESC d) to clear the blade."""
     return (feed(feed_lines) if feed_lines else b"") + GS + b"V" + (b"\x01" if partial else b"\x00")
 
 
@@ -147,7 +148,7 @@ def raster(image: Image.Image) -> bytes:
 
 
 def barcode(
-    data: str, symbology: str = "CODE128", height: int = 64, width: int = 3,
+    data: str, symbology: str = "CODE128", *, height: int = 64, width: int = 3,
     hri: HriPosition = "below", font_b: bool = False,
 ) -> bytes:
     """GS h / GS w / GS f / GS H then GS k (function B): a 1-D barcode; CODE128 defaults to code set B."""
@@ -186,7 +187,7 @@ def _double_bytes(run: str) -> bytes:
 
 
 def text(value: str) -> bytes:
-    """Text as printable bytes: control characters dropped (text never becomes a command), Kanji runs in FS &/FS ."""
+    """Text as bytes: control characters dropped (text never becomes a command), Kanji in FS &/FS .."""
     if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
         return value.encode("ascii")
     value = _CONTROL.sub("", value)

@@ -1,0 +1,83 @@
+"""Payload messages of the card reader protocol (PROTOCOL.md), validated by pydantic; no card number."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+Entry = Literal["chip", "contactless", "swipe", "manual"]
+MsgId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Msg(BaseModel):
+    # extra="forbid": a reader that sends a card number (or anything unexpected) is refused, not stored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sale(_Msg):
+    """Host asks for a sale."""
+
+    t: Literal["sale"] = "sale"
+    id: MsgId
+    amount: Annotated[int, Field(gt=0)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class Cancel(_Msg):
+    """Host asks to stop the sale."""
+
+    t: Literal["cancel"] = "cancel"
+    id: MsgId
+
+
+class Presented(_Msg):
+    """Reader: a card was presented."""
+
+    t: Literal["presented"] = "presented"
+    id: MsgId
+    entry: Entry
+
+
+class Result(_Msg):
+    """Reader: the authorization result (last 4 digits only)."""
+
+    t: Literal["result"] = "result"
+    id: MsgId
+    status: Literal["approved", "declined"]
+    approval_code: Annotated[str | None, Field(pattern=r"^[A-Z0-9]{1,8}$")] = None
+    brand: Annotated[str | None, Field(max_length=16)] = None
+    last4: Annotated[str | None, Field(pattern=r"^[0-9]{4}$")] = None
+    entry: Entry | None = None
+    reason: Annotated[str | None, Field(max_length=64)] = None
+
+
+class Cancelled(_Msg):
+    """Reader: the sale was stopped before authorization."""
+
+    t: Literal["cancelled"] = "cancelled"
+    id: MsgId
+
+
+Message = Annotated[Sale | Cancel | Presented | Result | Cancelled, Field(discriminator="t")]
+_ADAPTER: TypeAdapter[Sale | Cancel | Presented | Result | Cancelled] = TypeAdapter(Message)
+
+
+class InvalidMessage(ValueError):
+    """The payload is not a valid message; the text never includes the payload (it may hold card data)."""
+
+
+def dump(msg: _Msg) -> bytes:
+    """Compact JSON bytes of a message."""
+    return msg.model_dump_json(exclude_none=True).encode()
+
+
+def load(payload: bytes) -> Sale | Cancel | Presented | Result | Cancelled:
+    """Parse and validate a payload; raises InvalidMessage without echoing its content."""
+    try:
+        return _ADAPTER.validate_python(json.loads(payload.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError, RecursionError) as err:
+        kind = type(err).__name__
+    # Raised outside the except block so no exception context keeps the offending input alive.
+    raise InvalidMessage(f"invalid card reader message ({kind})")
