@@ -42,7 +42,7 @@ class CardReader:
         self._cancel = asyncio.Event()
 
     async def authorize(self, amount: int, currency: str, reference: str) -> CardResult:
-        """Run one sale: declined on decline/cancel/confirmed timeout; DriverError if the outcome is unknown."""
+        """One sale: declined on decline/cancel/confirmed timeout; DriverError if the outcome is unknown."""
         async with self._lock:
             self._cancel.clear()
             self.bad_frames = 0
