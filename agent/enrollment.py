@@ -1,0 +1,101 @@
+"""`mpac-agent enroll --cloud URL --code CODE` (DESIGN §7): activate with the cloud, store the credential
+encrypted, generate the per-device admin password (DESIGN §8) and show it once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.secrets import EnrolledDevice, SecretStore, hash_password, new_admin_password
+from sync.errors import EnrollmentError
+
+ACTIVATE_PATH = "/v1/devices/activate"
+_MESSAGES = {
+    404: "The activation code is unknown. Check it, or ask for a new one "
+         "(mpac-pgw admin activation-code --store ID).",
+    409: "The activation code was already used. Each code enrolls one device; ask for a new one.",
+    410: "The activation code has expired (codes are valid 24 h). Ask for a new one.",
+}
+
+
+class Activation(BaseModel):
+    """The 201 body of POST /v1/devices/activate."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    device_id: str = Field(min_length=1, max_length=64)
+    api_key: str = Field(min_length=1, max_length=128)
+    secret_key: str = Field(min_length=1, max_length=256, repr=False)
+    merchant_id: str = Field(min_length=1)
+    store_id: str = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollResult:
+    """The stored device and the admin password to show exactly once."""
+
+    device: EnrolledDevice
+    admin_password: str
+
+    def to_json(self) -> dict[str, Any]:
+        """What the CLI prints (the secret key never; the admin password once)."""
+        d = self.device
+        return {"device_id": d.device_id, "merchant_id": d.merchant_id, "store_id": d.store_id,
+                "cloud_url": d.cloud_url, "admin_password": self.admin_password}
+
+
+def _server_message(raw: bytes) -> str:
+    try:
+        error = json.loads(raw).get("error", {})
+        return str(error.get("message", ""))[:200]
+    except (ValueError, AttributeError):
+        return ""
+
+
+async def activate(cloud_url: str, code: str, serial_number: str, model: str, *,
+                   timeout_s: float = 15.0) -> Activation:
+    """POST the code; return the credential or raise EnrollmentError with a message for a technician."""
+    url = cloud_url.rstrip("/") + ACTIVATE_PATH
+    body = {"code": code.strip(), "serial_number": serial_number, "model": model}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
+                session.post(url, json=body) as resp:
+            raw = await resp.read()
+            status = resp.status
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
+        raise EnrollmentError(f"Cannot reach the cloud at {cloud_url}: {type(err).__name__}. "
+                              "Check the URL and the network.") from err
+    if status in _MESSAGES:
+        raise EnrollmentError(_MESSAGES[status])
+    if status != 201:
+        detail = _server_message(raw)
+        suffix = f": {detail}" if detail else ""
+        raise EnrollmentError(f"The cloud refused the activation ({status}){suffix}.")
+    try:
+        return Activation.model_validate_json(raw)
+    except ValidationError as err:
+        raise EnrollmentError("The cloud's activation answer is malformed; nothing was stored.") from err
+
+
+async def enroll(store: SecretStore, cloud_url: str, code: str, serial_number: str,
+                 model: str) -> EnrollResult:
+    """Activate, then store the credential encrypted with a freshly hashed admin password."""
+    got = await activate(cloud_url, code, serial_number, model)
+    password = new_admin_password()
+    device = EnrolledDevice(
+        device_id=got.device_id, api_key=got.api_key, secret_key=got.secret_key, merchant_id=got.merchant_id,
+        store_id=got.store_id, cloud_url=cloud_url.rstrip("/"), serial_number=serial_number, model=model,
+        enrolled_at=int(time.time()), admin_password_hash=hash_password(password))
+    store.save(device)
+    return EnrollResult(device, password)
+
+
+def credentials_dir_from(env: dict[str, str]) -> Path | None:
+    """systemd's $CREDENTIALS_DIRECTORY, read by the entry point and passed down."""
+    value = env.get("CREDENTIALS_DIRECTORY")
+    return Path(value) if value else None

@@ -1,0 +1,174 @@
+"""The uploader's storage adapter over the `sales` table (implements sync.uploader.Outbox).
+
+It owns its own aiosqlite connection (WAL, busy_timeout, synchronous=FULL via agent.store.db.connect), so the
+sale writer and the uploader never share a cursor. Every method commits before it returns: a result is
+durable before anyone is told, and `sending` is only ever a crash marker that `reset_sending` undoes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from agent.store import db
+from sync.batch import OutboxItem, fit_count
+from sync.uploader import ItemOutcome
+
+_QUARANTINE_SHOWN = 20
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqliteOutbox:
+    """FIFO by seq over sales.sync_state; open with `await SqliteOutbox.open(path, device_id)`."""
+
+    def __init__(self, conn: aiosqlite.Connection, device_id: str, clock_ms: Callable[[], int]) -> None:
+        self._conn, self._device_id, self._clock_ms = conn, device_id, clock_ms
+
+    @classmethod
+    async def open(cls, path: Path, device_id: str, *, clock_ms: Callable[[], int] = _now_ms) -> SqliteOutbox:
+        """Open a dedicated connection (the schema is migrated by the agent store)."""
+        return cls(await db.connect(path), device_id, clock_ms)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    async def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> int:
+        """Run (sql, rows) pairs with executemany in one IMMEDIATE transaction; return total changes."""
+        before = self._conn.total_changes
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, rows in statements:
+                await self._conn.executemany(sql, rows)
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            raise
+        return self._conn.total_changes - before
+
+    def _meta(self, **values: object) -> tuple[str, list[tuple[str, str, int]]]:
+        now = self._clock_ms()
+        rows = [(k, json.dumps(v), now) for k, v in values.items()]
+        return ("INSERT INTO sync_meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value, updated_at = excluded.updated_at", rows)
+
+    async def reset_sending(self) -> int:
+        """Items left `sending` by a crash go back to `queued` (the cloud dedups the resend)."""
+        sql = "UPDATE sales SET sync_state = 'queued' WHERE sync_state = 'sending'"
+        return await self._write([(sql, [()])])
+
+    async def claim(self, max_items: int, max_bytes: int) -> list[OutboxItem]:
+        """Mark the oldest queued items (that fit one batch) `sending` and return them, FIFO by seq."""
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            async with self._conn.execute(
+                "SELECT local_id, seq, item_json, hash, amount, currency FROM sales "
+                "WHERE sync_state = 'queued' ORDER BY seq LIMIT ?", (max_items,)) as cur:
+                rows = await cur.fetchall()
+            items = [OutboxItem(r[0], r[1], r[2].encode("utf-8"), r[3], r[4], r[5]) for r in rows]
+            items = items[:fit_count((len(it.item_json) + 76 for it in items), self._device_id,
+                                     max_items, max_bytes)]
+            if items:
+                await self._conn.execute(
+                    "UPDATE sales SET sync_state = 'sending' "
+                    "WHERE sync_state = 'queued' AND seq BETWEEN ? AND ?",
+                    (items[0].seq, items[-1].seq))
+            await self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                await self._conn.execute("ROLLBACK")
+            raise
+        return items
+
+    async def release(self, local_ids: Sequence[str], error: str) -> None:
+        """A whole-batch failure: the items go back to `queued`; the error is recorded for the status."""
+        await self._write([
+            ("UPDATE sales SET sync_state = 'queued' WHERE local_id = ? AND sync_state = 'sending'",
+             [(lid,) for lid in local_ids]),
+            self._meta(last_error=error, last_error_at=self._clock_ms(), connected=False),
+        ])
+
+    async def apply_results(self, outcomes: Sequence[ItemOutcome], release: Sequence[str],
+                            server_time: int, sent_at: int) -> None:
+        """Acked / rejected per item, unanswered items re-queued, status updated — one transaction."""
+        now = self._clock_ms()
+        acked = [(o.cloud_intent_id, now, o.local_id) for o in outcomes if o.state == "acked"]
+        rejected = [(o.error, now, o.local_id) for o in outcomes if o.state == "rejected"]
+        meta: dict[str, object] = {"connected": True, "last_contact_at": now,
+                                   "clock_offset_ms": server_time - sent_at}
+        if acked:
+            meta["last_ack_at"] = now
+        if not release:
+            meta["last_error"] = None
+        await self._write([
+            ("UPDATE sales SET sync_state = 'acked', cloud_intent_id = ?, synced_at = ?, sync_error = NULL "
+             "WHERE local_id = ? AND sync_state <> 'acked'", acked),
+            ("UPDATE sales SET sync_state = 'rejected', sync_error = ?, synced_at = ? "
+             "WHERE local_id = ? AND sync_state <> 'acked'", rejected),
+            ("UPDATE sales SET sync_state = 'queued' WHERE local_id = ? AND sync_state = 'sending'",
+             [(lid,) for lid in release]),
+            self._meta(**meta),
+        ])
+
+    async def pending_count(self) -> int:
+        """Sales not yet acknowledged (queued or sending), from the trigger-kept totals."""
+        async with self._conn.execute("SELECT COALESCE(SUM(count), 0) FROM pending_totals") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def status(self) -> dict[str, Any]:
+        """The sync fields of /api/status and `mpac-agent status`."""
+        return await read_sync_status(self._conn)
+
+
+async def _one(conn: aiosqlite.Connection, sql: str) -> Any:
+    async with conn.execute(sql) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def read_sync_status(conn: aiosqlite.Connection) -> dict[str, Any]:
+    """Sync status from any connection to the agent database (read-only is fine)."""
+    async with conn.execute("SELECT currency, count, amount FROM pending_totals WHERE count > 0") as cur:
+        totals = [(str(r[0]), int(r[1]), int(r[2])) for r in await cur.fetchall()]
+    async with conn.execute("SELECT key, value FROM sync_meta") as cur:
+        meta = {str(r[0]): json.loads(r[1]) for r in await cur.fetchall()}
+    async with conn.execute(
+        "SELECT local_id, seq, amount, currency, sync_error FROM sales WHERE sync_state = 'rejected' "
+        "ORDER BY seq DESC LIMIT ?", (_QUARANTINE_SHOWN,)) as cur:
+        shown = [{"local_id": r[0], "seq": r[1], "amount": r[2], "currency": r[3],
+                  "error": _parse_error(r[4])} for r in await cur.fetchall()]
+    return {
+        "connected": meta.get("connected"),
+        "pending_count": sum(t[1] for t in totals),
+        "pending_amount": {cur: amount for cur, _count, amount in totals},
+        "oldest_pending_at": await _one(
+            conn, "SELECT MIN(created_at) FROM sales WHERE sync_state IN ('queued', 'sending')"),
+        "last_ack_at": meta.get("last_ack_at"),
+        "last_contact_at": meta.get("last_contact_at"),
+        "last_error": meta.get("last_error"),
+        "last_error_at": meta.get("last_error_at"),
+        "clock_offset_ms": meta.get("clock_offset_ms"),
+        "quarantined_count": int(await _one(
+            conn, "SELECT COUNT(*) FROM sales WHERE sync_state = 'rejected'") or 0),
+        "quarantined": shown,
+    }
+
+
+def _parse_error(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, sqlite3.Error):
+        return text
