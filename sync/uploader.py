@@ -50,6 +50,11 @@ class SyncResult:
     duplicates: int = 0
     pending: int = 0
 
+    @property
+    def progressed(self) -> bool:
+        """Did the pass move any item (sent it, or quarantined it)?"""
+        return bool(self.sent or self.rejected)
+
     def __add__(self, other: SyncResult) -> SyncResult:
         return SyncResult(self.sent + other.sent, self.acked + other.acked, self.rejected + other.rejected,
                           self.duplicates + other.duplicates, other.pending)
@@ -113,6 +118,11 @@ class Uploader:
         self._limit = self._config.max_items
         self.state = UploaderState()
 
+    @property
+    def device_id(self) -> str:
+        """The device whose items this uploader sends."""
+        return self._device_id
+
     def kick(self) -> None:
         """Start a pass now (a sale was queued, the network came back); safe from any coroutine."""
         self._kick.set()
@@ -131,7 +141,7 @@ class Uploader:
         for _ in range(max_batches):
             result = await self.sync_once()
             total = total + result
-            if result.sent == 0 or result.pending == 0:
+            if not result.progressed or result.pending == 0:
                 break
         return total
 
@@ -229,7 +239,7 @@ class Uploader:
                     log.exception("sync: pass failed on the device side")
                     await self._sleep(self._config.backoff_cap)
                     continue
-                if result.sent and result.pending:
+                if result.progressed and result.pending:
                     continue
                 await self._sleep(self._config.interval)
         finally:

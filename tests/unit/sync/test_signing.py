@@ -40,7 +40,8 @@ class TestSigning:
 
     @pytest.mark.parametrize(
         "value",
-        ["", "Bearer abc", "HMAC-SHA256 pk:1:zz", "HMAC-SHA256 pk:abc:" + "0" * 64, "HMAC-SHA256 pk:1:" + "A" * 64],
+        ["", "Bearer abc", "HMAC-SHA256 pk:1:zz", "HMAC-SHA256 pk:abc:" + "0" * 64,
+         "HMAC-SHA256 pk:1:" + "A" * 64],
     )
     def test_malformed_header_refused(self, value: str) -> None:
         """Anything but the exact three-field form raises SignatureFormatError."""

@@ -1,0 +1,107 @@
+"""The agent's sync service: composes the encrypted credential, the SqliteOutbox, the SyncClient and the
+sync.uploader.Uploader monitor, for bootstrap, the local web (`POST /api/sync`, /api/status) and the CLI.
+
+Bootstrap: `service = await SyncService.open(settings, credentials_dir=...)`, `service.start()` (monitor
+task), `service.kick()` after each sale is committed, `await service.close()` at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from agent.outbox import SqliteOutbox, read_sync_status
+from agent.secrets import SecretStore, SecretStoreError
+from agent.settings import Settings
+from sync.client import DeviceCredential, SyncClient
+from sync.errors import SyncError
+from sync.uploader import SyncResult, Uploader, UploaderConfig
+
+log = logging.getLogger(__name__)
+SYNC_NOW_MAX_BATCHES = 200  # ≤ 100,000 items per "sync now", so the call is bounded
+
+
+def resolve_credential(settings: Settings,
+                       credentials_dir: Path | None) -> tuple[DeviceCredential, str] | str:
+    """The credential and cloud URL to sync with, or why there is none (not enrolled, damaged store)."""
+    try:
+        enrolled = SecretStore(settings.agent.state_dir, credentials_dir).load()
+    except SecretStoreError as err:
+        return str(err)
+    if enrolled is not None:
+        return enrolled.credential(), enrolled.cloud_url or settings.cloud.url
+    cloud = settings.cloud
+    secret = cloud.secret_key.get_secret_value()
+    if cloud.device_id and cloud.api_key and secret:
+        return DeviceCredential(cloud.device_id, cloud.api_key, secret), cloud.url
+    return "not enrolled: run mpac-agent enroll --cloud URL --code CODE"
+
+
+class SyncService:
+    """Holds the uploader (None when the device is not enrolled) and its monitor task."""
+
+    def __init__(self, outbox: SqliteOutbox | None, client: SyncClient | None, uploader: Uploader | None,
+                 disabled_reason: str | None = None) -> None:
+        self.outbox, self.client, self.uploader = outbox, client, uploader
+        self.disabled_reason = disabled_reason
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings, *, credentials_dir: Path | None = None,
+                   config: UploaderConfig | None = None) -> SyncService:
+        """Build the service; the database must already be migrated (the agent Store does that)."""
+        found = resolve_credential(settings, credentials_dir)
+        if isinstance(found, str):
+            log.warning("sync disabled: %s", found)
+            return cls(None, None, None, found)
+        credential, url = found
+        outbox = await SqliteOutbox.open(settings.agent.db_path, credential.device_id)
+        client = SyncClient(url, credential, timeout=settings.cloud.timeout_s)
+        return cls(outbox, client, Uploader(outbox, client, credential.device_id, config))
+
+    def start(self) -> None:
+        """Start the monitor loop (no-op when not enrolled)."""
+        if self.uploader is not None and self._task is None:
+            self._task = asyncio.create_task(self.uploader.run(), name="sync-monitor")
+
+    def kick(self) -> None:
+        """A sale was queued or the network came back: pass now instead of at the next tick."""
+        if self.uploader is not None:
+            self.uploader.kick()
+
+    async def sync_now(self, max_batches: int = SYNC_NOW_MAX_BATCHES) -> dict[str, Any]:
+        """Drain now and report sent/acked/rejected/duplicates/pending (and the error if a batch failed)."""
+        if self.uploader is None:
+            return {"ok": False, "error": self.disabled_reason, **asdict(SyncResult())}
+        try:
+            result = await self.uploader.drain(max_batches)
+        except SyncError as err:
+            pending = await self.outbox.pending_count() if self.outbox else 0
+            return {"ok": False, "error": str(err), **asdict(SyncResult(pending=pending))}
+        return {"ok": True, "error": None, **asdict(result)}
+
+    async def status(self) -> dict[str, Any]:
+        """The sync block of /api/status."""
+        if self.outbox is None or self.uploader is None:
+            return {"enabled": False, "reason": self.disabled_reason}
+        state = self.uploader.state
+        return {"enabled": True, "device_id": self.uploader.device_id, "running": state.running,
+                "retry_in_s": state.retry_in, **await self.outbox.status()}
+
+    async def close(self) -> None:
+        """Stop the monitor, then close the client and the outbox."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.client is not None:
+            await self.client.close()
+        if self.outbox is not None:
+            await self.outbox.close()
+
+
+__all__ = ["SyncService", "read_sync_status", "resolve_credential"]
