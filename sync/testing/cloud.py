@@ -237,9 +237,9 @@ def create_fake_cloud_app(cloud: FakeCloud) -> web.Application:
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/v1/devices/activate", cloud.activate)
     app.router.add_post("/v1/sync/batches", cloud.batches_handler)
-    app.router.add_get("/health", lambda _: _health())
+    app.router.add_get("/health", _health)
     return app
 
 
-async def _health() -> web.Response:
+async def _health(_: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
