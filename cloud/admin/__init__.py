@@ -1,0 +1,1 @@
+"""`mpac-pgw admin …` subcommands: one decorated async function each (see registry.py)."""

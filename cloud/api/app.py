@@ -1,0 +1,73 @@
+"""The aiohttp app factory and the one list of route modules."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from cloud.api import health, intents, simulator
+from cloud.api.auth import ReplayCache
+from cloud.api.errors import error_middleware
+from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
+from cloud.api.ratelimit import RateLimiter
+from cloud.deps import Deps
+from cloud.service.handlers import expire_due
+from cloud.settings import Settings
+
+log = logging.getLogger("cloud.api")
+
+# Every route module, in one place. Later modules (devices, sync batches) add their setup_routes here.
+ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
+    health.setup_routes,
+    intents.setup_routes,
+]
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS]
+    await deps.db.open()
+    yield
+    await deps.db.close()
+
+
+async def _sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Background expiry of untouched intents and purge of old idempotency records."""
+    deps, settings = app[DEPS], app[SETTINGS]
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(settings.expiry_sweep_seconds)
+            try:
+                for _ in range(100):  # bounded: at most 100 pages of 100 per tick
+                    if await expire_due(intents=deps.intents, clock=deps.clock) == 0:
+                        break
+                await deps.idempotency.purge(deps.clock() - settings.idempotency_ttl_seconds)
+                app[LIMITER].forget_idle(deps.clock())
+            except Exception:
+                log.exception("expiry sweep failed")
+
+    task = asyncio.create_task(loop(), name="pgw-expiry-sweeper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(settings: Settings, deps: Deps) -> web.Application:
+    """Build the app; storage opens and the sweeper starts in cleanup_ctx, not here."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[DEPS] = deps
+    app[REPLAY] = ReplayCache(settings.hmac_window_seconds)
+    app[LIMITER] = RateLimiter(settings.rate_limit_per_minute)
+    app[IN_FLIGHT] = set()
+    app.cleanup_ctx.extend([_storage, _sweeper])
+    for setup in ROUTE_SETUPS:
+        setup(app)
+    if deps.simulator is not None:
+        simulator.setup_routes(app)
+    return app

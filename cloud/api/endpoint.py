@@ -1,0 +1,187 @@
+"""The request pipeline every authenticated endpoint shares: body limit -> auth -> rate limit -> idempotency.
+
+Usage: `@endpoint(token=True)` over `async def handler(call: Call) -> Reply`. Device enrollment and sync batch
+routes reuse it (an HMAC device credential is just another Credential).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from cloud.api.auth import authenticate_hmac, authenticate_token, unauthorized
+from cloud.api.errors import ApiError, error_body, json_response, to_api_error
+from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
+from cloud.deps import Deps
+from cloud.domain.ports import StoredResponse
+from cloud.domain.tenants import Credential, Principal
+from cloud.service.handlers import issue_token
+from cloud.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One authenticated request: raw body, caller, and the app's settings and dependencies."""
+
+    request: web.Request
+    body: bytes
+    principal: Principal
+    deps: Deps
+    settings: Settings
+
+    def parse(self, model: type[M]) -> M:
+        """Validate the JSON body (empty means {}) with a pydantic model; errors become 400/422."""
+        return model.model_validate_json(self.body or b"{}")
+
+    def credential(self) -> Credential:
+        """The HMAC credential; 401 if the caller used a payment_token where HMAC is required."""
+        if not isinstance(self.principal, Credential):
+            raise unauthorized("hmac_required", "this endpoint needs HMAC-SHA256 authentication")
+        return self.principal
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A handler's answer; `token_intent` marks a create whose replays must mint a fresh payment_token."""
+
+    status: int
+    payload: dict[str, Any]
+    token_intent: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused with 413 past `limit` bytes (before reading when Content-Length says so)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "body_too_large", f"the body must be at most {limit} bytes")
+    body = await request.read()
+    if len(body) > limit:
+        raise ApiError(413, "body_too_large", f"the body must be at most {limit} bytes")
+    return body
+
+
+def _token_from(request: web.Request, body: bytes) -> object:
+    if request.method == "GET":
+        return request.query.get("payment_token")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as err:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from err
+    return data.get("payment_token") if isinstance(data, dict) else None
+
+
+async def authenticate(request: web.Request, body: bytes, *, token: bool, idempotent: bool) -> Principal:
+    """HMAC when an Authorization header is sent; otherwise a payment_token where the route allows it."""
+    app = request.app
+    deps, settings = app[DEPS], app[SETTINGS]
+    if "Authorization" in request.headers or not token:
+        return await authenticate_hmac(
+            request, body, deps, settings.hmac_window_seconds, app[REPLAY], idempotent=idempotent
+        )
+    return await authenticate_token(_token_from(request, body), deps)
+
+
+def _rate_limit(request: web.Request, principal: Principal) -> None:
+    if isinstance(principal, Credential):
+        key = principal.merchant_id or f"partner:{principal.partner_id}"
+    else:
+        key = principal.merchant_id
+    wait = request.app[LIMITER].check(key, request.app[DEPS].clock())
+    if wait is not None:
+        raise ApiError(
+            429, "rate_limited", "too many requests for this merchant", type_="rate_limit_error",
+            headers={"Retry-After": str(int(wait))},
+        )  # fmt: skip
+
+
+def endpoint(*, token: bool = False, max_body: int | None = None) -> Callable[[Handler], Any]:
+    """Wrap a Call handler into an aiohttp handler with the shared pipeline."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def view(request: web.Request) -> web.Response:
+            settings = request.app[SETTINGS]
+            body = await read_body(request, max_body or settings.max_intent_body_bytes)
+            key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
+            principal = await authenticate(request, body, token=token, idempotent=key is not None)
+            _rate_limit(request, principal)
+            call = Call(request, body, principal, request.app[DEPS], settings)
+            if key is None:
+                return _render(await handler(call))
+            return await _idempotent(call, key, handler)
+
+        return view
+
+    return wrap
+
+
+def _render(reply: Reply) -> web.Response:
+    return json_response(reply.status, reply.payload, reply.headers)
+
+
+def _scope(principal: Principal) -> str:
+    return principal.api_key if isinstance(principal, Credential) else f"token:{principal.intent_id}"
+
+
+async def _idempotent(call: Call, key: str, handler: Handler) -> web.Response:
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ApiError(
+            400, "invalid_idempotency_key", f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} chars"
+        )
+    request, deps = call.request, call.deps
+    scope = _scope(call.principal)
+    digest = hashlib.sha256(f"{request.method}\n{request.path}\n".encode() + call.body).hexdigest()
+    in_flight = request.app[IN_FLIGHT]
+    if (scope, key) in in_flight:
+        raise ApiError(409, "idempotency_in_flight", "a request with this Idempotency-Key is still in flight",
+                       type_="idempotency_error")  # fmt: skip
+    in_flight.add((scope, key))
+    try:
+        now = deps.clock()
+        stored = await deps.idempotency.get(scope, key, now - call.settings.idempotency_ttl_seconds)
+        if stored is not None:
+            return await _replay(stored, digest, call)
+        try:
+            reply = await handler(call)
+        except Exception as exc:
+            api = to_api_error(exc)
+            reply = Reply(
+                api.status, error_body(api.type, api.code, api.message, api.param), headers=api.headers
+            )
+        if reply.status < 500:
+            await deps.idempotency.put(scope, key, _to_store(reply, digest, now))
+        return _render(reply)
+    finally:
+        in_flight.discard((scope, key))
+
+
+def _to_store(reply: Reply, digest: str, now: float) -> StoredResponse:
+    kept = {k: v for k, v in reply.payload.items() if k not in ("payment_token", "payment_token_expires_at")}
+    body = json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return StoredResponse(digest, reply.status, body, reply.token_intent, now)
+
+
+async def _replay(stored: StoredResponse, digest: str, call: Call) -> web.Response:
+    if stored.fingerprint != digest:
+        raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request",
+                       type_="idempotency_error")  # fmt: skip
+    payload: dict[str, Any] = json.loads(stored.body)
+    if stored.token_intent is not None:
+        intent = await call.deps.intents.get(stored.token_intent)
+        if intent is not None:
+            issued = await issue_token(intent, intents=call.deps.intents, clock=call.deps.clock,
+                                       token_ttl=call.settings.token_ttl_seconds)  # fmt: skip
+            payload["payment_token"] = issued.payment_token
+            payload["payment_token_expires_at"] = int(issued.token_expires_at)
+    return json_response(stored.status_code, payload, {"Idempotent-Replayed": "true"})

@@ -1,0 +1,144 @@
+"""PaymentIntent endpoints of DESIGN §5 (create, retrieve, confirm, cancel, list, capture, sync)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from cloud.api import models as m
+from cloud.api.endpoint import Call, Reply, endpoint
+from cloud.api.errors import ApiError
+from cloud.api.views import intent_json, issued_json
+from cloud.domain import commands as c
+from cloud.domain.intent import CaptureMethod, MethodType, ProcessingMode, Status
+from cloud.domain.tenants import Credential
+from cloud.service import handlers as h
+from cloud.service import payments as p
+
+
+@endpoint()
+async def create_intent(call: Call) -> Reply:
+    """POST /v1/payment_intents."""
+    body = call.parse(m.CreatePaymentIntentRequest)
+    types = body.payment_method_types or ([body.payment_method_type] if body.payment_method_type else [])
+    cmd = c.CreatePaymentIntent(
+        amount=body.amount,
+        currency=body.currency,
+        payment_method_types=tuple(MethodType(t) for t in types if t is not None),
+        merchant_ref_id=body.merchant_ref_id,
+        processing_mode=None if body.processing_mode is None else ProcessingMode(body.processing_mode),
+        capture_method=CaptureMethod(body.capture_method),
+        merchant_store_id=body.merchant_store_id,
+        merchant_id=body.merchant_id,
+        merchant_terminal_id=body.merchant_terminal_id,
+        order_id=body.order_id,
+        description=body.description,
+        expires_in_minutes=body.expires_in_minutes,
+        metadata=body.metadata,
+    )
+    d = call.deps
+    issued = await h.create_payment_intent(
+        cmd, call.credential(), intents=d.intents, tenants=d.tenants, clock=d.clock,
+        token_ttl=call.settings.token_ttl_seconds,
+    )  # fmt: skip
+    return Reply(201, issued_json(issued), token_intent=issued.intent.id)
+
+
+@endpoint(token=True)
+async def retrieve_intent(call: Call) -> Reply:
+    """GET /v1/payment_intents/{id}: HMAC callers also receive a fresh payment_token."""
+    d = call.deps
+    intent = await h.load_visible(
+        call.request.match_info["id"], call.principal, intents=d.intents, clock=d.clock
+    )
+    if isinstance(call.principal, Credential):
+        issued = await h.issue_token(intent, intents=d.intents, clock=d.clock,
+                                     token_ttl=call.settings.token_ttl_seconds)  # fmt: skip
+        return Reply(200, issued_json(issued))
+    return Reply(200, intent_json(intent))
+
+
+@endpoint(token=True)
+async def confirm_intent(call: Call) -> Reply:
+    """POST /v1/payment_intents/{id}/confirm."""
+    body = call.parse(m.ConfirmPaymentIntentRequest)
+    card = None if body.card_result is None else c.CardResult(**body.card_result.model_dump())
+    cmd = c.ConfirmPaymentIntent(
+        intent_id=call.request.match_info["id"],
+        payment_method_type=None
+        if body.payment_method_type is None
+        else MethodType(body.payment_method_type),
+        customer_code=body.customer_code,
+        card_result=card,
+        cash_received=body.cash_received,
+    )
+    d = call.deps
+    intent = await p.confirm_payment_intent(
+        cmd, call.principal, intents=d.intents, tenants=d.tenants, providers=d.providers, clock=d.clock
+    )
+    return Reply(200, intent_json(intent))
+
+
+@endpoint(token=True)
+async def cancel_intent(call: Call) -> Reply:
+    """POST /v1/payment_intents/{id}/cancel."""
+    body = call.parse(m.CancelPaymentIntentRequest)
+    cmd = c.CancelPaymentIntent(call.request.match_info["id"], body.cancellation_reason)
+    intent = await h.cancel_payment_intent(
+        cmd, call.principal, intents=call.deps.intents, clock=call.deps.clock
+    )
+    return Reply(200, intent_json(intent))
+
+
+@endpoint()
+async def capture_intent(call: Call) -> Reply:
+    """POST /v1/payment_intents/{id}/capture."""
+    call.parse(m.EmptyRequest)
+    cmd = c.CapturePaymentIntent(call.request.match_info["id"])
+    intent = await h.capture_payment_intent(cmd, call.credential(), intents=call.deps.intents,
+                                            clock=call.deps.clock)  # fmt: skip
+    return Reply(200, intent_json(intent))
+
+
+@endpoint()
+async def sync_intent(call: Call) -> Reply:
+    """POST /v1/payment_intents/{id}/sync."""
+    call.parse(m.EmptyRequest)
+    d = call.deps
+    intent = await p.sync_payment_intent(
+        c.SyncPaymentIntent(call.request.match_info["id"]), call.credential(),
+        intents=d.intents, tenants=d.tenants, providers=d.providers, clock=d.clock,
+    )  # fmt: skip
+    return Reply(200, intent_json(intent))
+
+
+def _list_query(call: Call) -> c.ListPaymentIntents:
+    try:
+        q = m.ListQuery.model_validate(dict(call.request.query))
+    except ValidationError as err:
+        first = err.errors(include_url=False, include_input=False)[0]
+        param = ".".join(str(x) for x in first["loc"]) or None
+        raise ApiError(400, "invalid_parameter", f"{param}: {first['msg']}", param=param) from err
+    return c.ListPaymentIntents(
+        limit=q.limit, starting_after=q.starting_after, status=None if q.status is None else Status(q.status),
+        merchant_store_id=q.merchant_store_id, created_gte=q.created_gte, created_lte=q.created_lte,
+    )  # fmt: skip
+
+
+@endpoint()
+async def list_intents(call: Call) -> Reply:
+    """GET /v1/payment_intents."""
+    page = await h.list_payment_intents(_list_query(call), call.credential(), intents=call.deps.intents)
+    data = [intent_json(i) for i in page.items]
+    return Reply(200, {"object": "list", "data": data, "has_more": page.has_more})
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the PaymentIntent routes."""
+    app.router.add_post("/v1/payment_intents", create_intent)
+    app.router.add_get("/v1/payment_intents", list_intents)
+    app.router.add_get("/v1/payment_intents/{id}", retrieve_intent)
+    app.router.add_post("/v1/payment_intents/{id}/confirm", confirm_intent)
+    app.router.add_post("/v1/payment_intents/{id}/cancel", cancel_intent)
+    app.router.add_post("/v1/payment_intents/{id}/capture", capture_intent)
+    app.router.add_post("/v1/payment_intents/{id}/sync", sync_intent)

@@ -1,0 +1,39 @@
+"""Test/demo control of the simulator provider; mounted only when the simulator is configured.
+
+POST /_simulator/payment_intents/{id}/pay | /fail marks the intent's provider reference, like a customer's
+phone would; `POST /v1/payment_intents/{id}/sync` then reads it back. No auth: this is never mounted with a
+real provider, and it moves no state of the gateway itself.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.api.errors import ApiError, json_response
+from cloud.api.keys import DEPS
+from cloud.domain.ids import PAYMENT_INTENT, is_valid_id
+from cloud.domain.ports import ProviderStatus
+from cloud.infrastructure.providers.simulator import UnknownCode
+
+_OUTCOMES = {"pay": ProviderStatus.SUCCEEDED, "fail": ProviderStatus.FAILED}
+
+
+async def mark(request: web.Request) -> web.Response:
+    """Mark the provider reference of an intent paid or failed."""
+    deps = request.app[DEPS]
+    intent_id, outcome = request.match_info["id"], request.match_info["outcome"]
+    intent = await deps.intents.get(intent_id) if is_valid_id(intent_id, PAYMENT_INTENT) else None
+    if intent is None or intent.provider_ref is None or deps.simulator is None:
+        raise ApiError(404, "resource_missing", "no simulator code for this payment_intent", param="id")
+    try:
+        deps.simulator.mark(intent.provider_ref, _OUTCOMES[outcome])
+    except UnknownCode as err:
+        raise ApiError(404, "resource_missing", "the simulator did not issue this code", param="id") from err
+    return json_response(
+        200, {"payment_intent": intent.id, "reference": intent.provider_ref, "marked": outcome}
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the simulator control routes (only call when the simulator is configured)."""
+    app.router.add_post(r"/_simulator/payment_intents/{id}/{outcome:pay|fail}", mark)

@@ -1,0 +1,61 @@
+"""The composition root of a pgw process: settings -> storage -> providers -> app."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from cloud.api.app import create_app
+from cloud.deps import Deps
+from cloud.domain.ports import Clock
+from cloud.infrastructure.crypto import SecretBox
+from cloud.infrastructure.providers.registry import Registry
+from cloud.infrastructure.providers.simulator import SimulatorProvider
+from cloud.infrastructure.sqlite.db import Database, sqlite_path
+from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
+from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
+from cloud.infrastructure.sqlite.tenants import SqliteCredentialResolver, SqliteTenantRepository
+from cloud.settings import Settings, SettingsError
+
+
+def encryption_key(settings: Settings, db_path: Path) -> bytes:
+    """The configured key, else a key file beside the database (created once, mode 0600)."""
+    if settings.encryption_key is not None:
+        return settings.encryption_key
+    key_file = db_path.with_name(db_path.name + ".key")
+    if key_file.exists():
+        return key_file.read_bytes().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(SecretBox.generate_key())
+    return key_file.read_bytes().strip()
+
+
+def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
+    """Storage and providers for one process (the database is opened later, inside the event loop)."""
+    if not settings.db_url.startswith("sqlite:///"):
+        raise SettingsError("only sqlite:/// databases are supported by this build; PostgreSQL is planned")
+    path = sqlite_path(settings.db_url)
+    db = Database(path)
+    box = SecretBox(encryption_key(settings, path))
+    simulator = SimulatorProvider()
+    registry = Registry([simulator], default=settings.default_provider)
+    return Deps(
+        db=db,
+        intents=SqliteIntentRepository(db),
+        tenants=SqliteTenantRepository(db, box),
+        credentials=SqliteCredentialResolver(db),
+        idempotency=SqliteIdempotencyStore(db),
+        providers=registry,
+        simulator=simulator if settings.simulator_routes else None,
+        clock=clock,
+    )
+
+
+def build_app(settings: Settings, clock: Clock = time.time) -> web.Application:
+    """The whole pgw application for these settings."""
+    return create_app(settings, build_deps(settings, clock))

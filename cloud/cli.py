@@ -1,0 +1,90 @@
+"""`mpac-pgw`: serve the gateway, or administer tenants (`mpac-pgw admin …`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from cloud.admin import tenants as _tenant_commands  # noqa: F401 — registers the admin subcommands
+from cloud.admin.registry import add_admin_parsers
+from cloud.bootstrap import build_app, build_deps
+from cloud.domain.errors import DomainError
+from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
+
+DB_HELP = f"database URL, sqlite:///path (default: ${ENV_DB} or {DEFAULT_DB_URL})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(prog="mpac-pgw", description="mpac-pgw compatible payment gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API", description="Run the PaymentIntent HTTP API.")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0 picks a free one)")
+    serve.add_argument("--db", help=DB_HELP)
+    serve.add_argument(
+        "--rate-limit-per-minute", type=int, help="requests per minute per merchant (default 1000)"
+    )
+    admin = sub.add_parser("admin", help="manage partners, merchants, stores, provider configs",
+                           description="Administer tenants; every command prints JSON.")  # fmt: skip
+    add_admin_parsers(admin, DB_HELP)
+    return parser
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then close connections and storage cleanly."""
+    runner = web.AppRunner(build_app(settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    print(f"mpac-pgw listening on http://{settings.host}:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_admin(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
+    """Open storage, run one admin command, close storage."""
+    deps = build_deps(settings)
+    await deps.db.open()
+    try:
+        result: dict[str, object] = await args.admin_run(args, deps)
+        return result
+    finally:
+        await deps.db.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script entry point."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            settings = Settings.load(os.environ, host=args.host, port=args.port, db_url=args.db,
+                                     rate_limit_per_minute=args.rate_limit_per_minute)  # fmt: skip
+            asyncio.run(serve(settings))
+            return 0
+        settings = Settings.load(os.environ, db_url=args.db)
+        print(json.dumps(asyncio.run(run_admin(args, settings)), ensure_ascii=False), flush=True)
+        return 0
+    except (SettingsError, DomainError) as err:
+        message = err.message if isinstance(err, DomainError) else str(err)
+        print(json.dumps({"error": {"code": getattr(err, "code", "settings_error"), "message": message}}),
+              file=sys.stderr)  # fmt: skip
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

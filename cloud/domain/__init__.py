@@ -1,0 +1,1 @@
+"""Pure domain of the pgw cloud: PaymentIntent state machine, tenants, commands and ports (no I/O)."""

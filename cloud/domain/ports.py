@@ -1,0 +1,182 @@
+"""Ports: what the service layer needs from storage, providers and the clock (typing.Protocol only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from cloud.domain.commands import ListPaymentIntents
+from cloud.domain.intent import PaymentIntent, Transaction
+from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
+
+
+class Clock(Protocol):
+    """Wall-clock time in Unix seconds."""
+
+    def __call__(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntentScope:
+    """Which intents a list may return: one partner, optionally narrowed to a merchant or a store."""
+
+    partner_id: str
+    merchant_id: str | None = None
+    store_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list."""
+
+    items: Sequence[PaymentIntent]
+    has_more: bool
+
+
+class PaymentIntentRepository(Protocol):
+    """Durable intents, their Transactions and their payment tokens."""
+
+    async def add(
+        self, intent: PaymentIntent, txn: Transaction, token_hash: str, token_expires: float
+    ) -> None:
+        """Insert a new intent with its creation Transaction and first token; Conflict on merchant_ref_id."""
+
+    async def get(self, intent_id: str) -> PaymentIntent | None:
+        """The intent, or None."""
+
+    async def save(self, intent: PaymentIntent, txns: Sequence[Transaction], expected_version: int) -> None:
+        """Store the moved intent and its Transactions atomically; Conflict if someone moved it first."""
+
+    async def list(self, scope: IntentScope, query: ListPaymentIntents) -> Page:
+        """Newest first, cursor after `starting_after`."""
+
+    async def transactions(self, intent_id: str) -> Sequence[Transaction]:
+        """Every Transaction of an intent, oldest first."""
+
+    async def expired(self, now: float, limit: int) -> Sequence[PaymentIntent]:
+        """Untouched intents whose expires_at has passed."""
+
+    async def add_token(self, token_hash: str, intent_id: str, expires_at: float) -> None:
+        """Store another token (hash only) for an intent."""
+
+    async def token_intent(self, token_hash: str, now: float) -> tuple[str, str] | None:
+        """(intent id, merchant id) a live token is bound to, or None."""
+
+
+class TenantRepository(Protocol):
+    """Partners, merchants, stores and provider configs."""
+
+    async def add_partner(self, partner: ClientPartner, credential: Credential) -> None:
+        """Insert a partner and its first HMAC credential; Conflict if the api_key exists."""
+
+    async def add_merchant(self, merchant: Merchant) -> None:
+        """Insert a merchant; NotFound if its partner is unknown."""
+
+    async def add_store(self, store: Store) -> None:
+        """Insert a store; Conflict if the code exists in the merchant."""
+
+    async def get_merchant(self, merchant_id: str) -> Merchant | None:
+        """The merchant, or None."""
+
+    async def get_store(self, store_id: str) -> Store | None:
+        """The store, or None."""
+
+    async def find_stores(
+        self, partner_id: str, code: str | None, merchant_id: str | None
+    ) -> Sequence[Store]:
+        """Stores of a partner, optionally by code and merchant."""
+
+    async def set_provider_config(self, config: StoreProviderConfig) -> None:
+        """Insert or replace the config of (store, provider)."""
+
+    async def get_provider_config(self, store_id: str, provider: str) -> StoreProviderConfig | None:
+        """The decrypted config, or None."""
+
+
+class CredentialResolver(Protocol):
+    """api_key -> Credential. Partner keys today; device keys add rows of kind `device` to the same lookup."""
+
+    async def resolve(self, api_key: str) -> Credential | None:
+        """The credential (active or not), or None if unknown."""
+
+
+class ProviderStatus(StrEnum):
+    """What a QR provider says about one code or payment."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResult:
+    """A provider's answer: its reference, the status, and the QR content for MPM."""
+
+    reference: str
+    status: ProviderStatus
+    qr_content: str | None = None
+    failure_code: str | None = None
+
+
+class QRProvider(Protocol):
+    """A QR payment provider (PayPay-shaped): MPM codes, CPM charges, status reads."""
+
+    name: str
+
+    async def create_mpm(self, intent: PaymentIntent, config: StoreProviderConfig | None) -> ProviderResult:
+        """Issue a merchant-presented code the customer scans."""
+
+    async def charge_cpm(
+        self, intent: PaymentIntent, customer_code: str, config: StoreProviderConfig | None
+    ) -> ProviderResult:
+        """Charge a customer-presented code the merchant scanned."""
+
+    async def status(self, reference: str, config: StoreProviderConfig | None) -> ProviderResult:
+        """Re-read the provider's status of a code or payment."""
+
+
+class ProviderRegistry(Protocol):
+    """Providers by name."""
+
+    def get(self, name: str) -> QRProvider | None:
+        """The provider, or None."""
+
+    @property
+    def default(self) -> str:
+        """The provider used when a store has no config."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """A response kept for Idempotency-Key replay; token_intent set when a replay must mint a fresh token."""
+
+    fingerprint: str
+    status_code: int
+    body: bytes
+    token_intent: str | None
+    created_at: float
+
+
+class IdempotencyStore(Protocol):
+    """Stored responses keyed by (credential scope, Idempotency-Key)."""
+
+    async def get(self, scope: str, key: str, newer_than: float) -> StoredResponse | None:
+        """The response recorded after `newer_than`, or None."""
+
+    async def put(self, scope: str, key: str, stored: StoredResponse) -> None:
+        """Record a response."""
+
+    async def purge(self, older_than: float) -> None:
+        """Forget records older than the retention."""
+
+
+class Storage(Protocol):
+    """A database with a lifecycle, opened and closed inside the event loop."""
+
+    async def open(self) -> None:
+        """Connect and migrate."""
+
+    async def close(self) -> None:
+        """Flush and disconnect."""

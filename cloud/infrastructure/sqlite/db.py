@@ -1,0 +1,174 @@
+"""One SQLite database in WAL mode: a writer connection with group commit, a read-only reader, migrations.
+
+Every write unit is its own SAVEPOINT inside a shared transaction, so concurrent requests share one fsync
+(synchronous=FULL: a unit's future resolves only after COMMIT returned) while a failing unit rolls back alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from cloud.domain.errors import Conflict
+
+MAX_GROUP = 128
+_VERSION_RE = re.compile(r"^[0-9]{4}_[a-z0-9_]+$")
+_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON")
+
+
+@dataclass(frozen=True, slots=True)
+class Stmt:
+    """One statement of a write unit; `expect_one` makes a zero-row UPDATE a Conflict (optimistic lock)."""
+
+    sql: str
+    params: Sequence[Any] = ()
+    expect_one: bool = False
+
+
+class StaleWrite(Conflict):
+    """An UPDATE guarded by a version matched no row: someone else moved the record first."""
+
+    code = "concurrent_update"
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, sql) of every packaged migration, in lexical order of file name."""
+    folder = resources.files("cloud.infrastructure.sqlite") / "migrations"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name.removesuffix(".sql"), (folder / name).read_text("utf-8")) for name in names]
+
+
+async def apply_migrations(conn: aiosqlite.Connection, files: Iterable[tuple[str, str]]) -> list[str]:
+    """Apply the files not yet recorded in schema_migrations, each atomically with its record."""
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
+    )
+    done = {row[0] for row in await conn.execute_fetchall("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, sql in files:
+        if version in done:
+            continue
+        if _VERSION_RE.match(version) is None:
+            raise ValueError(f"migration file name {version!r} must look like 0001_name.sql")
+        # executescript takes no parameters; the version is checked against _VERSION_RE above.
+        record = f"INSERT INTO schema_migrations VALUES ('{version}', {int(time.time() * 1000)});"  # noqa: S608
+        await conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n{record}\nCOMMIT;")
+        applied.append(version)
+    return applied
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative/or/absolute/path` -> Path (`sqlite:////abs` also works)."""
+    if not url.startswith("sqlite:///"):
+        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///path)")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class Database:
+    """The writer (group commit) and reader connections of one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[tuple[Sequence[Stmt], asyncio.Future[None]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        """Open both connections, apply migrations, start the committer."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in (*_PRAGMAS, "PRAGMA busy_timeout=10000"):
+            await self._writer.execute(pragma)
+        await apply_migrations(self._writer, migration_files())
+        self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+        self._reader.row_factory = sqlite3.Row
+        for pragma in ("PRAGMA query_only=ON", "PRAGMA busy_timeout=10000"):
+            await self._reader.execute(pragma)
+        self._task = asyncio.create_task(self._commit_loop(), name="sqlite-group-commit")
+
+    async def close(self) -> None:
+        """Finish queued writes, stop the committer, close the connections."""
+        if self._task is not None:
+            await self._queue.join()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = self._task = None
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read on the reader (sees committed data only)."""
+        assert self._reader is not None, "Database.open() first"
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of a read, or None."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def write(self, stmts: Sequence[Stmt]) -> None:
+        """Run the statements as one atomic unit; returns after the COMMIT that made them durable."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((stmts, future))
+        await future
+
+    async def _commit_loop(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            while not self._queue.empty() and len(group) < MAX_GROUP:
+                group.append(self._queue.get_nowait())
+            try:
+                await self._commit_group(group)
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    async def _commit_group(self, group: list[tuple[Sequence[Stmt], asyncio.Future[None]]]) -> None:
+        conn = self._writer
+        assert conn is not None
+        errors: list[BaseException | None] = []
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            for stmts, _ in group:
+                errors.append(await self._run_unit(conn, stmts))
+            await conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as err:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            errors = [err] * len(group)
+        for (_, future), error in zip(group, errors, strict=True):
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+    @staticmethod
+    async def _run_unit(conn: aiosqlite.Connection, stmts: Sequence[Stmt]) -> BaseException | None:
+        await conn.execute("SAVEPOINT unit")
+        try:
+            for stmt in stmts:
+                before = conn.total_changes
+                await conn.execute(stmt.sql, stmt.params)
+                if stmt.expect_one and conn.total_changes - before != 1:
+                    raise StaleWrite("the record was changed by another request; retry")
+        except (sqlite3.IntegrityError, StaleWrite) as err:
+            await conn.execute("ROLLBACK TO unit")
+            await conn.execute("RELEASE unit")
+            return err
+        await conn.execute("RELEASE unit")
+        return None

@@ -1,0 +1,191 @@
+"""PaymentIntentRepository on SQLite."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from cloud.domain.commands import ListPaymentIntents
+from cloud.domain.errors import Conflict
+from cloud.domain.intent import (
+    CaptureMethod,
+    MethodType,
+    PaymentIntent,
+    ProcessingMode,
+    Status,
+    Transaction,
+)
+from cloud.domain.ports import IntentScope, Page
+from cloud.infrastructure.sqlite.db import Database, StaleWrite, Stmt
+
+_COLUMNS = (
+    "id, partner_id, merchant_id, store_id, store_code, status, amount, currency, payment_method_types, "
+    "payment_method_type, processing_mode, capture_method, merchant_ref_id, order_id, merchant_terminal_id, "
+    "description, metadata, qr_content, provider, provider_ref, details, failure_code, cancellation_reason, "
+    "created_at, updated_at, expires_at, version"
+)
+_INSERT = f"INSERT INTO payment_intents ({_COLUMNS}) VALUES ({', '.join('?' * 27)})"  # noqa: S608 constant
+_UPDATE = (
+    "UPDATE payment_intents SET status=?, payment_method_type=?, processing_mode=?, qr_content=?, "
+    "provider=?, provider_ref=?, details=?, failure_code=?, cancellation_reason=?, updated_at=?, "
+    "version=version+1 "
+    "WHERE id=? AND version=?"
+)
+_TXN = "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?)"
+_TOKEN_INSERT = "INSERT INTO payment_tokens VALUES (?, ?, ?)"  # noqa: S105 — SQL, not a secret
+
+
+def ms(seconds: float) -> int:
+    """Unix seconds -> integer milliseconds."""
+    return round(seconds * 1000)
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _row_values(i: PaymentIntent) -> tuple[Any, ...]:
+    return (
+        i.id, i.partner_id, i.merchant_id, i.store_id, i.store_code, i.status.value, i.amount, i.currency,
+        _dump([t.value for t in i.payment_method_types]), i.payment_method_type, i.processing_mode,
+        i.capture_method.value, i.merchant_ref_id, i.order_id, i.merchant_terminal_id, i.description,
+        _dump(i.metadata), i.qr_content, i.provider, i.provider_ref, _dump(i.details), i.failure_code,
+        i.cancellation_reason, ms(i.created_at), ms(i.updated_at), ms(i.expires_at), i.version,
+    )  # fmt: skip
+
+
+def _opt(kind: type[MethodType] | type[ProcessingMode], value: str | None) -> Any:
+    return None if value is None else kind(value)
+
+
+def intent_from_row(r: sqlite3.Row) -> PaymentIntent:
+    """Rebuild a PaymentIntent from its row."""
+    return PaymentIntent(
+        id=r["id"], partner_id=r["partner_id"], merchant_id=r["merchant_id"], store_id=r["store_id"],
+        store_code=r["store_code"], amount=r["amount"], currency=r["currency"],
+        payment_method_types=tuple(MethodType(t) for t in json.loads(r["payment_method_types"])),
+        merchant_ref_id=r["merchant_ref_id"], created_at=r["created_at"] / 1000,
+        expires_at=r["expires_at"] / 1000, status=Status(r["status"]),
+        payment_method_type=_opt(MethodType, r["payment_method_type"]),
+        processing_mode=_opt(ProcessingMode, r["processing_mode"]),
+        capture_method=CaptureMethod(r["capture_method"]), order_id=r["order_id"],
+        merchant_terminal_id=r["merchant_terminal_id"], description=r["description"],
+        metadata=json.loads(r["metadata"]), qr_content=r["qr_content"], provider=r["provider"],
+        provider_ref=r["provider_ref"], details=json.loads(r["details"]), failure_code=r["failure_code"],
+        cancellation_reason=r["cancellation_reason"], updated_at=r["updated_at"] / 1000, version=r["version"],
+    )  # fmt: skip
+
+
+def _txn_stmt(t: Transaction) -> Stmt:
+    from_status = None if t.from_status is None else t.from_status.value
+    return Stmt(
+        _TXN, (t.id, t.intent_id, from_status, t.to_status.value, t.actor, t.reason, ms(t.created_at))
+    )
+
+
+class SqliteIntentRepository:
+    """Intents, Transactions and payment tokens in one SQLite file."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(
+        self, intent: PaymentIntent, txn: Transaction, token_hash: str, token_expires: float
+    ) -> None:
+        """Insert intent + creation Transaction + first token in one unit."""
+        stmts = [
+            Stmt(_INSERT, _row_values(intent)),
+            _txn_stmt(txn),
+            Stmt(_TOKEN_INSERT, (token_hash, intent.id, ms(token_expires))),
+        ]
+        try:
+            await self._db.write(stmts)
+        except sqlite3.IntegrityError as err:
+            if "merchant_ref_id" in str(err):
+                raise Conflict(
+                    "merchant_ref_id was already used for this merchant",
+                    code="duplicate_merchant_ref_id",
+                    param="merchant_ref_id",
+                ) from err
+            raise
+
+    async def get(self, intent_id: str) -> PaymentIntent | None:
+        """The intent, or None."""
+        row = await self._db.fetch_one(f"SELECT {_COLUMNS} FROM payment_intents WHERE id=?", (intent_id,))  # noqa: S608
+        return None if row is None else intent_from_row(row)
+
+    async def save(self, intent: PaymentIntent, txns: Sequence[Transaction], expected_version: int) -> None:
+        """Version-guarded update plus Transactions, atomically; StaleWrite (a Conflict) if it moved."""
+        i = intent
+        params = (
+            i.status.value, i.payment_method_type, i.processing_mode, i.qr_content, i.provider,
+            i.provider_ref, _dump(i.details), i.failure_code, i.cancellation_reason, ms(i.updated_at), i.id,
+            expected_version,
+        )  # fmt: skip
+        await self._db.write([Stmt(_UPDATE, params, expect_one=True), *(_txn_stmt(t) for t in txns)])
+
+    async def list(self, scope: IntentScope, query: ListPaymentIntents) -> Page:
+        """Newest first (ULID order), limit+1 rows fetched to know has_more."""
+        where, params = ["partner_id=?"], [scope.partner_id]
+        filters: list[tuple[str, Any]] = [
+            ("merchant_id=?", scope.merchant_id),
+            ("store_id=?", scope.store_id),
+            ("id<?", query.starting_after),
+            ("status=?", None if query.status is None else query.status.value),
+            ("store_code=?", query.merchant_store_id),
+            ("created_at>=?", None if query.created_gte is None else query.created_gte * 1000),
+            ("created_at<?", None if query.created_lte is None else (query.created_lte + 1) * 1000),
+        ]
+        for clause, value in filters:
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = f"SELECT {_COLUMNS} FROM payment_intents WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608
+        rows = await self._db.fetch_all(sql, [*params, query.limit + 1])
+        items = [intent_from_row(r) for r in rows[: query.limit]]
+        return Page(items, len(rows) > query.limit)
+
+    async def transactions(self, intent_id: str) -> Sequence[Transaction]:
+        """Every Transaction of an intent, oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM transactions WHERE intent_id=? ORDER BY created_at, id", (intent_id,)
+        )
+        return [
+            Transaction(
+                r["id"],
+                r["intent_id"],
+                None if r["from_status"] is None else Status(r["from_status"]),
+                Status(r["to_status"]),
+                r["actor"],
+                r["created_at"] / 1000,
+                r["reason"],
+            )
+            for r in rows
+        ]
+
+    async def expired(self, now: float, limit: int) -> Sequence[PaymentIntent]:
+        """Untouched intents past expiry, oldest expiry first."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM payment_intents WHERE status='requires_payment_method' "  # noqa: S608
+            "AND expires_at<=? ORDER BY expires_at LIMIT ?",
+            (ms(now), limit),
+        )
+        return [intent_from_row(r) for r in rows]
+
+    async def add_token(self, token_hash: str, intent_id: str, expires_at: float) -> None:
+        """Store another token hash for an intent."""
+        await self._db.write([Stmt(_TOKEN_INSERT, (token_hash, intent_id, ms(expires_at)))])
+
+    async def token_intent(self, token_hash: str, now: float) -> tuple[str, str] | None:
+        """(intent id, merchant id) of a live token, or None (expired and unknown look the same)."""
+        row = await self._db.fetch_one(
+            "SELECT t.intent_id, p.merchant_id FROM payment_tokens t"
+            " JOIN payment_intents p ON p.id = t.intent_id WHERE t.token_hash=? AND t.expires_at>?",
+            (token_hash, ms(now)),
+        )
+        return None if row is None else (str(row["intent_id"]), str(row["merchant_id"]))
+
+
+__all__ = ["SqliteIntentRepository", "StaleWrite", "intent_from_row"]

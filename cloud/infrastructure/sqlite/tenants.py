@@ -1,0 +1,138 @@
+"""TenantRepository and CredentialResolver on SQLite (provider credentials sealed with a SecretBox)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from cloud.domain.errors import Conflict, NotFound
+from cloud.domain.tenants import (
+    ClientPartner,
+    Credential,
+    CredentialKind,
+    Merchant,
+    Store,
+    StoreProviderConfig,
+)
+from cloud.infrastructure.crypto import SecretBox
+from cloud.infrastructure.sqlite.db import Database, Stmt
+from cloud.infrastructure.sqlite.intents import ms
+
+_STORE_COLS = "id, merchant_id, partner_id, code, name, created_at"
+_STORE_INSERT = f"INSERT INTO stores ({_STORE_COLS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 — constants
+
+
+def credential_stmt(c: Credential, created_at: float) -> Stmt:
+    """The INSERT of one credential row (partner keys here; device enrollment reuses it for device keys)."""
+    return Stmt(
+        "INSERT INTO credentials (api_key, secret_key_hash, kind, partner_id, merchant_id, store_id,"
+        " device_id, active, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (c.api_key, c.secret_key_hash, c.kind.value, c.partner_id, c.merchant_id, c.store_id, c.device_id,
+         int(c.active), ms(created_at)),
+    )  # fmt: skip
+
+
+def _store(r: sqlite3.Row) -> Store:
+    return Store(r["id"], r["merchant_id"], r["partner_id"], r["code"], r["name"], r["created_at"] / 1000)
+
+
+class SqliteTenantRepository:
+    """Partners, merchants, stores and provider configs."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+
+    async def add_partner(self, partner: ClientPartner, credential: Credential) -> None:
+        """Partner and its first credential in one unit."""
+        stmts = [
+            Stmt(
+                "INSERT INTO client_partners VALUES (?, ?, ?)",
+                (partner.id, partner.name, ms(partner.created_at)),
+            ),
+            credential_stmt(credential, partner.created_at),
+        ]
+        try:
+            await self._db.write(stmts)
+        except sqlite3.IntegrityError as err:
+            raise Conflict("that api_key is already in use", param="api_key") from err
+
+    async def add_merchant(self, merchant: Merchant) -> None:
+        """Insert a merchant under an existing partner."""
+        params = (merchant.id, merchant.partner_id, merchant.name, ms(merchant.created_at))
+        try:
+            await self._db.write([Stmt("INSERT INTO merchants VALUES (?, ?, ?, ?)", params)])
+        except sqlite3.IntegrityError as err:
+            raise NotFound(f"no client partner {merchant.partner_id}", param="partner") from err
+
+    async def add_store(self, store: Store) -> None:
+        """Insert a store; its code is unique within the merchant."""
+        params = (store.id, store.merchant_id, store.partner_id, store.code, store.name, ms(store.created_at))
+        try:
+            await self._db.write([Stmt(_STORE_INSERT, params)])
+        except sqlite3.IntegrityError as err:
+            raise Conflict(
+                f"store code {store.code!r} already exists in this merchant", param="code"
+            ) from err
+
+    async def get_merchant(self, merchant_id: str) -> Merchant | None:
+        """The merchant, or None."""
+        r = await self._db.fetch_one("SELECT * FROM merchants WHERE id=?", (merchant_id,))
+        return None if r is None else Merchant(r["id"], r["partner_id"], r["name"], r["created_at"] / 1000)
+
+    async def get_store(self, store_id: str) -> Store | None:
+        """The store, or None."""
+        r = await self._db.fetch_one(f"SELECT {_STORE_COLS} FROM stores WHERE id=?", (store_id,))  # noqa: S608
+        return None if r is None else _store(r)
+
+    async def find_stores(
+        self, partner_id: str, code: str | None, merchant_id: str | None
+    ) -> Sequence[Store]:
+        """Stores of a partner, optionally by code and merchant (at most a few rows are needed)."""
+        sql, params = f"SELECT {_STORE_COLS} FROM stores WHERE partner_id=?", [partner_id]  # noqa: S608
+        if code is not None:
+            sql, params = sql + " AND code=?", [*params, code]
+        if merchant_id is not None:
+            sql, params = sql + " AND merchant_id=?", [*params, merchant_id]
+        return [_store(r) for r in await self._db.fetch_all(sql + " LIMIT 2", params)]
+
+    async def set_provider_config(self, config: StoreProviderConfig) -> None:
+        """Upsert the sealed credentials of (store, provider)."""
+        sealed = self._box.seal(config.credentials)
+        stmt = Stmt(
+            "INSERT INTO store_provider_configs VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, provider) "
+            "DO UPDATE SET credentials_enc=excluded.credentials_enc, updated_at=excluded.updated_at",
+            (config.id, config.store_id, config.provider, sealed, ms(config.updated_at)),
+        )
+        try:
+            await self._db.write([stmt])
+        except sqlite3.IntegrityError as err:
+            raise NotFound(f"no store {config.store_id}", param="store") from err
+
+    async def get_provider_config(self, store_id: str, provider: str) -> StoreProviderConfig | None:
+        """The config with its credentials decrypted in memory, or None."""
+        r = await self._db.fetch_one(
+            "SELECT * FROM store_provider_configs WHERE store_id=? AND provider=?", (store_id, provider)
+        )
+        if r is None:
+            return None
+        creds = self._box.open(r["credentials_enc"])
+        return StoreProviderConfig(r["id"], r["store_id"], r["provider"], creds, r["updated_at"] / 1000)
+
+
+class SqliteCredentialResolver:
+    """api_key -> Credential from the credentials table (partner and, later, device rows)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def resolve(self, api_key: str) -> Credential | None:
+        """The credential for an api_key, or None."""
+        r = await self._db.fetch_one("SELECT * FROM credentials WHERE api_key=?", (api_key,))
+        if r is None:
+            return None
+        return Credential(
+            api_key=r["api_key"], secret_key_hash=r["secret_key_hash"], kind=CredentialKind(r["kind"]),
+            partner_id=r["partner_id"], merchant_id=r["merchant_id"], store_id=r["store_id"],
+            device_id=r["device_id"], active=bool(r["active"]),
+        )  # fmt: skip
