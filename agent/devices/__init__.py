@@ -1,0 +1,43 @@
+"""Device adapters for the agent: `build_devices(config, db_path)` is the single factory (see config.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.devices.cardreader import CardReaderService
+from agent.devices.config import DevicesConfig, DevicesConfigError, parse_devices_config
+from agent.devices.link import DeviceHealth
+from agent.devices.manager import DeviceManager
+from agent.devices.printer import PrinterService
+from agent.devices.scanner import ScannerService
+
+__all__ = [
+    "CardReaderService", "DeviceHealth", "DeviceManager", "Devices", "DevicesConfig", "DevicesConfigError",
+    "PrinterService", "ScannerService", "build_devices",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Devices:
+    """The port adapters (None when not configured) and the manager that runs them."""
+
+    printer: PrinterService | None
+    scanner: ScannerService | None
+    card_reader: CardReaderService | None
+    manager: DeviceManager
+
+
+def build_devices(config: Mapping[str, Any], db_path: Path) -> Devices:
+    """Validate the raw [devices] table and build the adapters; no I/O until `manager.start()`.
+
+    Raises DevicesConfigError with every bad key named.
+    """
+    cfg = parse_devices_config(config)
+    printer = PrinterService(cfg.printer, db_path, reopen_max_s=cfg.reopen_max_s) if cfg.printer else None
+    scanner = ScannerService(cfg.scanner, reopen_max_s=cfg.reopen_max_s) if cfg.scanner else None
+    card = CardReaderService(cfg.card_reader, reopen_max_s=cfg.reopen_max_s) if cfg.card_reader else None
+    services = [s for s in (printer, scanner, card) if s is not None]
+    return Devices(printer, scanner, card, DeviceManager(services))

@@ -1,0 +1,173 @@
+"""Receipt printer service: ReceiptPrinterPort over the durable print queue, one worker per printer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from agent.devices.config import PrinterConfig
+from agent.devices.link import DeviceLink, present
+from agent.devices.print_queue import PrintJob, PrintQueue
+from agent.ports import SaleReceipt
+from drivers.errors import DeviceDisconnected, DeviceTimeout, DriverError, ProtocolError
+from drivers.escpos import encode
+from drivers.escpos.receipt import build_receipt
+from drivers.escpos.status import UNKNOWN, PrinterStatus, decode, valid_status_byte
+from drivers.transport import Transport
+from drivers.transport.serial import SerialTransport
+from drivers.transport.tcp import TcpTransport
+from drivers.transport.usblp import UsbLpTransport
+
+MESSAGES = {
+    "unplugged": "Printer cable unplugged: reconnect the printer's cable.",
+    "off": "Printer is switched off or not answering: switch it on.",
+    "network": "Printer is switched off or its network cable is unplugged.",
+    "paper_out": "Printer is out of paper: load a new roll.",
+    "cover_open": "Printer cover is open: close the cover.",
+    "near_end": "Printer paper is running low: have a new roll ready.",
+    "garbled": "Printer answers with garbled data: switch it off and on.",
+}
+_STATUS_QUERY = encode.status_request(1) + encode.status_request(2) + encode.status_request(4)
+
+
+def make_printer_transport(cfg: PrinterConfig) -> Transport:
+    """The transport the config names."""
+    if cfg.transport == "tcp":
+        return TcpTransport(str(cfg.host), cfg.port)
+    if cfg.transport == "usblp":
+        return UsbLpTransport(str(cfg.path))
+    return SerialTransport(str(cfg.path), cfg.baudrate)
+
+
+class PrinterService:
+    """Prints queued jobs exactly once; health tells the cashier what is wrong with the printer."""
+
+    def __init__(
+        self, cfg: PrinterConfig, db_path: Path, name: str = "printer", reopen_max_s: float = 5.0
+    ) -> None:
+        self.cfg = cfg
+        self.link = DeviceLink(
+            name, "printer", lambda: make_printer_transport(cfg),
+            path=cfg.path if cfg.transport != "tcp" else None,
+            debounce_s=cfg.debounce_s, reopen_max_s=reopen_max_s,
+        )
+        self.queue = PrintQueue(db_path, name)
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def print_receipt(self, receipt: SaleReceipt) -> str:
+        """Queue the receipt (committed) and return the job id; the same sale twice gives the same job."""
+        kick = self.cfg.kick_drawer_on_cash and receipt.payment_method == "cash"
+        payload = build_receipt(receipt, width=self.cfg.columns, kick_drawer=kick)
+        job_id = await self.queue.enqueue(payload, "receipt", receipt.receipt_id)
+        self._wake.set()
+        return job_id
+
+    async def test_print(self) -> str:
+        """Queue a short test page."""
+        payload = encode.init() + encode.japanese_setup() + encode.textln("TEST PRINT テスト印字")
+        job_id = await self.queue.enqueue(payload + encode.cut(feed_lines=4), "test")
+        self._wake.set()
+        return job_id
+
+    async def reprint(self, job_id: str) -> str | None:
+        """Cashier: print a held/failed job, or a copy of a printed one; returns the job that will print."""
+        new_id = await self.queue.reprint(job_id)
+        self._wake.set()
+        return new_id
+
+    async def drop(self, job_id: str) -> bool:
+        """Cashier: cancel a job that has not printed."""
+        return await self.queue.drop(job_id)
+
+    async def jobs(self, limit: int = 50) -> list[PrintJob]:
+        """Recent jobs, newest first."""
+        return await self.queue.jobs(limit)
+
+    async def start(self) -> None:
+        """Open the queue, hold jobs a crash left mid-print, start the worker."""
+        await self.queue.open()
+        await self.queue.recover_interrupted()
+        self._stop.clear()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"printer:{self.link.name}")
+
+    async def stop(self) -> None:
+        """Stop the worker and close the printer and the queue."""
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.link.close()
+        await self.queue.close()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.print_once()
+            except DriverError as err:
+                await self.link.fail(err, self._message_for(err))
+                self.link.faulty = isinstance(err, ProtocolError)
+                await self.link.wait_retry(self._stop)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.cfg.status_poll_s)
+
+    async def print_once(self) -> int:
+        """One bounded pass: open, check status, print every queued job; returns how many printed."""
+        transport = await self.link.ensure_open()
+        status = await self._status(transport)
+        blocked = "cover_open" if status.cover_open else "paper_out" if status.paper == "out" else None
+        if blocked is not None:
+            self.link.ok(status.paper)
+            self.link.problem(MESSAGES[blocked])
+            return 0
+        self.link.ok(status.paper, MESSAGES["near_end"] if status.paper == "near_end" else None)
+        await self.queue.hold_stale(self.cfg.hold_after_s)
+        printed = 0
+        while (job := await self.queue.next_queued()) is not None:
+            job_id, payload = job
+            if not await self.queue.move(job_id, "printing", ("queued",)):
+                continue
+            try:
+                await transport.write(payload)
+            except DriverError as err:
+                # Some bytes may be on paper already: never resend by itself; the cashier decides.
+                await self.queue.move(job_id, "failed", ("printing",), self._message_for(err))
+                raise
+            await self.queue.move(job_id, "printed", ("printing",))
+            printed += 1
+        return printed
+
+    async def _status(self, transport: Transport) -> PrinterStatus:
+        """DLE EOT 1, 2 and 4 on two-way links; no answer = switched off, a bad byte = garbled."""
+        if not (self.cfg.status and transport.two_way):
+            return UNKNOWN
+        for _ in range(8):  # drop stale bytes (late answers) so replies line up with this query
+            if not await transport.read(256, 0.01):
+                break
+        await transport.write(_STATUS_QUERY)
+        answer = b""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while len(answer) < 3 and (left := deadline - loop.time()) > 0:
+            answer += await transport.read(3 - len(answer), left)
+        if len(answer) < 3:
+            raise DeviceTimeout("no answer to DLE EOT")
+        if not all(valid_status_byte(b) for b in answer):
+            raise ProtocolError("status answer is not a DLE EOT status byte")
+        return decode(answer[0], answer[1], answer[2])
+
+    def _message_for(self, err: DriverError) -> str:
+        if isinstance(err, ProtocolError):
+            return MESSAGES["garbled"]
+        if isinstance(err, DeviceTimeout):
+            return MESSAGES["off"]
+        if isinstance(err, DeviceDisconnected) and self.cfg.transport == "tcp":
+            return MESSAGES["network"]
+        if not present(self.cfg.path) or isinstance(err, DeviceDisconnected):
+            return MESSAGES["unplugged"]
+        return MESSAGES["off"]

@@ -1,0 +1,85 @@
+"""Scanner service: ScannerPort over a supervised serial (or evdev) scanner; codes survive re-plugs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from agent.devices.config import ScannerConfig
+from agent.devices.link import DeviceLink
+from drivers.errors import DriverError
+from drivers.scanner.evdev_wedge import EvdevScanner, evdev_available
+from drivers.scanner.serial import LineScanner
+from drivers.transport.serial import SerialTransport
+
+UNAVAILABLE = "Keyboard-wedge scanner needs the python evdev module, which is not installed."
+
+
+class ScannerService:
+    """Reads codes in the background into a bounded queue; `codes()` yields them."""
+
+    def __init__(self, cfg: ScannerConfig, name: str = "scanner", reopen_max_s: float = 5.0) -> None:
+        self.cfg = cfg
+        self.link = DeviceLink(name, "scanner", lambda: SerialTransport(cfg.path, cfg.baudrate),
+                               path=cfg.path, debounce_s=2.0, reopen_max_s=reopen_max_s)
+        # Bounded: if nobody reads, the oldest scans are dropped rather than memory growing.
+        self._codes: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.rejected = 0
+
+    async def codes(self) -> AsyncIterator[str]:
+        """Scanned codes, one per CR/LF-terminated line, as they arrive."""
+        while True:
+            yield await self._codes.get()
+
+    def _put(self, code: str) -> None:
+        if self._codes.full():
+            self._codes.get_nowait()
+        self._codes.put_nowait(code)
+
+    async def start(self) -> None:
+        """Start reading in the background."""
+        self._stop.clear()
+        run = self._run_evdev() if self.cfg.transport == "evdev" else self._run_serial()
+        self._task = asyncio.get_running_loop().create_task(run, name=f"scanner:{self.link.name}")
+
+    async def stop(self) -> None:
+        """Stop reading and close the port."""
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.link.close()
+
+    async def _run_serial(self) -> None:
+        while not self._stop.is_set():
+            try:
+                transport = await self.link.ensure_open()
+                self.link.ok()
+                scanner = LineScanner(transport)
+                while not self._stop.is_set():
+                    code = await scanner.read_code(1.0)
+                    self.rejected = scanner.splitter.rejected
+                    await self.link.ensure_open()  # notices a vanished device node between scans
+                    self.link.ok()
+                    if code is not None:
+                        self._put(code)
+            except DriverError as err:
+                await self.link.fail(err, "Scanner cable unplugged: reconnect the scanner.")
+                await self.link.wait_retry(self._stop)
+
+    async def _run_evdev(self) -> None:
+        if not evdev_available():
+            self.link.problem(UNAVAILABLE, faulty=True)
+            return
+        while not self._stop.is_set():
+            try:
+                self.link.ok()
+                async for code in EvdevScanner(self.cfg.path).codes():
+                    self._put(code)
+            except DriverError as err:
+                await self.link.fail(err, "Scanner unplugged: reconnect the scanner.")
+                await self.link.wait_retry(self._stop)
