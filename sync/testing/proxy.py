@@ -78,38 +78,60 @@ class ChaosProxy:
         assert task is not None
         self._tasks.add(task)
         self.stats.connections += 1
+        relay = _Relay(self, reader, writer)
         try:
-            await self._relay(self._decide(), reader, writer)
+            await relay.run()
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
             self._tasks.discard(task)
-            with contextlib.suppress(OSError):
-                writer.close()
+            relay.close()
 
-    async def _relay(self, mode: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if mode == "drop":
-            self.stats.dropped += 1
-            await reader.read(_CHUNK)  # take the request, forward nothing
-            return
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+
+class _Relay:
+    """One client connection. HTTP/1.1 without pipelining: client bytes after a response (or at the start)
+    open a new exchange, and each exchange gets its own chaos decision, so keep-alive reuse is covered."""
+
+    def __init__(self, proxy: ChaosProxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.proxy, self.reader, self.writer = proxy, reader, writer
+        self.exchange = "idle"
+        self.up_writer: asyncio.StreamWriter | None = None
+
+    async def run(self) -> None:
+        down: asyncio.Task[None] | None = None
         try:
-            upward = asyncio.ensure_future(_pipe(reader, up_writer))
-            if mode == "swallow":
-                self.stats.swallowed += 1
-                await up_reader.read(_CHUNK)  # the upstream has answered: it processed the request
-                upward.cancel()
-                return
-            await _pipe(up_reader, writer)
-            upward.cancel()
+            while data := await self.reader.read(_CHUNK):
+                if self.exchange == "idle":
+                    self.exchange = self.proxy._decide()
+                    if self.exchange == "drop":
+                        self.proxy.stats.dropped += 1  # the request never reaches the upstream
+                        return
+                if self.up_writer is None:
+                    up_reader, self.up_writer = await asyncio.open_connection(*self.proxy.upstream)
+                    down = asyncio.ensure_future(self._downstream(up_reader))
+                self.up_writer.write(data)
+                await self.up_writer.drain()
+                if down is not None and down.done():
+                    return
+            if down is not None:
+                await down
         finally:
-            with contextlib.suppress(OSError):
-                up_writer.close()
+            if down is not None:
+                down.cancel()
 
+    async def _downstream(self, up_reader: asyncio.StreamReader) -> None:
+        while data := await up_reader.read(_CHUNK):
+            if self.exchange == "swallow":
+                self.proxy.stats.swallowed += 1  # the upstream answered: it processed the request
+                self.close()
+                return
+            self.writer.write(data)
+            await self.writer.drain()
+            self.exchange = "idle"
+        self.close()
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while data := await reader.read(_CHUNK):
-        writer.write(data)
-        await writer.drain()
-    with contextlib.suppress(OSError):
-        writer.write_eof()
+    def close(self) -> None:
+        for w in (self.writer, self.up_writer):
+            if w is not None:
+                with contextlib.suppress(OSError, RuntimeError):
+                    w.close()
