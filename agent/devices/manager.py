@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -20,8 +21,8 @@ class _Service(Protocol):
 class DeviceManager:
     """Owns the device services' lifetimes; `health()` is what the status page shows."""
 
-    def __init__(self, services: list[_Service]) -> None:
-        self.services = services
+    def __init__(self, services: Sequence[_Service]) -> None:
+        self.services = list(services)
         self._started: list[_Service] = []
 
     async def start(self) -> None:
