@@ -150,7 +150,7 @@ class SqliteIntentRepository:
     async def transactions(self, intent_id: str) -> Sequence[Transaction]:
         """Every Transaction of an intent, oldest first."""
         rows = await self._db.fetch_all(
-            "SELECT * FROM transactions WHERE intent_id=? ORDER BY created_at, id", (intent_id,)
+            "SELECT * FROM transactions WHERE intent_id=? ORDER BY rowid", (intent_id,)
         )
         return [
             Transaction(

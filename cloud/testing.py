@@ -1,0 +1,133 @@
+"""Test helpers shipped with the package (also used by bench/): a signing HTTP client, a settable clock,
+tenant seeding through the service layer, and a database snapshot for "nothing changed" checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from cloud.deps import Deps
+from cloud.domain import commands as c
+from cloud.service import tenants as t
+from sync.signing import authorization_header
+
+
+class SettableClock:
+    """Wall-clock time that tests can move forward (the server and the signing client share it)."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Status, parsed JSON body and headers of one response."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class PgwClient:
+    """HTTP client that signs each request at send time (DESIGN §3)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        api_key: str,
+        secret_key: str,
+        clock: Any = time.time,
+    ) -> None:
+        self.session, self.base_url = session, base_url.rstrip("/")
+        self.api_key, self.secret_key, self.clock = api_key, secret_key, clock
+
+    def sign(self, method: str, path: str, body: bytes, timestamp: int | None = None) -> str:
+        """The Authorization header for one request."""
+        ts = int(self.clock()) if timestamp is None else timestamp
+        return authorization_header(self.api_key, self.secret_key, method, path.split("?", 1)[0], ts, body)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        raw: bytes | None = None,
+        signed: bool = True,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> Response:
+        """Send one request; `raw` bytes win over `payload` (serialised as JSON)."""
+        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode("utf-8"))
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if signed:
+            sent["Authorization"] = self.sign(method, path, body, timestamp)
+        async with self.session.request(method, self.base_url + path, data=body, headers=sent) as resp:
+            text = await resp.read()
+            parsed = json.loads(text) if text else None
+            return Response(resp.status, parsed, dict(resp.headers))
+
+    async def post(self, path: str, payload: Any = None, **kw: Any) -> Response:
+        """Signed POST."""
+        return await self.request("POST", path, payload, **kw)
+
+    async def get(self, path: str, **kw: Any) -> Response:
+        """Signed GET."""
+        return await self.request("GET", path, **kw)
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A seeded partner with one merchant and one store."""
+
+    partner_id: str
+    api_key: str
+    secret_key: str
+    merchant_id: str
+    store_id: str
+    store_code: str
+
+
+async def seed_tenant(
+    deps: Deps, *, api_key: str | None = None, secret_key: str | None = None, store_code: str = "store_001"
+) -> Tenant:
+    """Partner -> merchant -> store through the service layer (what `mpac-pgw admin` does)."""
+    made = await t.create_partner(c.CreateClientPartner("Partner", api_key, secret_key),
+                                  tenants=deps.tenants, clock=deps.clock)  # fmt: skip
+    merchant = await t.create_merchant(c.CreateMerchant(made.partner.id, "Merchant"), tenants=deps.tenants,
+                                       clock=deps.clock)  # fmt: skip
+    store = await t.create_store(
+        c.CreateStore(merchant.id, store_code), tenants=deps.tenants, clock=deps.clock
+    )
+    return Tenant(made.partner.id, made.api_key, made.secret_key, merchant.id, store.id, store.code)
+
+
+def db_snapshot(path: Path) -> dict[str, str]:
+    """Per table, a digest of every row (read with plain sqlite3, so it sees only committed data)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+        ]
+        digests = {}
+        for table in tables:
+            rows = conn.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()  # noqa: S608 — names from the schema
+            digests[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
+        return digests
+    finally:
+        conn.close()

@@ -1,0 +1,50 @@
+"""Small helpers shared by the cloud integration tests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from cloud.testing import PgwClient
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cloud"
+_refs = itertools.count(1)
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A JSON payload from tests/fixtures/cloud."""
+    value: dict[str, Any] = json.loads((FIXTURES / name).read_text("utf-8"))
+    return value
+
+
+def intent_body(method: str = "qr_mpm", **extra: Any) -> dict[str, Any]:
+    """A valid create body with a fresh merchant_ref_id."""
+    return {"amount": 1000, "currency": "JPY", "payment_method_types": [method],
+            "merchant_ref_id": f"order-{next(_refs)}", **extra}  # fmt: skip
+
+
+async def create(client: PgwClient, method: str = "qr_mpm", **extra: Any) -> dict[str, Any]:
+    """Create an intent and return its JSON (asserting 201)."""
+    resp = await client.post("/v1/payment_intents", intent_body(method, **extra))
+    assert resp.status == 201, resp.body
+    body: dict[str, Any] = resp.body
+    return body
+
+
+def rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Committed rows read with plain sqlite3."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def transitions(db_path: Path, intent_id: str) -> list[tuple[str | None, str, str]]:
+    """(from, to, actor) of every Transaction of an intent, in order."""
+    found = rows(db_path, "SELECT from_status, to_status, actor FROM transactions WHERE intent_id=? "
+                          "ORDER BY created_at, rowid", (intent_id,))  # fmt: skip
+    return [(r[0], r[1], r[2]) for r in found]
