@@ -1,0 +1,106 @@
+"""Serial transport over real pseudo-terminals: bytes both ways, timeouts, unplug, vanish mid-write."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from drivers.errors import DeviceDisconnected
+from drivers.simulators.pty import PtyDevice
+from drivers.transport.serial import SerialTransport
+from drivers.transport.usblp import UsbLpTransport
+
+
+@pytest.fixture
+async def device(tmp_path: Path) -> PtyDevice:
+    received: list[bytes] = []
+    dev = PtyDevice(received.append, tmp_path / "ttyDEV")
+    dev.plug()
+    dev.received = received  # type: ignore[attr-defined]
+    yield dev  # type: ignore[misc]
+    dev.unplug()
+
+
+class TestSerialTransport:
+    async def test_bytes_both_ways(self, device: PtyDevice) -> None:
+        """What the driver writes reaches the device; what the device sends is read back."""
+        port = SerialTransport(device.path)
+        await port.open()
+        await port.write(b"\x1b@hello")
+        device.write(b"\x12")
+        assert await port.read(1, 2.0) == b"\x12"
+        await asyncio.sleep(0.05)
+        assert b"".join(device.received) == b"\x1b@hello"  # type: ignore[attr-defined]
+        await port.close()
+
+    async def test_read_timeout_returns_empty_without_blocking_loop(self, device: PtyDevice) -> None:
+        """A read with nothing to read returns b'' and the event loop keeps running meanwhile."""
+        port = SerialTransport(device.path)
+        await port.open()
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.get_running_loop().create_task(tick())
+        assert await port.read(16, 0.3) == b""
+        ticker.cancel()
+        assert ticks >= 5
+        await port.close()
+
+    async def test_unplug_makes_read_fail_disconnected(self, device: PtyDevice) -> None:
+        """Closing the pty master (unplug) turns the next read into DeviceDisconnected."""
+        port = SerialTransport(device.path)
+        await port.open()
+        device.unplug()
+        with pytest.raises(DeviceDisconnected):
+            await port.read(1, 1.0)
+        await port.close()
+
+    async def test_vanish_mid_write(self, tmp_path: Path) -> None:
+        """A port that disappears during a long write (after its first bytes arrived) raises DeviceDisconnected."""
+        dev = PtyDevice(lambda data: dev.unplug(), tmp_path / "ttyVANISH")
+        dev.plug()
+        port = SerialTransport(dev.path)
+        await port.open()
+        with pytest.raises(DeviceDisconnected):
+            await port.write(b"x" * 2_000_000)
+        await port.close()
+
+    async def test_open_missing_path(self, tmp_path: Path) -> None:
+        """Opening a path that does not exist is DeviceDisconnected."""
+        with pytest.raises(DeviceDisconnected):
+            await SerialTransport(str(tmp_path / "nothing")).open()
+
+    async def test_replug_same_link(self, device: PtyDevice) -> None:
+        """After unplug and re-plug the same symlink path opens the new pty."""
+        device.unplug()
+        device.plug()
+        port = SerialTransport(device.path)
+        await port.open()
+        device.write(b"ok")
+        assert await port.read(2, 2.0) == b"ok"
+        await port.close()
+
+
+class TestUsbLpTransport:
+    async def test_write_and_read_on_a_char_device(self, device: PtyDevice) -> None:
+        """The usblp transport does plain file I/O on a character device (a pty stands in for /dev/usb/lp0)."""
+        port = UsbLpTransport(device.path)
+        await port.open()
+        await port.write(b"\x10\x04\x04")
+        device.write(b"\x12")
+        assert await port.read(1, 2.0) == b"\x12"
+        await asyncio.sleep(0.05)
+        assert b"".join(device.received) == b"\x10\x04\x04"  # type: ignore[attr-defined]
+        await port.close()
+
+    async def test_missing_device(self, tmp_path: Path) -> None:
+        """An absent /dev/usb/lp node is DeviceDisconnected."""
+        with pytest.raises(DeviceDisconnected):
+            await UsbLpTransport(str(tmp_path / "lp0")).open()
