@@ -65,7 +65,7 @@ class TestCardReader:
     async def test_no_card_presented_times_out_declined(
         self, reader: CardReader, sim: CardReaderSimulator
     ) -> None:
-        """No card within result_timeout: the host cancels, the reader confirms, the sale is declined 'timeout'."""
+        """No card in time: the host cancels, the reader confirms, the sale is declined 'timeout'."""
         sim.rules.mode = "timeout"
         result = await reader.authorize(100, "JPY", "S-5")
         assert result.status == "declined" and result.decline_reason == "timeout" and sim.cancels == 1

@@ -63,7 +63,7 @@ class TestSerialTransport:
         await port.close()
 
     async def test_vanish_mid_write(self, tmp_path: Path) -> None:
-        """A port that disappears during a long write (after its first bytes arrived) raises DeviceDisconnected."""
+        """A port vanishing during a long write (after its first bytes arrived) is DeviceDisconnected."""
         dev = PtyDevice(lambda data: dev.unplug(), tmp_path / "ttyVANISH")
         dev.plug()
         port = SerialTransport(dev.path)
@@ -90,7 +90,7 @@ class TestSerialTransport:
 
 class TestUsbLpTransport:
     async def test_write_and_read_on_a_char_device(self, device: PtyDevice) -> None:
-        """The usblp transport does plain file I/O on a character device (a pty stands in for /dev/usb/lp0)."""
+        """usblp does plain file I/O on a character device (a pty stands in for /dev/usb/lp0)."""
         port = UsbLpTransport(device.path)
         await port.open()
         await port.write(b"\x10\x04\x04")
