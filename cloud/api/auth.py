@@ -56,7 +56,8 @@ async def authenticate_hmac(
     credential = await deps.credentials.resolve(parsed.api_key)
     # An unknown key is checked against a dummy hash so both failures take the same time.
     key_hash = credential.secret_key_hash if credential else "0" * 64
-    valid = signing.verify(key_hash, parsed, request.method, request.path, body)
+    # The path as sent on the wire (percent-encoding intact), without the query string.
+    valid = signing.verify(key_hash, parsed, request.method, request.rel_url.raw_path, body)
     if credential is None or not valid:
         raise unauthorized("invalid_signature", "the signature does not match this request")
     if not credential.active:

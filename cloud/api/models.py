@@ -15,6 +15,7 @@ StatusName = Literal[
     "cancelled",
 ]  # fmt: skip
 MAX_AMOUNT = 10**12
+INTENT_ID = r"^pi_[0-9A-HJKMNP-TV-Z]{26}$"
 
 
 def _currency(value: str) -> str:
@@ -107,7 +108,7 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=100)] = 10
-    starting_after: Text | None = None
+    starting_after: Annotated[str, Field(pattern=INTENT_ID)] | None = None
     status: StatusName | None = None
     merchant_store_id: Text | None = None
     created_gte: Annotated[int, Field(ge=0)] | None = None
