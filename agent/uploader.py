@@ -7,16 +7,21 @@ task), `service.kick()` after each sale is committed, `await service.close()` at
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from agent.enrollment import credentials_dir_from
 from agent.outbox import SqliteOutbox, read_sync_status
 from agent.secrets import SecretStore, SecretStoreError
-from agent.settings import Settings
+from agent.settings import Settings, load_settings
+from agent.store import db
 from sync.client import DeviceCredential, SyncClient
 from sync.errors import SyncError
 from sync.uploader import SyncResult, Uploader, UploaderConfig
@@ -105,3 +110,39 @@ class SyncService:
 
 
 __all__ = ["SyncService", "read_sync_status", "resolve_credential"]
+
+
+async def _run_monitor(config: Path | None, credentials_dir: Path | None) -> None:
+    """Migrate, start the monitor, run until SIGTERM/SIGINT (the agent's sync half as its own process)."""
+    settings = load_settings(config)
+    settings.agent.state_dir.mkdir(parents=True, exist_ok=True)
+    conn = await db.connect(settings.agent.db_path)
+    try:
+        await db.migrate(conn)
+    finally:
+        await conn.close()
+    service = await SyncService.open(settings, credentials_dir=credentials_dir)
+    service.start()
+    print(f"sync monitor running ({'enabled' if service.uploader else service.disabled_reason})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await service.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m agent.uploader --config FILE`: only the sync monitor (e2e chaos harness, debugging)."""
+    parser = argparse.ArgumentParser(prog="python -m agent.uploader")
+    parser.add_argument("--config", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_run_monitor(args.config, credentials_dir_from(dict(os.environ))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

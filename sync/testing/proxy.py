@@ -19,6 +19,7 @@ class ChaosConfig:
     swallow: float = 0.0
     seed: int = 0
     max_faults: int | None = None
+    delay: float = 0.0  # up to this many seconds of latency per exchange, half before, half after upstream
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class ChaosStats:
     """What the proxy did so far."""
 
     connections: int = 0
+    exchanges: int = 0
     dropped: int = 0
     swallowed: int = 0
 
@@ -39,7 +41,7 @@ class ChaosProxy:
         self.stats = ChaosStats()
         self._rng = random.Random(self.config.seed)  # noqa: S311 -- replayable chaos, not crypto
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._relays: set[_Relay] = set()
 
     @property
     def port(self) -> int:
@@ -57,8 +59,8 @@ class ChaosProxy:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
+        for relay in list(self._relays):
+            relay.close()  # ends both reads, so each handler returns on its own (no task cancellation)
         self._server = None
 
     def _decide(self) -> str:
@@ -74,17 +76,15 @@ class ChaosProxy:
         return "pass"
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
         self.stats.connections += 1
         relay = _Relay(self, reader, writer)
+        self._relays.add(relay)
         try:
             await relay.run()
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
-            self._tasks.discard(task)
+            self._relays.discard(relay)
             relay.close()
 
 
@@ -95,6 +95,7 @@ class _Relay:
     def __init__(self, proxy: ChaosProxy, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.proxy, self.reader, self.writer = proxy, reader, writer
         self.exchange = "idle"
+        self.delay = 0.0
         self.up_writer: asyncio.StreamWriter | None = None
 
     async def run(self) -> None:
@@ -102,10 +103,13 @@ class _Relay:
         try:
             while data := await self.reader.read(_CHUNK):
                 if self.exchange == "idle":
+                    self.proxy.stats.exchanges += 1
                     self.exchange = self.proxy._decide()
                     if self.exchange == "drop":
                         self.proxy.stats.dropped += 1  # the request never reaches the upstream
                         return
+                    self.delay = self.proxy._rng.uniform(0, self.proxy.config.delay) / 2
+                    await asyncio.sleep(self.delay)
                 if self.up_writer is None:
                     up_reader, self.up_writer = await asyncio.open_connection(*self.proxy.upstream)
                     down = asyncio.ensure_future(self._downstream(up_reader))
@@ -125,6 +129,9 @@ class _Relay:
                 self.proxy.stats.swallowed += 1  # the upstream answered: it processed the request
                 self.close()
                 return
+            if self.delay:
+                await asyncio.sleep(self.delay)  # the cloud has committed; the answer is late
+                self.delay = 0.0
             self.writer.write(data)
             await self.writer.drain()
             self.exchange = "idle"
