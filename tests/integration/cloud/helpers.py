@@ -22,8 +22,13 @@ def fixture(name: str) -> dict[str, Any]:
 
 def intent_body(method: str = "qr_mpm", **extra: Any) -> dict[str, Any]:
     """A valid create body with a fresh merchant_ref_id."""
-    return {"amount": 1000, "currency": "JPY", "payment_method_types": [method],
-            "merchant_ref_id": f"order-{next(_refs)}", **extra}  # fmt: skip
+    return {
+        "amount": 1000,
+        "currency": "JPY",
+        "payment_method_types": [method],
+        "merchant_ref_id": f"order-{next(_refs)}",
+        **extra,
+    }
 
 
 async def create(client: PgwClient, method: str = "qr_mpm", **extra: Any) -> dict[str, Any]:
@@ -45,6 +50,9 @@ def rows(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[An
 
 def transitions(db_path: Path, intent_id: str) -> list[tuple[str | None, str, str]]:
     """(from, to, actor) of every Transaction of an intent, in order."""
-    found = rows(db_path, "SELECT from_status, to_status, actor FROM transactions WHERE intent_id=? "
-                          "ORDER BY created_at, rowid", (intent_id,))  # fmt: skip
+    found = rows(
+        db_path,
+        "SELECT from_status, to_status, actor FROM transactions WHERE intent_id=? ORDER BY created_at, rowid",
+        (intent_id,),
+    )
     return [(r[0], r[1], r[2]) for r in found]

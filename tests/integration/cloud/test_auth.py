@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 
 import pytest
 
@@ -43,8 +45,10 @@ class TestHmac:
     )
     async def test_malformed_header_is_401(self, pgw: Pgw, client: PgwClient, header: str) -> None:
         """A header not shaped `HMAC-SHA256 key:ts:hex64` is 401 invalid_authorization."""
-        await expect_401(client.post(PATH, intent_body(), signed=False, headers={"Authorization": header}),
-                         "invalid_authorization")  # fmt: skip
+        await expect_401(
+            client.post(PATH, intent_body(), signed=False, headers={"Authorization": header}),
+            "invalid_authorization",
+        )
 
     async def test_unknown_api_key_is_401(self, pgw: Pgw, client: PgwClient, clock: SettableClock) -> None:
         """An api_key nobody holds is 401, indistinguishable from a bad signature."""
@@ -61,14 +65,20 @@ class TestHmac:
         body = json.dumps(intent_body()).encode()
         header = client.sign("POST", PATH, body)
         tampered = body.replace(b"1000", b"9000")
-        await expect_401(client.post(PATH, raw=tampered, signed=False, headers={"Authorization": header}),
-                         "invalid_signature")  # fmt: skip
+        await expect_401(
+            client.post(PATH, raw=tampered, signed=False, headers={"Authorization": header}),
+            "invalid_signature",
+        )
 
     async def test_signature_is_bound_to_method_and_path(self, pgw: Pgw, client: PgwClient) -> None:
         """A signature for GET /v1/payment_intents does not authorise another path."""
         header = client.sign("GET", PATH, b"")
-        await expect_401(client.get(f"{PATH}/pi_01ARZ3NDEKTSV4RRFFQ69G5FAV", signed=False,
-                                    headers={"Authorization": header}), "invalid_signature")  # fmt: skip
+        await expect_401(
+            client.get(
+                f"{PATH}/pi_01ARZ3NDEKTSV4RRFFQ69G5FAV", signed=False, headers={"Authorization": header}
+            ),
+            "invalid_signature",
+        )
 
     @pytest.mark.parametrize("skew", [-301, 301, -10_000])
     async def test_timestamp_outside_window_is_401(self, pgw: Pgw, client: PgwClient, skew: int) -> None:
@@ -110,8 +120,6 @@ class TestHmac:
 
     async def test_suspended_credential_is_403(self, pgw: Pgw, client: PgwClient, tenant: Tenant) -> None:
         """A credential marked inactive is refused with 403 credential_suspended."""
-        import sqlite3
-
         with sqlite3.connect(pgw.db_path) as conn:
             conn.execute("UPDATE credentials SET active=0 WHERE api_key=?", (tenant.api_key,))
         resp = await client.post(PATH, intent_body())
@@ -125,17 +133,21 @@ class TestPaymentToken:
         got = await client.get(f"{PATH}/{pi['id']}?payment_token={pi['payment_token']}", signed=False)
         assert (got.status, got.body["id"]) == (200, pi["id"])
         assert "payment_token" not in got.body
-        done = await client.post(f"{PATH}/{pi['id']}/confirm",
-                                 {"payment_token": pi["payment_token"], "cash_received": 1000}, signed=False)  # fmt: skip
+        done = await client.post(
+            f"{PATH}/{pi['id']}/confirm",
+            {"payment_token": pi["payment_token"], "cash_received": 1000},
+            signed=False,
+        )
         assert (done.status, done.body["status"]) == (200, "succeeded")
-        actor = rows(pgw.db_path, "SELECT actor FROM transactions WHERE intent_id=? AND to_status='processing'",
-                     (pi["id"],))  # fmt: skip
+        actor = rows(
+            pgw.db_path,
+            "SELECT actor FROM transactions WHERE intent_id=? AND to_status='processing'",
+            (pi["id"],),
+        )
         assert actor == [("payment_token",)]
 
     async def test_token_is_stored_hashed(self, pgw: Pgw, client: PgwClient) -> None:
         """Only the SHA-256 of a token is in the database, never the token."""
-        import hashlib
-
         pi = await create(client)
         stored = rows(pgw.db_path, "SELECT token_hash FROM payment_tokens")
         assert stored == [(hashlib.sha256(pi["payment_token"].encode()).hexdigest(),)]
@@ -154,15 +166,18 @@ class TestPaymentToken:
         """After 5 minutes the token is refused."""
         pi = await create(client)
         clock.advance(301)
-        await expect_401(client.get(f"{PATH}/{pi['id']}?payment_token={pi['payment_token']}", signed=False),
-                         "invalid_payment_token")  # fmt: skip
+        await expect_401(
+            client.get(f"{PATH}/{pi['id']}?payment_token={pi['payment_token']}", signed=False),
+            "invalid_payment_token",
+        )
 
     @pytest.mark.parametrize("token", ["", "tok_unknown", "nope", "tok_" + "x" * 200])
     async def test_unknown_or_malformed_token_is_401(self, pgw: Pgw, client: PgwClient, token: str) -> None:
         """A token that was never issued is 401."""
         pi = await create(client)
-        await expect_401(client.get(f"{PATH}/{pi['id']}?payment_token={token}", signed=False),
-                         "invalid_payment_token")  # fmt: skip
+        await expect_401(
+            client.get(f"{PATH}/{pi['id']}?payment_token={token}", signed=False), "invalid_payment_token"
+        )
 
     async def test_token_of_another_intent_is_404(self, pgw: Pgw, client: PgwClient) -> None:
         """A token is bound to one intent: used on another it finds nothing and changes nothing."""
@@ -178,8 +193,9 @@ class TestPaymentToken:
     async def test_token_cannot_use_hmac_only_endpoints(self, pgw: Pgw, client: PgwClient, call: str) -> None:
         """capture, sync and list need HMAC; a token there is 401."""
         pi = await create(client)
-        resp = await client.post(f"{PATH}/{pi['id']}/{call}", {"payment_token": pi["payment_token"]},
-                                 signed=False)  # fmt: skip
+        resp = await client.post(
+            f"{PATH}/{pi['id']}/{call}", {"payment_token": pi["payment_token"]}, signed=False
+        )
         assert resp.status == 401
 
     async def test_hmac_retrieve_mints_a_fresh_token(self, pgw: Pgw, client: PgwClient) -> None:
@@ -196,7 +212,7 @@ class TestTenantIsolation:
     async def test_foreign_intent_is_404_everywhere(
         self, pgw: Pgw, client: PgwClient, other_client: PgwClient
     ) -> None:
-        """Another partner's intent is 404 for retrieve, confirm, cancel, capture and sync; nothing changes."""
+        """Another partner's intent is 404 for retrieve, confirm, cancel, capture, sync; nothing changes."""
         pi = await create(client)
         before = db_snapshot(pgw.db_path)
         assert (await other_client.get(f"{PATH}/{pi['id']}")).status == 404

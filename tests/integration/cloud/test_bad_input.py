@@ -1,4 +1,4 @@
-"""Bad input of every kind gets the right status and a JSON error, never a 500, and the database is unchanged."""
+"""Bad input gets the right status and a JSON error, never a 500, and the database is unchanged."""
 
 from __future__ import annotations
 
@@ -34,13 +34,27 @@ CREATE_CASES: list[tuple[str, Any, int, str, str | None]] = [
     ("currency lower", {**BASE, "currency": "jpy"}, 422, "invalid_parameter", "currency"),
     ("currency number", {**BASE, "currency": 392}, 422, "invalid_parameter", "currency"),
     ("unknown field", {**BASE, "amout": 5}, 422, "unknown_parameter", "amout"),
-    ("method unknown", {**BASE, "payment_method_types": ["bitcoin"]}, 422, "invalid_parameter",
-     "payment_method_types.0"),
+    (
+        "method unknown",
+        {**BASE, "payment_method_types": ["bitcoin"]},
+        422,
+        "invalid_parameter",
+        "payment_method_types.0",
+    ),
     ("methods empty", {**BASE, "payment_method_types": []}, 422, "invalid_parameter", "payment_method_types"),
     ("both shapes", {**BASE, "payment_method_type": "qr_mpm"}, 422, "invalid_parameter", None),
     ("no method", without(BASE, "payment_method_types"), 422, "invalid_parameter", None),
-    ("mode mismatch", {**without(BASE, "payment_method_types"), "payment_method_type": "cash",
-                       "processing_mode": "pgw_processed"}, 422, "validation_error", "processing_mode"),
+    (
+        "mode mismatch",
+        {
+            **without(BASE, "payment_method_types"),
+            "payment_method_type": "cash",
+            "processing_mode": "pgw_processed",
+        },
+        422,
+        "validation_error",
+        "processing_mode",
+    ),
     ("ref missing", without(BASE, "merchant_ref_id"), 422, "parameter_missing", "merchant_ref_id"),
     ("ref empty", {**BASE, "merchant_ref_id": ""}, 422, "invalid_parameter", "merchant_ref_id"),
     ("ref control char", {**BASE, "merchant_ref_id": "a\nb"}, 422, "invalid_parameter", "merchant_ref_id"),
@@ -49,13 +63,14 @@ CREATE_CASES: list[tuple[str, Any, int, str, str | None]] = [
     ("unknown store", {**BASE, "merchant_store_id": "nope"}, 404, "resource_missing", "merchant_store_id"),
     ("array body", [BASE], 422, "invalid_parameter", None),
     ("string body", "hello", 422, "invalid_parameter", None),
-]  # fmt: skip
+]
 
 
 class TestCreateBadInput:
-    @pytest.mark.parametrize(("name", "body", "status", "code", "param"), CREATE_CASES,
-                             ids=[c[0] for c in CREATE_CASES])  # fmt: skip
-    async def test_refused_and_nothing_changes(
+    @pytest.mark.parametrize(
+        ("name", "body", "status", "code", "param"), CREATE_CASES, ids=[c[0] for c in CREATE_CASES]
+    )
+    async def test_refused_and_nothing_changes(  # noqa: PLR0917 — pytest passes parameters positionally
         self, pgw: Pgw, client: PgwClient, name: str, body: Any, status: int, code: str, param: str | None
     ) -> None:
         """The refused create gets its status, code and param; every table is byte-for-byte unchanged."""
@@ -130,8 +145,19 @@ class TestOtherBadInput:
         assert resp.status == status, resp.body
         assert db_snapshot(pgw.db_path) == before
 
-    @pytest.mark.parametrize("bad_id", ["nope", "pi_", "pi_123", "pi_01ARZ3NDEKTSV4RRFFQ69G5FAV", "cp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
-                                        "pi_01arz3ndektsv4rrffq69g5fav", "%00", "pi_" + "A" * 300])  # fmt: skip
+    @pytest.mark.parametrize(
+        "bad_id",
+        [
+            "nope",
+            "pi_",
+            "pi_123",
+            "pi_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "cp_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "pi_01arz3ndektsv4rrffq69g5fav",
+            "%00",
+            "pi_" + "A" * 300,
+        ],
+    )
     async def test_bad_or_unknown_ids_are_404(self, pgw: Pgw, client: PgwClient, bad_id: str) -> None:
         """Malformed and unknown ids are 404 JSON for reads and writes."""
         before = db_snapshot(pgw.db_path)
@@ -149,7 +175,8 @@ class TestOtherBadInput:
 
     async def test_health_and_errors_never_leak_secrets(self, pgw: Pgw, client: PgwClient) -> None:
         """Error messages do not echo the presented signature or secret."""
-        resp = await client.post(PATH, intent_body(), headers={"Authorization": "HMAC-SHA256 pk_x:1:" + "a" * 64},
-                                 signed=False)  # fmt: skip
+        resp = await client.post(
+            PATH, intent_body(), headers={"Authorization": "HMAC-SHA256 pk_x:1:" + "a" * 64}, signed=False
+        )
         assert "a" * 64 not in str(resp.body)
         assert (await client.get("/health", signed=False)).body == {"status": "ok"}

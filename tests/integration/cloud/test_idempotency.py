@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Sequence
 
-from cloud.deps import Deps
+from cloud.api.keys import IN_FLIGHT
+from cloud.bootstrap import build_deps
 from cloud.domain.errors import ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import ProviderResult
+from cloud.domain.ports import ProviderResult, ProviderStatus
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.settings import Settings
@@ -61,8 +64,6 @@ class TestIdempotentCreate:
 
     async def test_key_in_flight_is_409(self, pgw: Pgw, client: PgwClient, tenant: object) -> None:
         """While a request with the key is being processed, another with the same key is 409."""
-        from cloud.api.keys import IN_FLIGHT
-
         pgw.app[IN_FLIGHT].add((API_KEY, "busy-key"))  # what the first request holds while it runs
         resp = await client.post(PATH, intent_body(), headers=key("busy-key"))
         assert (resp.status, resp.body["error"]["code"]) == (409, "idempotency_in_flight")
@@ -70,8 +71,6 @@ class TestIdempotentCreate:
 
     async def test_concurrent_retries_create_one_intent(self, pgw: Pgw, client: PgwClient) -> None:
         """Many simultaneous sends of one keyed create make exactly one intent; the rest get 201 or 409."""
-        import asyncio
-
         body = intent_body()
         results = await asyncio.gather(*(client.post(PATH, body, headers=key("race")) for _ in range(8)))
         assert {r.status for r in results} <= {201, 409}
@@ -95,7 +94,9 @@ class TestIdempotentCreate:
         assert (first.status, again.status) == (422, 422)
         assert again.headers.get("Idempotent-Replayed") == "true"
 
-    async def test_key_expires_after_24_hours(self, pgw: Pgw, client: PgwClient, clock: SettableClock) -> None:
+    async def test_key_expires_after_24_hours(
+        self, pgw: Pgw, client: PgwClient, clock: SettableClock
+    ) -> None:
         """After 24 h the same key runs the request again."""
         pi = await create(client)
         first = await client.post(f"{PATH}/{pi['id']}/sync", {}, headers=key("day"))
@@ -120,14 +121,14 @@ class FlakyProvider:
 
     async def create_mpm(self, intent: PaymentIntent, config: StoreProviderConfig | None) -> ProviderResult:
         """Fail the first call."""
-        from cloud.domain.ports import ProviderStatus
-
         self.calls += 1
         if self.calls == 1:
             raise ProviderUnavailable("provider timed out")
         return ProviderResult("flaky-1", ProviderStatus.PENDING, qr_content="https://qr.flaky.invalid/1")
 
-    async def charge_cpm(self, intent: PaymentIntent, code: str, config: StoreProviderConfig | None) -> ProviderResult:
+    async def charge_cpm(
+        self, intent: PaymentIntent, code: str, config: StoreProviderConfig | None
+    ) -> ProviderResult:
         """Unused."""
         raise ProviderUnavailable("unused")
 
@@ -140,11 +141,9 @@ async def test_5xx_is_not_stored_so_a_retry_can_succeed(
     pgw_factory: PgwFactory, pgw_settings: Settings, clock: SettableClock
 ) -> None:
     """A 503 from the provider is not kept: the same key retried later succeeds."""
-    from cloud.bootstrap import build_deps
-
     base = build_deps(pgw_settings, clock)
     flaky = FlakyProvider()
-    deps = Deps(**{**{f: getattr(base, f) for f in base.__slots__}, "providers": Registry([flaky], "flaky")})  # type: ignore[arg-type]
+    deps = dataclasses.replace(base, providers=Registry([flaky], "flaky"))
     server = await pgw_factory(pgw_settings, deps)
     tenant = await seed_tenant(server.deps, api_key=API_KEY, secret_key=SECRET_KEY)
     client = server.client(tenant)

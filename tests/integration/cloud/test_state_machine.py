@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloud.domain.ids import new_id
+from cloud.service.handlers import expire_due
 from cloud.testing import PgwClient, SettableClock, Tenant
 
 from .conftest import Pgw
@@ -42,7 +43,7 @@ async def simulate(pgw: Pgw, intent_id: str, outcome: str) -> None:
 
 class TestQrMpm:
     async def test_mpm_paid_then_synced_succeeds(self, pgw: Pgw, client: PgwClient, tenant: Tenant) -> None:
-        """rpm -> requires_action with qr_content; after the simulator is paid, sync -> processing -> succeeded."""
+        """rpm -> requires_action with qr_content; once the simulator is paid, sync -> succeeded."""
         pi = await create(client)
         status, body = await confirm(client, pi["id"])
         assert (status, body["status"]) == (200, RA)
@@ -54,9 +55,11 @@ class TestQrMpm:
         synced = await sync(client, pi["id"])
         assert synced["status"] == "succeeded"
         assert transitions(pgw.db_path, pi["id"]) == [
-            (None, RPM, actor(tenant)), (RPM, RA, actor(tenant)),
-            (RA, PROC, "provider:simulator"), (PROC, "succeeded", "provider:simulator"),
-        ]  # fmt: skip
+            (None, RPM, actor(tenant)),
+            (RPM, RA, actor(tenant)),
+            (RA, PROC, "provider:simulator"),
+            (PROC, "succeeded", "provider:simulator"),
+        ]
 
     async def test_mpm_failed_then_synced_fails(self, pgw: Pgw, client: PgwClient) -> None:
         """requires_action -> failed when the provider reports failure."""
@@ -115,8 +118,13 @@ class TestExternalAndManual:
     async def test_card_approved_succeeds_with_card_details(self, pgw: Pgw, client: PgwClient) -> None:
         """external: an approved card_result -> processing -> succeeded, card details kept."""
         pi = await create(client, "card")
-        card = {"status": "approved", "approval_code": "A1", "card_brand": "visa", "card_last_4": "4242",
-                "entry_method": "contactless"}  # fmt: skip
+        card = {
+            "status": "approved",
+            "approval_code": "A1",
+            "card_brand": "visa",
+            "card_last_4": "4242",
+            "entry_method": "contactless",
+        }
         status, body = await confirm(client, pi["id"], card_result=card)
         assert (status, body["status"], body["processing_mode"]) == (200, "succeeded", "external")
         assert body["card"] == card
@@ -150,8 +158,15 @@ class TestExternalAndManual:
 
     async def test_several_types_need_a_choice(self, pgw: Pgw, client: PgwClient) -> None:
         """With several allowed types, confirm names one; the chosen mode is recorded."""
-        resp = await client.post("/v1/payment_intents", {"amount": 500, "currency": "JPY",
-                                 "payment_method_types": ["qr_mpm", "cash"], "merchant_ref_id": "multi-1"})  # fmt: skip
+        resp = await client.post(
+            "/v1/payment_intents",
+            {
+                "amount": 500,
+                "currency": "JPY",
+                "payment_method_types": ["qr_mpm", "cash"],
+                "merchant_ref_id": "multi-1",
+            },
+        )
         pi = resp.body
         assert pi["processing_mode"] is None
         status, _ = await confirm(client, pi["id"], cash_received=500)
@@ -233,8 +248,6 @@ class TestExpiry:
         self, pgw: Pgw, client: PgwClient, clock: SettableClock
     ) -> None:
         """The background sweep's bounded pass cancels expired intents and leaves live ones."""
-        from cloud.service.handlers import expire_due
-
         old = await create(client, expires_in_minutes=1)
         young = await create(client, expires_in_minutes=30)
         clock.advance(120)

@@ -1,0 +1,80 @@
+"""Rate limiting, /health and /openapi.json."""
+
+from __future__ import annotations
+
+from pydantic import TypeAdapter
+
+from cloud.api.models import PaymentIntentOut
+from cloud.settings import Settings
+from cloud.testing import PgwClient, SettableClock, seed_tenant
+
+from .conftest import API_KEY, SECRET_KEY, Pgw, PgwFactory
+from .helpers import create
+
+PATH = "/v1/payment_intents"
+
+
+class TestRateLimit:
+    async def test_over_the_limit_is_429_with_retry_after(
+        self, pgw_factory: PgwFactory, pgw_settings: Settings, clock: SettableClock
+    ) -> None:
+        """With a limit of 5/min the 6th request is 429 with Retry-After; a minute later it passes again."""
+        server = await pgw_factory(pgw_settings.with_changes(rate_limit_per_minute=5))
+        tenant = await seed_tenant(server.deps, api_key=API_KEY, secret_key=SECRET_KEY)
+        client = server.client(tenant)
+        statuses = [(await client.get(f"{PATH}?limit={n}")).status for n in range(1, 6)]
+        limited = await client.get(f"{PATH}?limit=6")
+        assert statuses == [200] * 5
+        assert (limited.status, limited.body["error"]["code"]) == (429, "rate_limited")
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        clock.advance(121)
+        assert (await client.get(PATH)).status == 200
+
+    async def test_limit_is_per_merchant(
+        self, pgw_factory: PgwFactory, pgw_settings: Settings, clock: SettableClock
+    ) -> None:
+        """One partner hitting its limit does not limit another."""
+        server = await pgw_factory(pgw_settings.with_changes(rate_limit_per_minute=2))
+        a = server.client(await seed_tenant(server.deps))
+        b = server.client(await seed_tenant(server.deps))
+        for n in range(1, 4):
+            await a.get(f"{PATH}?limit={n}")
+        assert (await a.get(f"{PATH}?limit=9")).status == 429
+        assert (await b.get(PATH)).status == 200
+
+
+class TestDocs:
+    async def test_health(self, pgw: Pgw) -> None:
+        """/health needs no auth."""
+        async with pgw.session.get(f"{pgw.url}/health") as resp:
+            assert (resp.status, await resp.json()) == (200, {"status": "ok"})
+
+    async def test_openapi_describes_every_endpoint(self, pgw: Pgw) -> None:
+        """/openapi.json is OpenAPI 3.1 with every §5 path and schemas generated from the models."""
+        async with pgw.session.get(f"{pgw.url}/openapi.json") as resp:
+            doc = await resp.json()
+        assert doc["openapi"].startswith("3.1")
+        pi = "/v1/payment_intents/{id}"
+        assert set(doc["paths"]) >= {
+            "/health",
+            PATH,
+            pi,
+            f"{pi}/confirm",
+            f"{pi}/cancel",
+            f"{pi}/capture",
+            f"{pi}/sync",
+        }
+        create_schema = doc["components"]["schemas"]["CreatePaymentIntentRequest"]
+        assert create_schema["properties"]["amount"]["type"] == "integer"
+        assert create_schema["properties"]["amount"]["exclusiveMinimum"] == 0
+        assert create_schema["additionalProperties"] is False
+        ref = doc["paths"][PATH]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/CreatePaymentIntentRequest"
+
+    async def test_responses_match_the_documented_schema(self, pgw: Pgw, client: PgwClient) -> None:
+        """A real create response validates against PaymentIntentOut with no extra keys."""
+        body = await create(client)
+        PaymentIntentOut.model_validate(body)
+        assert set(body) == set(PaymentIntentOut.model_fields)
+        listed = (await client.get(PATH)).body["data"]
+        TypeAdapter(list[PaymentIntentOut]).validate_python(listed)
