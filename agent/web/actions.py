@@ -1,0 +1,143 @@
+"""Admin actions of the status page (test print, sync now, reprint/drop a held job, support bundle).
+
+Each needs the per-device admin password (DESIGN §8), checked by AdminGate before anything happens.
+The request must be JSON: a cross-site form cannot send that without a CORS preflight, which this app refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.devices import PrinterService
+from agent.errors import AgentError, UpstreamUnavailable
+from agent.outbox import read_sync_status
+from agent.store import db
+from agent.web.context import WEB_STATE, WebDeps, device_view
+
+JOB_ID = r"^pj_[0-9A-HJKMNP-TV-Z]{26}$"
+BUNDLE_SALES = 50
+
+
+class AdminRequest(BaseModel):
+    """Body of POST /api/web/admin/{action}."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    password: str = Field(default="", max_length=256, repr=False)
+    job_id: str | None = Field(default=None, pattern=JOB_ID)
+
+
+Action = Callable[[WebDeps, AdminRequest], Awaitable[dict[str, Any]]]
+
+
+def _printer(deps: WebDeps) -> PrinterService:
+    devices = deps.devices()
+    if devices is None or devices.printer is None:
+        raise AgentError("no_printer", "No receipt printer is configured on this terminal.", status=409)
+    return devices.printer
+
+
+def _job_id(body: AdminRequest) -> str:
+    if body.job_id is None:
+        raise AgentError("parameter_missing", "job_id is required", param="job_id", status=422)
+    return body.job_id
+
+
+async def test_print(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
+    """Queue a test page on the printer."""
+    job_id = await _printer(deps).test_print()
+    return {"ok": True, "job_id": job_id, "message": f"テスト印刷を送信しました Test page queued ({job_id})."}
+
+
+async def reprint(deps: WebDeps, body: AdminRequest) -> dict[str, Any]:
+    """Send a held/failed job to the printer again (or a copy of a printed one)."""
+    job_id = _job_id(body)
+    new_id = await _printer(deps).reprint(job_id)
+    if new_id is None:
+        raise AgentError("job_not_reprintable", "That print job is unknown or still printing.", status=409)
+    return {"ok": True, "job_id": new_id, "message": f"再印刷します Reprinting ({new_id})."}
+
+
+async def drop(deps: WebDeps, body: AdminRequest) -> dict[str, Any]:
+    """Cancel a job that has not printed."""
+    job_id = _job_id(body)
+    if not await _printer(deps).drop(job_id):
+        raise AgentError("job_not_droppable", "That print job is unknown, printing or already done.",
+                         status=409)
+    return {"ok": True, "job_id": job_id, "message": f"破棄しました Dropped ({job_id})."}
+
+
+async def sync_now(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
+    """Run one sync pass now and say what it did."""
+    sync = deps.sync()
+    if sync is None:
+        raise UpstreamUnavailable("sync_unavailable", "Sync is not running on this terminal.")
+    result = await sync.sync_now()
+    counts = (f"sent {result.get('sent', 0)}, acknowledged {result.get('acked', 0)}, "
+              f"rejected {result.get('rejected', 0)}, still pending {result.get('pending', 0)}")
+    if not result.get("ok"):
+        return {**result, "message": f"同期できませんでした Sync failed: {result.get('error')} ({counts})."}
+    return {**result, "message": f"同期しました Synced: {counts}."}
+
+
+async def support_bundle(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
+    """Everything support needs to diagnose this terminal, without any secret or card number."""
+    settings = deps.settings
+    config = settings.model_dump(mode="json")
+    config.get("cloud", {}).pop("secret_key", None)
+    conn = await db.connect(settings.agent.db_path, readonly=True)
+    try:
+        sync = await read_sync_status(conn)
+        async with conn.execute("SELECT sync_state, COUNT(*) FROM sales GROUP BY sync_state") as cur:
+            by_state = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+        async with conn.execute(
+            "SELECT local_id, seq, created_at, amount, currency, payment_method_type, status, sync_state, "
+            "sync_error FROM sales ORDER BY seq DESC LIMIT ?", (BUNDLE_SALES,)) as cur:
+            sales = [dict(r) for r in await cur.fetchall()]
+    finally:
+        await conn.close()
+    return {"generated_at": int(time.time() * 1000), "version": _version(),
+            "python": platform.python_version(), "platform": platform.platform(), "config": config,
+            "sync": sync, "sales_by_sync_state": by_state, "recent_sales": sales, **await device_view(deps)}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mpac-edge")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+ACTIONS: dict[str, Action] = {"test_print": test_print, "reprint": reprint, "drop": drop,
+                              "sync_now": sync_now, "support_bundle": support_bundle}
+
+
+async def _parse(request: web.Request) -> AdminRequest:
+    if request.content_type != "application/json":
+        raise AgentError("json_required", "Send the admin request as application/json.", status=415)
+    try:
+        return AdminRequest.model_validate(json.loads(await request.read()))
+    except (ValueError, ValidationError) as err:
+        param = None
+        if isinstance(err, ValidationError) and err.errors():
+            param = ".".join(str(p) for p in err.errors()[0]["loc"]) or None
+        raise AgentError("invalid_request", "The admin request is malformed.", param=param,
+                         status=422) from None
+
+
+async def admin_action(request: web.Request) -> web.Response:
+    """POST /api/web/admin/{action} {password, job_id?} — one admin action, after the password check."""
+    action = ACTIONS.get(request.match_info["action"])
+    if action is None:
+        raise AgentError("unknown_action", "No such admin action.", status=404)
+    state = request.app[WEB_STATE]
+    body = await _parse(request)
+    await state.gate.check(body.password)
+    return web.json_response(await action(state.deps, body), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,15 @@
+"""QR codes for the cashier screen: the cloud's `qr_content` rendered as SVG by the `qrcode` library."""
+
+from __future__ import annotations
+
+import qrcode
+import qrcode.image.svg
+
+MAX_QR_CHARS = 1024  # provider QR payloads are short URLs/EMVCo strings; anything longer is not ours
+
+
+def qr_svg(content: str) -> str:
+    """An SVG document (white background, with a viewBox so it scales) encoding `content`."""
+    image = qrcode.make(content, image_factory=qrcode.image.svg.SvgPathFillImage, box_size=10, border=2)
+    svg: str = image.to_string(encoding="unicode")
+    return svg

@@ -1,0 +1,98 @@
+"""The agent's local web (DESIGN §8): cashier screen `/`, status page `/status`, their static files, and the
+small read-only JSON they need beside the core API (`/api/web/status`, `/api/web/qr.svg`).
+
+The agent's app factory calls `setup_routes(app, WebDeps(...))` once. Pages are Jinja2 with autoescape on;
+every dynamic value on the page is set by script through `textContent`, so untrusted text (merchant
+references, device errors, cloud messages) is never parsed as HTML. Everything is served locally: no CDN.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from agent.errors import AgentError
+from agent.money import format_money
+from agent.web.actions import admin_action
+from agent.web.admin import AdminGate
+from agent.web.context import WEB_STATE, WebDeps, WebState, device_view, json_errors
+from agent.web.qr import MAX_QR_CHARS, qr_svg
+
+STATIC_DIR = Path(__file__).parent / "static"
+REFRESH_MS = 3000
+CARD_BRANDS = ("VISA", "Mastercard", "JCB", "AMEX", "Diners", "Discover", "UnionPay")
+# Pages and their scripts come only from this origin; no inline script, no framing (clickjacking of admin).
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                    "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.PackageLoader("agent.web", "templates"),
+                              autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def _page_context(deps: WebDeps) -> dict[str, Any]:
+    settings = deps.settings
+    currency = settings.store.currencies[0]
+    notes = [n for n in (1000, 5000, 10000) if currency == "JPY"]
+    return {"store_name": settings.store.name, "currency": currency, "static": "/static",
+            "zero": format_money(0, currency), "refresh_ms": REFRESH_MS, "refresh_s": REFRESH_MS // 1000,
+            "card_brands": CARD_BRANDS,
+            "quick_notes": [{"amount": n, "label": format_money(n, currency)} for n in notes]}
+
+
+async def _render(request: web.Request, name: str, **extra: Any) -> web.Response:
+    state = request.app[WEB_STATE]
+    html = state.templates.get_template(name).render(**_page_context(state.deps), **extra)
+    return web.Response(text=html, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
+
+
+async def cashier_page(request: web.Request) -> web.Response:
+    """GET / — the cashier screen."""
+    return await _render(request, "cashier.html")
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """GET /status — the store manager's page (read-only without login)."""
+    available = await request.app[WEB_STATE].gate.availability()
+    return await _render(request, "status.html", admin_enabled=available.enabled,
+                         admin_message=available.message or "")
+
+
+@json_errors
+async def qr_image(request: web.Request) -> web.Response:
+    """GET /api/web/qr.svg?data=… — the QR of a qr_content as SVG."""
+    data = request.query.get("data", "")
+    if not data:
+        raise AgentError("parameter_missing", "data is required", param="data")
+    if len(data) > MAX_QR_CHARS:
+        raise AgentError("parameter_invalid", f"data is longer than {MAX_QR_CHARS} characters",
+                         param="data", status=422)
+    return web.Response(text=qr_svg(data), content_type="image/svg+xml",
+                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+async def web_status(request: web.Request) -> web.Response:
+    """GET /api/web/status — devices, held print jobs and whether admin actions are available."""
+    state = request.app[WEB_STATE]
+    available = await state.gate.availability()
+    body = await device_view(state.deps)
+    body["admin"] = {"enabled": available.enabled, "message": available.message}
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def setup_routes(app: web.Application, deps: WebDeps) -> None:
+    """Add the pages, static files and web JSON routes to the agent's app."""
+    settings = deps.settings
+    app[WEB_STATE] = WebState(deps, AdminGate(settings.agent.state_dir, deps.credentials_dir), _templates())
+    app.router.add_get("/", cashier_page)
+    app.router.add_get("/status", status_page)
+    app.router.add_get("/api/web/status", web_status)
+    app.router.add_get("/api/web/qr.svg", qr_image)
+    app.router.add_post("/api/web/admin/{action}", json_errors(admin_action))
+    app.router.add_static("/static/", STATIC_DIR, name="web_static", append_version=False)

@@ -1,0 +1,250 @@
+/* Cashier screen: amount → method → (cash received | card result | QR) → result. */
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const MAX_DIGITS = 9;
+  const STEPS = ["step-method", "step-cash", "step-card", "step-qr", "step-busy", "step-result"];
+  const TITLES = {
+    offline_sale_limit: "金額上限 Over the offline limit",
+    offline_total_limit: "オフライン上限 Offline limit reached",
+    offline_count_limit: "オフライン上限 Offline limit reached",
+    offline_age_limit: "オフライン上限 Offline limit reached",
+    qr_offline: "QRは使えません QR unavailable offline",
+    store_unavailable: "保存できません Cannot save sales",
+  };
+  const state = { amount: 0, received: 0, field: "amount", ref: null, cardReader: false, poll: null };
+
+  function newRef() {
+    const rnd = Math.random().toString(36).slice(2, 8);
+    return `pos-${Date.now().toString(36)}-${rnd}`;
+  }
+
+  function show(step) {
+    for (const id of STEPS) $(id).hidden = id !== step;
+    const entering = step === "step-method" || step === "step-cash";
+    $("keypad").classList.toggle("disabled", !entering);
+  }
+
+  function render() {
+    const cash = state.field === "received";
+    $("entry-label").textContent = cash ? "お預かり Cash received" : "金額 Amount";
+    $("display").textContent = MPAC.money(cash ? state.received : state.amount);
+    $("due-line").hidden = !cash;
+    $("due-amount").textContent = MPAC.money(state.amount);
+  }
+
+  function clearError() { $("error").hidden = true; }
+
+  function showError(title, text) {
+    $("error-title").textContent = title;
+    $("error-text").textContent = text;
+    $("error").hidden = false;
+  }
+
+  function refusal(res) {
+    const err = (res.data && res.data.error) || {};
+    let title = TITLES[err.code] || "お会計できません Sale not completed";
+    if (res.status === 503 && !TITLES[err.code]) title = "利用できません Unavailable";
+    showError(title, MPAC.errorMessage(res));
+  }
+
+  function key(k) {
+    if ($("keypad").classList.contains("disabled")) return;
+    const field = state.field;
+    let digits = String(state[field] || "");
+    if (digits === "0") digits = "";
+    if (k === "clear") digits = "";
+    else if (k === "back") digits = digits.slice(0, -1);
+    else if ((digits + k).replace(/^0+/, "").length <= MAX_DIGITS) digits += k;
+    state[field] = Number(digits || 0);
+    clearError();
+    render();
+  }
+
+  function reset() {
+    if (state.poll) clearTimeout(state.poll);
+    Object.assign(state, { amount: 0, received: 0, field: "amount", ref: newRef(), poll: null });
+    $("card-form").reset();
+    clearError();
+    render();
+    show("step-method");
+  }
+
+  function chooseMethod(method) {
+    clearError();
+    if (state.amount <= 0) {
+      showError("金額を入力 Enter an amount", "金額を入力してください。Enter the amount first.");
+      return;
+    }
+    if (method === "cash") {
+      state.field = "received";
+      state.received = 0;
+      render();
+      show("step-cash");
+    } else if (method === "card") {
+      $("card-form").hidden = state.cardReader;
+      $("card-hint").textContent = state.cardReader
+        ? `${MPAC.money(state.amount)} — カードリーダーでお支払いください Present the card on the reader`
+        : `${MPAC.money(state.amount)} — 外部端末で決済後、結果を入力 Enter the card terminal's result`;
+      show("step-card");
+    } else {
+      startQr();
+    }
+  }
+
+  async function postSale(body, busyText) {
+    $("busy-text").textContent = busyText;
+    show("step-busy");
+    const res = await MPAC.api("POST", "/api/sales", Object.assign({
+      amount: state.amount, currency: MPAC.currency, merchant_ref_id: state.ref,
+    }, body));
+    if (!res.ok) {
+      show(body.payment_method === "cash" ? "step-cash" : body.payment_method === "card" ? "step-card"
+        : "step-method");
+      refusal(res);
+      return null;
+    }
+    return res.data;
+  }
+
+  function resultOf(sale) {
+    return (sale && (sale.result || (sale.sale && sale.sale.result))) || {};
+  }
+
+  function showResult(lines, ok) {
+    const box = $("result");
+    box.replaceChildren();
+    box.className = `result ${ok ? "ok" : "bad"}`;
+    for (const [cls, text] of lines) box.appendChild(MPAC.el("div", text, cls));
+    show("step-result");
+  }
+
+  async function cashConfirm() {
+    clearError();
+    if (state.received < state.amount) {
+      showError("お預かり不足 Not enough cash",
+        `お預かり金額が不足しています。Cash received is less than ${MPAC.money(state.amount)}.`);
+      return;
+    }
+    const sale = await postSale({ payment_method: "cash", cash_received: state.received },
+      "保存中 Saving the sale…");
+    if (!sale) return;
+    const r = resultOf(sale);
+    const change = r.change !== undefined ? r.change : state.received - state.amount;
+    showResult([
+      ["r-title", "お会計完了 Paid in cash"],
+      ["r-line", `合計 Total ${MPAC.money(sale.amount, sale.currency)}`],
+      ["r-line", `お預かり Received ${MPAC.money(r.cash_received ?? state.received, sale.currency)}`],
+      ["r-change", `おつり Change ${MPAC.money(change, sale.currency)}`],
+      ["r-ref", `Ref ${sale.merchant_ref_id}`],
+    ], true);
+  }
+
+  function cardBody() {
+    if (state.cardReader) return { payment_method: "card" };
+    const form = new FormData($("card-form"));
+    return {
+      payment_method: "card",
+      card_result: {
+        status: form.get("status"), card_brand: form.get("card_brand"),
+        card_last_4: String(form.get("card_last_4") || ""),
+        approval_code: String(form.get("approval_code") || "") || null, entry_method: "manual",
+      },
+    };
+  }
+
+  async function cardConfirm() {
+    clearError();
+    if (!state.cardReader && !$("card-form").reportValidity()) return;
+    const sale = await postSale(cardBody(), state.cardReader
+      ? "カードを読み取り中 Waiting for the card reader…" : "保存中 Saving the sale…");
+    if (!sale) return;
+    const r = resultOf(sale);
+    const approved = sale.status === "succeeded" || r.status === "approved";
+    const card = [r.card_brand, r.card_last_4 ? `•••• ${String(r.card_last_4).slice(-4)}` : null]
+      .filter(Boolean).join(" ");
+    const lines = [
+      ["r-title", approved ? "承認されました Approved" : "拒否されました Declined"],
+      ["r-line", `合計 Total ${MPAC.money(sale.amount, sale.currency)}`],
+      ["r-card", card || "Card"],
+    ];
+    if (approved && r.approval_code) lines.push(["r-line", `承認番号 Approval ${r.approval_code}`]);
+    if (!approved && r.decline_reason) lines.push(["r-line", String(r.decline_reason)]);
+    lines.push(["r-ref", `Ref ${sale.merchant_ref_id}`]);
+    showResult(lines, approved);
+  }
+
+  async function startQr() {
+    const sale = await postSale({ payment_method: "qr_mpm" }, "QRコードを作成中 Creating the QR code…");
+    if (!sale) return;
+    const content = sale.qr_content || (sale.next_action && sale.next_action.qr_content);
+    if (!content) {
+      show("step-method");
+      showError("QRを作成できません QR not created", "The cloud returned no QR code. Try again or take cash.");
+      return;
+    }
+    $("qr-img").src = `/api/web/qr.svg?data=${encodeURIComponent(content)}`;
+    $("qr-state").textContent = `${MPAC.money(sale.amount, sale.currency)} — お支払い待ち Waiting for payment`;
+    $("qr-done").hidden = true;
+    show("step-qr");
+    pollQr(sale.local_id || sale.id);
+  }
+
+  async function pollQr(id) {
+    const res = await MPAC.api("GET", `/api/sales/${encodeURIComponent(id)}`);
+    const status = res.ok && res.data ? res.data.status : null;
+    if (status === "succeeded") {
+      showResult([["r-title", "QR決済完了 Paid by QR"],
+        ["r-line", `合計 Total ${MPAC.money(res.data.amount, res.data.currency)}`],
+        ["r-ref", `Ref ${res.data.merchant_ref_id}`]], true);
+      return;
+    }
+    if (status === "failed" || status === "cancelled") {
+      showResult([["r-title", status === "failed" ? "QR決済失敗 QR payment failed" : "取消 Cancelled"],
+        ["r-ref", `Ref ${res.data.merchant_ref_id}`]], false);
+      return;
+    }
+    if (!$("step-qr").hidden) state.poll = setTimeout(() => pollQr(id), 1000);
+  }
+
+  async function refreshStatus() {
+    const [res, web] = await Promise.all([MPAC.api("GET", "/api/status"), MPAC.api("GET", "/api/web/status")]);
+    const status = res.ok ? res.data : null;
+    const conn = MPAC.connection(status);
+    MPAC.showConnection(conn);
+    $("btn-qr").disabled = conn !== "online";
+    const devices = (web.ok && web.data && web.data.devices) || {};
+    const reader = Object.values(devices).find((d) => d && d.kind === "card_reader");
+    state.cardReader = Boolean(reader && reader.state === "online");
+  }
+
+  document.querySelectorAll("[data-key]").forEach((b) => b.addEventListener("click", () => key(b.dataset.key)));
+  document.querySelectorAll("[data-method]").forEach((b) =>
+    b.addEventListener("click", () => chooseMethod(b.dataset.method)));
+  document.querySelectorAll("[data-back]").forEach((b) => b.addEventListener("click", () => {
+    state.field = "amount";
+    clearError();
+    render();
+    show("step-method");
+  }));
+  document.querySelectorAll("[data-quick]").forEach((b) => b.addEventListener("click", () => {
+    state.received = b.dataset.quick === "exact" ? state.amount : Number(b.dataset.quick);
+    clearError();
+    render();
+  }));
+  $("cash-confirm").addEventListener("click", cashConfirm);
+  $("card-confirm").addEventListener("click", cardConfirm);
+  $("next-sale").addEventListener("click", reset);
+  $("qr-done").addEventListener("click", reset);
+  document.addEventListener("keydown", (e) => {
+    if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+    if (/^[0-9]$/.test(e.key)) key(e.key);
+    else if (e.key === "Backspace") key("back");
+    else if (e.key === "Escape") key("clear");
+  });
+
+  reset();
+  refreshStatus();
+  setInterval(refreshStatus, Number(document.body.dataset.refreshMs) || 3000);
+})();

@@ -1,0 +1,1 @@
+"""Jinja2 templates of the local web (a package so the build ships them as package data)."""
