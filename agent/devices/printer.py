@@ -68,7 +68,11 @@ class PrinterService:
     async def test_print(self) -> str:
         """Queue a short test page."""
         payload = encode.init() + encode.japanese_setup() + encode.textln("TEST PRINT テスト印字")
-        job_id = await self.queue.enqueue(payload + encode.cut(feed_lines=4), "test")
+        return await self.print_raw(payload + encode.cut(feed_lines=4))
+
+    async def print_raw(self, payload: bytes) -> str:
+        """Queue ready-made ESC/POS bytes (test pages, diagnostics) as a 'test' job."""
+        job_id = await self.queue.enqueue(payload, "test")
         self._wake.set()
         return job_id
 
@@ -162,12 +166,12 @@ class PrinterService:
         return decode(answer[0], answer[1], answer[2])
 
     def _message_for(self, err: DriverError) -> str:
+        if not present(self.cfg.path):
+            return MESSAGES["unplugged"]
         if isinstance(err, ProtocolError):
             return MESSAGES["garbled"]
         if isinstance(err, DeviceTimeout):
             return MESSAGES["off"]
         if isinstance(err, DeviceDisconnected) and self.cfg.transport == "tcp":
             return MESSAGES["network"]
-        if not present(self.cfg.path) or isinstance(err, DeviceDisconnected):
-            return MESSAGES["unplugged"]
-        return MESSAGES["off"]
+        return MESSAGES["unplugged"] if isinstance(err, DeviceDisconnected) else MESSAGES["off"]

@@ -36,6 +36,11 @@ class PtySimulator:
             raise RuntimeError("simulator not started")
         return self._pty.plug()
 
+    def stall(self, stalled: bool = True) -> None:
+        """Stop (or resume) reading what the driver sends, like a device with a full buffer."""
+        if self._pty is not None:
+            (self._pty.pause_reading if stalled else self._pty.resume_reading)()
+
     def send(self, data: bytes) -> None:
         """Bytes from the device to the driver."""
         if self._pty is not None:

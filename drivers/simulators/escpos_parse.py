@@ -116,6 +116,10 @@ class EscPosParser:
         self._qr_data = b""
         self._qr_module = 3
 
+    def drop_partial(self) -> None:
+        """Forget a half-received command (the printer's receive timeout after a link was cut mid-job)."""
+        self._buf.clear()
+
     def feed(self, data: bytes) -> None:
         """Consume bytes; an incomplete command waits for the next chunk."""
         self._buf += data

@@ -23,6 +23,9 @@ class PrinterSimulator(PtySimulator):
         self.cover_open = False
         self.powered = True
         self.dropped_bytes = 0
+        self.garbled_status = False  # answer status requests with bytes that are not status bytes
+        self.stall_after_bytes: int | None = None  # stop reading once this many bytes came (buffer full)
+        self.received_bytes = 0
         self._parser = EscPosParser(on_status=self._status)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -43,6 +46,9 @@ class PrinterSimulator(PtySimulator):
         """Print what arrives, or only answer status requests while unable to print."""
         if not self.powered:
             return
+        self.received_bytes += len(data)
+        if self.stall_after_bytes is not None and self.received_bytes >= self.stall_after_bytes:
+            self.stall()
         if self.can_print:
             self._parser.feed(data)
         else:
@@ -62,7 +68,7 @@ class PrinterSimulator(PtySimulator):
             4: (0x60 if out else 0) | (0x0C if self.paper == "near_end" else 0),
         }.get(n)
         if byte is not None:
-            self._reply(bytes((0x12 | byte,)))
+            self._reply(b"\xff" if self.garbled_status else bytes((0x12 | byte,)))
 
     async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen like a network printer (raw port 9100 style); returns (host, port)."""
@@ -84,6 +90,11 @@ class PrinterSimulator(PtySimulator):
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def replug(self) -> str:
+        """Plug back in; a command cut off by the unplug is dropped, as a printer's receive timeout does."""
+        self._parser.drop_partial()
+        return super().replug()
 
     def power_off(self) -> None:
         """Switch off: no answers, nothing printed, TCP connections dropped."""

@@ -69,6 +69,16 @@ class PtyDevice:
         if slave is not None:
             os.close(slave)
 
+    def pause_reading(self) -> None:
+        """Stop taking bytes (a device whose buffer is full): the driver's writes back up and block."""
+        if self._master is not None and self._loop is not None:
+            self._loop.remove_reader(self._master)
+
+    def resume_reading(self) -> None:
+        """Take bytes again."""
+        if self._master is not None and self._loop is not None:
+            self._loop.add_reader(self._master, self._readable)
+
     def write(self, data: bytes) -> None:
         """Send bytes to the driver (buffered without blocking the loop); dropped while unplugged."""
         if self._master is None or self._loop is None:

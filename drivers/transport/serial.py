@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 
 import serial
 
+from drivers.errors import DeviceDisconnected
 from drivers.transport._threaded import PortWorker
+
+_VANISH_CHECK_S = 0.2
 
 
 class SerialTransport:
@@ -35,11 +40,23 @@ class SerialTransport:
         return self._port
 
     async def write(self, data: bytes) -> None:
-        """Write all bytes (DeviceTimeout if the device stops taking them)."""
-        await self._worker.call(self._write_sync, data)
+        """Write all bytes: DeviceTimeout if the device stops taking them, DeviceDisconnected if it goes."""
+        writing = asyncio.ensure_future(self._worker.call(self._write_sync, data))
+        while True:
+            done, _ = await asyncio.wait({writing}, timeout=_VANISH_CHECK_S)
+            if done:
+                break
+            self._abort_if_vanished()
+        if writing.result() < len(data):
+            raise DeviceDisconnected(f"{self.path}: vanished mid-write")
 
-    def _write_sync(self, data: bytes) -> None:
-        self._port_or_fail().write(data)
+    def _abort_if_vanished(self) -> None:
+        # A write blocked on a full buffer misses the hang-up: abort it through pyserial's cancel pipe.
+        if self._port is not None and not os.path.exists(self.path):
+            self._port.cancel_write()
+
+    def _write_sync(self, data: bytes) -> int:
+        return int(self._port_or_fail().write(data) or 0)
 
     async def read(self, n: int, timeout: float) -> bytes:  # noqa: ASYNC109 - timeout is the device read's own
         """Up to n bytes: what arrived within `timeout` seconds (b'' if nothing did)."""
