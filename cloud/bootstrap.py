@@ -15,8 +15,10 @@ from cloud.infrastructure.crypto import SecretBox
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 from cloud.infrastructure.sqlite.db import Database, sqlite_path
+from cloud.infrastructure.sqlite.devices import SqliteDeviceRepository
 from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
 from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
+from cloud.infrastructure.sqlite.sync_batches import SqliteSyncRepository
 from cloud.infrastructure.sqlite.tenants import SqliteCredentialResolver, SqliteTenantRepository
 from cloud.settings import Settings, SettingsError
 
@@ -53,6 +55,8 @@ def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
         providers=registry,
         simulator=simulator if settings.simulator_routes else None,
         clock=clock,
+        devices=SqliteDeviceRepository(db),
+        sync=SqliteSyncRepository(db),
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from cloud.admin import devices as _device_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin import tenants as _tenant_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin.registry import add_admin_parsers
 from cloud.bootstrap import build_app, build_deps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cloud.domain.devices import DeviceRepository
 from cloud.domain.ports import (
     Clock,
     CredentialResolver,
@@ -13,6 +14,7 @@ from cloud.domain.ports import (
     Storage,
     TenantRepository,
 )
+from cloud.domain.sync import SyncRepository
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 
 
@@ -28,3 +30,5 @@ class Deps:
     providers: ProviderRegistry
     simulator: SimulatorProvider | None
     clock: Clock
+    devices: DeviceRepository  # device enrollment (DESIGN §7)
+    sync: SyncRepository  # sync batch intake (DESIGN §6)

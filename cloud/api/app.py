@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from cloud.api import health, intents, simulator
+from cloud.api import devices, health, intents, simulator, sync_batches
 from cloud.api.auth import ReplayCache
 from cloud.api.errors import error_middleware
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
@@ -24,6 +24,8 @@ log = logging.getLogger("cloud.api")
 ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     health.setup_routes,
     intents.setup_routes,
+    devices.setup_routes,
+    sync_batches.setup_routes,
 ]
 
 

@@ -33,6 +33,7 @@ class Stmt:
     sql: str
     params: Sequence[Any] = ()
     expect_one: bool = False
+    many: bool = False  # params is a sequence of rows, run with one executemany (set-based insert)
 
 
 class StaleWrite(Conflict):
@@ -163,7 +164,10 @@ class Database:
         try:
             for stmt in stmts:
                 before = conn.total_changes
-                await conn.execute(stmt.sql, stmt.params)
+                if stmt.many:
+                    await conn.executemany(stmt.sql, stmt.params)
+                else:
+                    await conn.execute(stmt.sql, stmt.params)
                 if stmt.expect_one and conn.total_changes - before != 1:
                     raise StaleWrite("the record was changed by another request; retry")
         except (sqlite3.IntegrityError, StaleWrite) as err:

@@ -1,0 +1,62 @@
+"""POST /v1/devices/activate (DESIGN §7): an activation code buys a device credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cloud.api.endpoint import read_body
+from cloud.api.errors import ApiError, from_validation, json_response
+from cloud.api.keys import DEPS
+from cloud.domain.devices import ActivateDevice, ActivationCodeExpired
+from cloud.service.devices import activate_device
+
+MAX_ACTIVATE_BODY = 4096
+
+
+class ActivateDeviceRequest(BaseModel):
+    """Body of POST /v1/devices/activate."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    code: str = Field(min_length=1, max_length=64)
+    serial_number: str = Field(min_length=1, max_length=128)
+    model: str = Field(min_length=1, max_length=128)
+
+
+class ActivateDeviceResponse(BaseModel):
+    """201 body: the device credential (secret_key is shown this once; only its SHA-256 is stored)."""
+
+    device_id: str
+    api_key: str
+    secret_key: str
+    merchant_id: str
+    store_id: str
+
+
+async def activate(request: web.Request) -> web.Response:
+    """Validate, redeem the code, answer 201 with the credential (404 / 409 / 410 for bad codes)."""
+    body = await read_body(request, MAX_ACTIVATE_BODY)
+    try:
+        parsed = ActivateDeviceRequest.model_validate_json(body or b"{}")
+    except ValidationError as err:
+        raise from_validation(err) from err
+    deps = request.app[DEPS]
+    cmd = ActivateDevice(parsed.code, parsed.serial_number, parsed.model)
+    try:
+        made = await activate_device(cmd, devices=deps.devices, tenants=deps.tenants, clock=deps.clock)
+    except ActivationCodeExpired as err:
+        raise ApiError(410, err.code, err.message, param=err.param) from err
+    d = made.device
+    payload: dict[str, Any] = ActivateDeviceResponse(
+        device_id=d.id, api_key=made.api_key, secret_key=made.secret_key, merchant_id=d.merchant_id,
+        store_id=d.store_id,
+    ).model_dump()  # fmt: skip
+    return json_response(201, payload)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the device routes."""
+    app.router.add_post("/v1/devices/activate", activate)

@@ -1,0 +1,42 @@
+"""POST /v1/sync/batches (DESIGN §6), HMAC-signed with a device credential."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from cloud.api.endpoint import Call, Reply, endpoint
+from cloud.api.errors import ApiError, from_validation
+from cloud.domain.sync import SyncRace
+from cloud.service.sync_batches import ingest_batch
+from sync.models import SyncBatchEnvelope
+from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
+
+
+def _envelope(body: bytes) -> SyncBatchEnvelope:
+    """The envelope with items left raw; more than 500 items is 413, other errors 400/422."""
+    try:
+        return SyncBatchEnvelope.model_validate_json(body)
+    except ValidationError as err:
+        if any(e["type"] == "too_long" and tuple(e["loc"]) == ("items",) for e in err.errors()):
+            raise ApiError(413, "batch_too_large", f"a batch carries at most {MAX_BATCH_ITEMS} items",
+                           param="items") from err  # fmt: skip
+        raise from_validation(err) from err
+
+
+@endpoint(max_body=MAX_BATCH_BYTES)
+async def post_batch(call: Call) -> Reply:
+    """Per-item results in request order: accepted / duplicate / rejected."""
+    envelope = _envelope(call.body)
+    d = call.deps
+    try:
+        reply = await ingest_batch(envelope, call.credential(), sync=d.sync, tenants=d.tenants, clock=d.clock)
+    except SyncRace as err:
+        raise ApiError(503, "sync_contention", "concurrent batches kept colliding; retry",
+                       type_="api_error", headers={"Retry-After": "1"}) from err  # fmt: skip
+    return Reply(200, reply.as_json())
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the sync routes."""
+    app.router.add_post("/v1/sync/batches", post_batch)

@@ -1,0 +1,233 @@
+"""Offline sales as PaymentIntents, and the per-device hash-chain / sequence checks of DESIGN §6 (pure)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cloud.domain.currency import is_known_currency
+from cloud.domain.errors import Forbidden, ValidationFailed
+from cloud.domain.intent import (
+    MODE_OF,
+    MethodType,
+    PaymentIntent,
+    ProcessingMode,
+    Status,
+    Transaction,
+    creation_transaction,
+)
+from cloud.domain.tenants import Store
+
+SYNC_MODES = frozenset({ProcessingMode.EXTERNAL, ProcessingMode.MANUAL})
+CARD_FIELDS = ("status", "approval_code", "card_brand", "card_last_4", "entry_method")
+_LAST4 = re.compile(r"^[0-9]{4}$")
+_STORE_KEYS = ("store_id", "merchant_store_id")
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineSale:
+    """One synced item as the domain sees it: a sale the device already finished."""
+
+    local_id: str
+    seq: int
+    created_at_ms: int
+    amount: int
+    currency: str
+    processing_mode: str
+    payment_method_type: str
+    merchant_ref_id: str
+    status: str
+    result: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _method(sale: OfflineSale) -> MethodType:
+    try:
+        method, mode = MethodType(sale.payment_method_type), ProcessingMode(sale.processing_mode)
+    except ValueError as err:
+        raise ValidationFailed(f"unknown payment method or processing mode: {err}", param="intent",
+                               code="invalid_payment_method") from err  # fmt: skip
+    if mode not in SYNC_MODES:
+        raise ValidationFailed("only external (card) and manual (cash) sales are synced; QR sales are "
+                               "processed online", code="unsupported_processing_mode",
+                               param="intent.processing_mode")  # fmt: skip
+    if MODE_OF[method] is not mode:
+        raise ValidationFailed(f"{method} does not fit processing_mode {mode}",
+                               code="processing_mode_mismatch", param="intent.processing_mode")  # fmt: skip
+    return method
+
+
+def _details(sale: OfflineSale, method: MethodType) -> dict[str, Any]:
+    """Whitelisted result fields only: a card result never carries more than the last 4 digits."""
+    result = sale.result
+    if method is MethodType.CASH:
+        received = result.get("cash_received")
+        if received is None:
+            return {}
+        if not isinstance(received, int) or isinstance(received, bool) or received < 0:
+            raise ValidationFailed("cash_received must be a non-negative integer", param="intent.result")
+        if sale.status == Status.SUCCEEDED and received < sale.amount:
+            raise ValidationFailed("cash_received is less than amount", code="insufficient_cash",
+                                   param="intent.result.cash_received")  # fmt: skip
+        return {"cash_received": received, "change": received - sale.amount}
+    card = {k: result[k] for k in CARD_FIELDS if isinstance(result.get(k), str)}
+    if "card_last_4" in card and _LAST4.match(card["card_last_4"]) is None:
+        raise ValidationFailed("card_last_4 must be exactly 4 digits", param="intent.result.card_last_4")
+    return {"card": card} if card else {}
+
+
+def _metadata(sale: OfflineSale, store: Store) -> dict[str, str]:
+    for key in _STORE_KEYS:
+        claimed = sale.metadata.get(key)
+        if claimed is not None and claimed not in (store.id, store.code):
+            raise Forbidden("this item belongs to another store than the device's",
+                            code="store_mismatch", param=f"intent.metadata.{key}")  # fmt: skip
+    return {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in sale.metadata.items()}  # fmt: skip
+
+
+def offline_intent(
+    sale: OfflineSale, store: Store, *, intent_id: str, device_id: str
+) -> tuple[PaymentIntent, list[Transaction]]:
+    """The intent in its final state plus every Transaction of its path, all by the device at sale time."""
+    if not is_known_currency(sale.currency):
+        raise ValidationFailed(f"unknown currency {sale.currency!r}", code="invalid_currency",
+                               param="intent.currency")  # fmt: skip
+    method = _method(sale)
+    details, metadata = _details(sale, method), _metadata(sale, store)
+    at, actor = sale.created_at_ms / 1000, f"device:{device_id}"
+    intent = PaymentIntent(
+        id=intent_id, partner_id=store.partner_id, merchant_id=store.merchant_id, store_id=store.id,
+        store_code=store.code, amount=sale.amount, currency=sale.currency, payment_method_types=(method,),
+        merchant_ref_id=sale.merchant_ref_id, created_at=at, expires_at=at, payment_method_type=method,
+        processing_mode=MODE_OF[method], merchant_terminal_id=device_id, metadata=metadata, updated_at=at,
+    )  # fmt: skip
+    txns = [creation_transaction(intent, actor)]
+    if sale.status == Status.CANCELLED:
+        reason = str(sale.result.get("cancellation_reason") or "requested_by_customer")
+        intent, txn = intent.transition(Status.CANCELLED, actor=actor, now=at, reason=reason,
+                                        cancellation_reason=reason)  # fmt: skip
+        return intent, [*txns, txn]
+    intent, first = intent.transition(Status.PROCESSING, actor=actor, now=at, reason="offline_sale",
+                                      details=details)  # fmt: skip
+    if sale.status == Status.SUCCEEDED:
+        intent, last = intent.transition(Status.SUCCEEDED, actor=actor, now=at)
+    else:
+        code = str(sale.result.get("failure_code") or ("card_declined" if method is MethodType.CARD
+                                                       else "declined"))  # fmt: skip
+        intent, last = intent.transition(Status.FAILED, actor=actor, now=at, reason=code, failure_code=code)
+    return intent, [*txns, first, last]
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something wrong with a device's chain or sequence, recorded (never a reason to drop an item)."""
+
+    kind: str  # chain_broken | bad_hash | seq_gap | seq_regression
+    local_id: str
+    seq: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last (seq, hash) the cloud saw from a device."""
+
+    seq: int
+    hash: str
+
+
+def chain_step(
+    head: ChainHead, *, local_id: str, seq: int, prev_hash: str, item_hash: str, hash_ok: bool
+) -> tuple[ChainHead, list[Anomaly]]:
+    """Check one new item against the head; returns the new head and what was wrong (if anything)."""
+    found: list[Anomaly] = []
+    if not hash_ok:
+        found.append(Anomaly("bad_hash", local_id, seq, "hash != sha256(prev_hash + canonical item)"))
+    if seq == head.seq + 1 and prev_hash != head.hash:
+        found.append(Anomaly("chain_broken", local_id, seq, f"prev_hash does not link to seq {head.seq}"))
+    elif seq > head.seq + 1:
+        found.append(Anomaly("seq_gap", local_id, seq, f"seq {head.seq + 1}..{seq - 1} never arrived"))
+    elif seq <= head.seq:
+        found.append(Anomaly("seq_regression", local_id, seq, f"seq {seq} after seq {head.seq}"))
+    if seq > head.seq:
+        return ChainHead(seq, item_hash), found
+    return head, found
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSyncState:
+    """What the cloud knows about a device's stream: chain head, flags, clock offset; version = 0 if new."""
+
+    device_id: str
+    last_seq: int = 0
+    last_hash: str = "0" * 64
+    chain_broken: bool = False
+    seq_gaps: int = 0
+    anomalies: int = 0
+    clock_offset_ms: int | None = None
+    last_batch_id: str | None = None
+    last_batch_at: float | None = None
+    accepted_total: int = 0
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedSale:
+    """An item that became an intent: the intent, its Transactions and its place in the device's chain."""
+
+    intent: PaymentIntent
+    txns: list[Transaction]
+    local_id: str
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A final `rejected` answer, kept so a re-sent item gets the same one."""
+
+    local_id: str
+    seq: int | None
+    error: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWrite:
+    """Everything one batch changes, written in one transaction (or not at all)."""
+
+    batch_id: str
+    device_id: str
+    sent_at: int
+    received_at: float
+    items: int
+    duplicates: int
+    accepted: list[AcceptedSale]
+    rejections: list[Rejection]
+    anomalies: list[Anomaly]
+    state: DeviceSyncState
+
+
+class SyncRace(Exception):
+    """A concurrent batch wrote the same keys or moved the device's state first; re-read and retry."""
+
+
+class SyncRepository(Protocol):
+    """The sync intake's storage: exactly-once keys, rejections, chain state, receipts."""
+
+    async def known(self, device_id: str, local_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """({local_id: payment_intent_id} already accepted, {local_id: error JSON} already rejected)."""
+
+    async def refs_in_use(self, merchant_id: str, refs: list[str]) -> set[str]:
+        """Which of these merchant_ref_ids the merchant already has an intent for."""
+
+    async def state(self, device_id: str) -> DeviceSyncState:
+        """The device's sync state (a fresh one, version 0, before its first batch)."""
+
+    async def commit(self, batch: BatchWrite) -> None:
+        """Write the batch in one transaction; SyncRace if a unique key or the state version refused it."""
+
+    async def anomalies(self, device_id: str, limit: int) -> list[Anomaly]:
+        """The device's recorded anomalies, oldest first."""

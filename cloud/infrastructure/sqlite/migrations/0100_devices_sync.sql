@@ -1,0 +1,90 @@
+-- Devices, activation codes and the sync intake (DESIGN §6, §7). Times are Unix milliseconds.
+
+CREATE TABLE devices (
+    id             TEXT PRIMARY KEY,
+    partner_id     TEXT NOT NULL REFERENCES client_partners(id),
+    merchant_id    TEXT NOT NULL REFERENCES merchants(id),
+    store_id       TEXT NOT NULL REFERENCES stores(id),
+    api_key        TEXT NOT NULL UNIQUE REFERENCES credentials(api_key),
+    serial_number  TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('active', 'suspended')),
+    created_at     INTEGER NOT NULL,
+    suspended_at   INTEGER
+);
+CREATE INDEX devices_store ON devices(store_id);
+
+-- Only the hex SHA-256 of a code is kept; used_at/device_id are set once, by the activation that won.
+CREATE TABLE activation_codes (
+    code_hash   TEXT PRIMARY KEY CHECK (length(code_hash) = 64),
+    store_id    TEXT NOT NULL REFERENCES stores(id),
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    device_id   TEXT REFERENCES devices(id)
+);
+
+-- The exactly-once key of DESIGN §6: one row per (device, local_id), pointing at the intent it became.
+CREATE TABLE sync_items (
+    device_id          TEXT NOT NULL REFERENCES devices(id),
+    local_id           TEXT NOT NULL,
+    payment_intent_id  TEXT NOT NULL UNIQUE REFERENCES payment_intents(id),
+    seq                INTEGER NOT NULL,
+    hash               TEXT NOT NULL,
+    batch_id           TEXT NOT NULL,
+    received_at        INTEGER NOT NULL,
+    PRIMARY KEY (device_id, local_id)
+) WITHOUT ROWID;
+
+-- Rejections are final (DESIGN §6): a re-sent rejected item gets the same answer.
+CREATE TABLE sync_rejections (
+    device_id    TEXT NOT NULL REFERENCES devices(id),
+    local_id     TEXT NOT NULL,
+    seq          INTEGER,
+    error        TEXT NOT NULL,
+    batch_id     TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (device_id, local_id)
+) WITHOUT ROWID;
+
+-- Per-device chain head, flags and clock offset; version guards concurrent batches of one device.
+CREATE TABLE device_sync_state (
+    device_id        TEXT PRIMARY KEY REFERENCES devices(id),
+    last_seq         INTEGER NOT NULL,
+    last_hash        TEXT NOT NULL,
+    chain_broken     INTEGER NOT NULL CHECK (chain_broken IN (0, 1)),
+    seq_gaps         INTEGER NOT NULL,
+    anomalies        INTEGER NOT NULL,
+    clock_offset_ms  INTEGER,
+    last_batch_id    TEXT,
+    last_batch_at    INTEGER,
+    accepted_total   INTEGER NOT NULL,
+    version          INTEGER NOT NULL
+);
+
+-- Every hash-chain or sequence anomaly, kept (the items themselves are never dropped for it).
+CREATE TABLE sync_anomalies (
+    id           INTEGER PRIMARY KEY,
+    device_id    TEXT NOT NULL REFERENCES devices(id),
+    kind         TEXT NOT NULL CHECK (kind IN ('chain_broken', 'bad_hash', 'seq_gap', 'seq_regression')),
+    local_id     TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    detail       TEXT NOT NULL,
+    batch_id     TEXT NOT NULL,
+    detected_at  INTEGER NOT NULL
+);
+CREATE INDEX sync_anomalies_device ON sync_anomalies(device_id, id);
+
+-- A receipt per batch the cloud answered 200 (what arrived, what it said).
+CREATE TABLE sync_batches (
+    id           INTEGER PRIMARY KEY,
+    batch_id     TEXT NOT NULL,
+    device_id    TEXT NOT NULL REFERENCES devices(id),
+    sent_at      INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    items        INTEGER NOT NULL,
+    accepted     INTEGER NOT NULL,
+    duplicates   INTEGER NOT NULL,
+    rejected     INTEGER NOT NULL
+);
+CREATE INDEX sync_batches_device ON sync_batches(device_id, id);

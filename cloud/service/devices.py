@@ -1,0 +1,98 @@
+"""Device enrollment (DESIGN §7): activation codes, activation, suspension."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from cloud.domain import ids
+from cloud.domain.devices import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    CODE_TTL_SECONDS,
+    ActivateDevice,
+    ActivationCode,
+    ActivationCodeExpired,
+    ActivationCodeUsed,
+    Device,
+    DeviceRepository,
+    DeviceStatus,
+    IssueActivationCode,
+    SuspendDevice,
+    normalize_code,
+)
+from cloud.domain.errors import NotFound
+from cloud.domain.ports import Clock, TenantRepository
+from cloud.domain.tenants import Credential, CredentialKind, Store
+from sync.signing import secret_key_hash
+
+
+def hash_code(code: str) -> str:
+    """Hex SHA-256 of the normalized code: the only form stored."""
+    return hashlib.sha256(normalize_code(code).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    """The plain code (shown once) and what it enrolls into."""
+
+    code: str
+    store: Store
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    """A new device and the only copy of its secret key."""
+
+    device: Device
+    api_key: str
+    secret_key: str
+
+
+async def issue_activation_code(
+    cmd: IssueActivationCode, *, devices: DeviceRepository, tenants: TenantRepository, clock: Clock
+) -> IssuedCode:
+    """12 characters from an unambiguous alphabet (secrets), valid 24 h, single use, stored hashed."""
+    store = await tenants.get_store(cmd.store_id)
+    if store is None:
+        raise NotFound(f"no store {cmd.store_id}", param="store")
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    now = clock()
+    await devices.add_code(ActivationCode(hash_code(code), store.id, now, now + CODE_TTL_SECONDS))
+    return IssuedCode(code, store, now + CODE_TTL_SECONDS)
+
+
+async def activate_device(
+    cmd: ActivateDevice, *, devices: DeviceRepository, tenants: TenantRepository, clock: Clock
+) -> Enrollment:
+    """Redeem a code: unknown -> NotFound, used -> ActivationCodeUsed, expired -> ActivationCodeExpired."""
+    code_hash = hash_code(cmd.code)
+    code = await devices.get_code(code_hash)
+    if code is None:
+        raise NotFound("unknown activation code", code="activation_code_not_found", param="code")
+    if code.used_at is not None:
+        raise ActivationCodeUsed("this activation code was already used", param="code")
+    now = clock()
+    if now >= code.expires_at:
+        raise ActivationCodeExpired("this activation code has expired; ask for a new one", param="code")
+    store = await tenants.get_store(code.store_id)
+    if store is None:
+        raise NotFound("the code's store no longer exists", param="code")
+    api_key, secret = "pk_dev_" + secrets.token_hex(16), "sk_dev_" + secrets.token_urlsafe(32)
+    device = Device(ids.new_id(ids.DEVICE), store.partner_id, store.merchant_id, store.id, api_key,
+                    cmd.serial_number, cmd.model, DeviceStatus.ACTIVE, now)  # fmt: skip
+    credential = Credential(api_key, secret_key_hash(secret), CredentialKind.DEVICE, store.partner_id,
+                            store.merchant_id, store.id, device.id)  # fmt: skip
+    await devices.enroll(device, credential, code_hash)
+    return Enrollment(device, api_key, secret)
+
+
+async def suspend_device(cmd: SuspendDevice, *, devices: DeviceRepository, clock: Clock) -> Device:
+    """Suspend a device: its key is refused with 403 from the next request on."""
+    await devices.suspend(cmd.device_id, clock())
+    device = await devices.get(cmd.device_id)
+    if device is None:
+        raise NotFound(f"no device {cmd.device_id}", param="device")
+    return device

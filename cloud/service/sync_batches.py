@@ -1,0 +1,199 @@
+"""The sync intake (DESIGN §6): one batch -> per-item results, written in one transaction, exactly once.
+
+Plan (reads on the reader connection) -> commit (one write unit). A concurrent batch that wrote the same
+(device_id, local_id) first makes the UNIQUE constraint refuse ours; we re-plan against what it committed, so
+the second sender sees `duplicate` with the first sender's payment_intent_id. Never two intents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud.domain.errors import DomainError, Forbidden, NotFound
+from cloud.domain.ids import PAYMENT_INTENT, new_id
+from cloud.domain.ports import Clock, TenantRepository
+from cloud.domain.sync import (
+    AcceptedSale,
+    Anomaly,
+    BatchWrite,
+    ChainHead,
+    DeviceSyncState,
+    OfflineSale,
+    Rejection,
+    SyncRace,
+    SyncRepository,
+    chain_step,
+    offline_intent,
+)
+from cloud.domain.tenants import Credential, CredentialKind, Store
+from sync.models import SyncBatchEnvelope, SyncItem, hash_matches, raw_local_id, validate_item
+
+MAX_ATTEMPTS = 5
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReply:
+    """The 200 body of POST /v1/sync/batches."""
+
+    batch_id: str
+    server_time: int
+    results: list[Result]
+
+    def as_json(self) -> dict[str, Any]:
+        """The wire shape."""
+        return {"batch_id": self.batch_id, "server_time": self.server_time, "results": self.results}
+
+
+def device_of(caller: Credential, device_id: str) -> str:
+    """The caller's device id; 403 for a partner key or another device's id."""
+    if caller.kind is not CredentialKind.DEVICE or caller.device_id is None or caller.store_id is None:
+        raise Forbidden("sync batches are posted with a device credential", code="device_credential_required")
+    if device_id != caller.device_id:
+        raise Forbidden("device_id is not this credential's device", code="device_mismatch",
+                        param="device_id")  # fmt: skip
+    return caller.device_id
+
+
+def _error(err: DomainError) -> dict[str, Any]:
+    type_ = "permission_error" if isinstance(err, Forbidden) else "invalid_request_error"
+    return {"type": type_, "code": err.code, "message": err.message, "param": err.param}
+
+
+def _chain_fields(raw: Any) -> tuple[int, str, str] | None:
+    """(seq, prev_hash, hash) when a (possibly rejected) item carries them well-formed."""
+    if not isinstance(raw, Mapping):
+        return None
+    seq, prev, digest = raw.get("seq"), raw.get("prev_hash"), raw.get("hash")
+    ok = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1
+    if not ok or not isinstance(prev, str) or not isinstance(digest, str) or len(digest) != 64:
+        return None
+    return int(seq), prev, digest  # type: ignore[arg-type]
+
+
+def _raw_ref(raw: Any) -> str | None:
+    intent = raw.get("intent") if isinstance(raw, Mapping) else None
+    ref = intent.get("merchant_ref_id") if isinstance(intent, Mapping) else None
+    return ref if isinstance(ref, str) else None
+
+
+def _sale(item: SyncItem) -> OfflineSale:
+    i = item.intent
+    return OfflineSale(
+        item.local_id, item.seq, item.created_at, i.amount, i.currency, i.processing_mode,
+        i.payment_method_type, i.merchant_ref_id, i.status, dict(i.result), dict(i.metadata),
+    )  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    """The per-item walk of one batch against what is already stored."""
+
+    device_id: str
+    store: Store
+    accepted_known: dict[str, str]
+    rejected_known: dict[str, str]
+    refs_used: set[str]
+    head: ChainHead
+    results: list[Result] = field(default_factory=list)
+    accepted: list[AcceptedSale] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    duplicates: int = 0
+
+    def item(self, raw: Any) -> None:
+        local_id = raw_local_id(raw)
+        if local_id in self.accepted_known:
+            self.duplicates += 1
+            self.results.append({"local_id": local_id, "status": "duplicate",
+                                 "payment_intent_id": self.accepted_known[local_id]})  # fmt: skip
+            return
+        if local_id in self.rejected_known:
+            self._reject(local_id, None, json.loads(self.rejected_known[local_id]), store=False)
+            return
+        fields = _chain_fields(raw)
+        if fields is not None:
+            self.head, found = chain_step(self.head, local_id=local_id, seq=fields[0], prev_hash=fields[1],
+                                          item_hash=fields[2], hash_ok=hash_matches(raw))  # fmt: skip
+            self.anomalies.extend(found)
+        self._decide(raw, local_id, None if fields is None else fields[0])
+
+    def _decide(self, raw: Any, local_id: str, seq: int | None) -> None:
+        item = validate_item(raw)
+        if not isinstance(item, SyncItem):
+            self._reject(local_id, seq, item.model_dump())
+            return
+        if item.intent.merchant_ref_id in self.refs_used:
+            self._reject(local_id, seq, {"type": "invalid_request_error", "code": "merchant_ref_id_in_use",
+                                         "message": "merchant_ref_id was already used by another sale",
+                                         "param": "intent.merchant_ref_id"})  # fmt: skip
+            return
+        try:
+            intent, txns = offline_intent(_sale(item), self.store, intent_id=new_id(PAYMENT_INTENT),
+                                          device_id=self.device_id)  # fmt: skip
+        except DomainError as err:
+            self._reject(local_id, seq, _error(err))
+            return
+        self.refs_used.add(item.intent.merchant_ref_id)
+        self.accepted_known[local_id] = intent.id
+        self.accepted.append(AcceptedSale(intent, txns, local_id, item.seq, item.hash))
+        self.results.append({"local_id": local_id, "status": "accepted", "payment_intent_id": intent.id})
+
+    def _reject(self, local_id: str, seq: int | None, error: dict[str, Any], *, store: bool = True) -> None:
+        if store and local_id:
+            self.rejections.append(Rejection(local_id, seq, error))
+            self.rejected_known[local_id] = json.dumps(error)
+        self.results.append({"local_id": local_id, "status": "rejected", "error": error})
+
+
+def _next_state(
+    old: DeviceSyncState, plan: _Plan, envelope: SyncBatchEnvelope, now: float
+) -> DeviceSyncState:
+    kinds = [a.kind for a in plan.anomalies]
+    broken = any(k in ("chain_broken", "bad_hash") for k in kinds)
+    return DeviceSyncState(
+        old.device_id, plan.head.seq, plan.head.hash, old.chain_broken or broken,
+        old.seq_gaps + kinds.count("seq_gap"), old.anomalies + len(kinds),
+        round(now * 1000) - envelope.sent_at, envelope.batch_id, now,
+        old.accepted_total + len(plan.accepted), old.version,
+    )  # fmt: skip
+
+
+async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store, sync: SyncRepository,
+                      now: float) -> tuple[BatchWrite, BatchReply]:  # fmt: skip
+    ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
+    refs = sorted(ref for ref in map(_raw_ref, envelope.items) if ref is not None)
+    accepted, rejected = await sync.known(device_id, ids)
+    state = await sync.state(device_id)
+    plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
+                 ChainHead(state.last_seq, state.last_hash))  # fmt: skip
+    for raw in envelope.items:
+        plan.item(raw)
+    write = BatchWrite(envelope.batch_id, device_id, envelope.sent_at, now, len(envelope.items),
+                       plan.duplicates, plan.accepted, plan.rejections, plan.anomalies,
+                       _next_state(state, plan, envelope, now))  # fmt: skip
+    return write, BatchReply(envelope.batch_id, round(now * 1000), plan.results)
+
+
+async def ingest_batch(
+    envelope: SyncBatchEnvelope, caller: Credential, *, sync: SyncRepository, tenants: TenantRepository,
+    clock: Clock,
+) -> BatchReply:  # fmt: skip
+    """Answer every item in order; all writes of the batch in one transaction, retried on a lost race."""
+    device_id = device_of(caller, envelope.device_id)
+    store = await tenants.get_store(caller.store_id or "")
+    if store is None:
+        raise NotFound("the device's store no longer exists")
+    for attempt in range(MAX_ATTEMPTS):
+        write, reply = await _plan_batch(envelope, device_id, store, sync, clock())
+        try:
+            await sync.commit(write)
+        except SyncRace:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            continue
+        return reply
+    raise AssertionError("unreachable")
