@@ -42,8 +42,8 @@ class CardReaderService:
                 transport = await self.link.ensure_open()
                 result = await self._driver(transport).authorize(amount, currency, reference)
             except ProtocolError as err:
-                await self.link.fail(err)
-                self.link.faulty = True
+                # The link works but the reader talks nonsense: faulty until a sale goes through again.
+                self.link.problem(f"Card reader fault: {err}", faulty=True)
                 raise
             except DriverError as err:
                 await self.link.fail(err, UNPLUGGED if not self.link.transport else None)
@@ -76,8 +76,8 @@ class CardReaderService:
                 try:
                     async with self._busy:
                         await self.link.ensure_open()
-                        if self.link.last_ok_ms is None or self.link.health().state != "online":
-                            self.link.ok()
+                        if self.link.down:
+                            self.link.ok()  # (re)opened: reachable again
                 except DriverError as err:
                     await self.link.fail(err, UNPLUGGED)
                     await self.link.wait_retry(self._stop)

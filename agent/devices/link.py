@@ -84,6 +84,11 @@ class DeviceLink:
         self.transport = transport
         return transport
 
+    @property
+    def down(self) -> bool:
+        """True from a failure until the device answers again."""
+        return self._down_since is not None
+
     def ok(self, paper: PaperState | None = None, message: str | None = None) -> None:
         """The device just answered properly; `message` is a standing warning (e.g. paper near end)."""
         self.last_ok_ms = int(time.time() * 1000)

@@ -1,4 +1,4 @@
-"""Durable print queue on a real SQLite file: idempotent enqueue, guarded transitions, holds, cashier actions."""
+"""Durable print queue on a real SQLite file: idempotent enqueue, guarded moves, holds, cashier actions."""
 
 from __future__ import annotations
 

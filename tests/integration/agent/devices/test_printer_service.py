@@ -68,7 +68,7 @@ class TestPrinterService:
     async def test_cash_sale_prints_once_and_kicks_drawer(
         self, rig: tuple[PrinterSimulator, Start, Path]
     ) -> None:
-        """A cash receipt prints once, the drawer opens, the job is 'printed'; asking again gives the same job."""
+        """A cash receipt prints once, the drawer opens, the job is 'printed'; asking again gives that job."""
         sim, start, db = rig
         printer = await start()
         job = await printer.print_receipt(_sale(1))
