@@ -16,11 +16,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.devices import PrinterService
+from agent.context import AgentContext
+from agent.devices.printer import PrinterService
 from agent.errors import AgentError, UpstreamUnavailable
 from agent.outbox import read_sync_status
 from agent.store import db
-from agent.web.context import WEB_STATE, WebDeps, device_view
+from agent.web.context import WEB_STATE, agent_ctx, device_view, printer_service, sync_service
 
 JOB_ID = r"^pj_[0-9A-HJKMNP-TV-Z]{26}$"
 BUNDLE_SALES = 50
@@ -34,14 +35,14 @@ class AdminRequest(BaseModel):
     job_id: str | None = Field(default=None, pattern=JOB_ID)
 
 
-Action = Callable[[WebDeps, AdminRequest], Awaitable[dict[str, Any]]]
+Action = Callable[[AgentContext, AdminRequest], Awaitable[dict[str, Any]]]
 
 
-def _printer(deps: WebDeps) -> PrinterService:
-    devices = deps.devices()
-    if devices is None or devices.printer is None:
+def _printer(ctx: AgentContext) -> PrinterService:
+    printer = printer_service(ctx)
+    if printer is None:
         raise AgentError("no_printer", "No receipt printer is configured on this terminal.", status=409)
-    return devices.printer
+    return printer
 
 
 def _job_id(body: AdminRequest) -> str:
@@ -50,33 +51,33 @@ def _job_id(body: AdminRequest) -> str:
     return body.job_id
 
 
-async def test_print(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
+async def test_print(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
     """Queue a test page on the printer."""
-    job_id = await _printer(deps).test_print()
+    job_id = await _printer(ctx).test_print()
     return {"ok": True, "job_id": job_id, "message": f"テスト印刷を送信しました Test page queued ({job_id})."}
 
 
-async def reprint(deps: WebDeps, body: AdminRequest) -> dict[str, Any]:
+async def reprint(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
     """Send a held/failed job to the printer again (or a copy of a printed one)."""
     job_id = _job_id(body)
-    new_id = await _printer(deps).reprint(job_id)
+    new_id = await _printer(ctx).reprint(job_id)
     if new_id is None:
         raise AgentError("job_not_reprintable", "That print job is unknown or still printing.", status=409)
     return {"ok": True, "job_id": new_id, "message": f"再印刷します Reprinting ({new_id})."}
 
 
-async def drop(deps: WebDeps, body: AdminRequest) -> dict[str, Any]:
+async def drop(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
     """Cancel a job that has not printed."""
     job_id = _job_id(body)
-    if not await _printer(deps).drop(job_id):
+    if not await _printer(ctx).drop(job_id):
         raise AgentError("job_not_droppable", "That print job is unknown, printing or already done.",
                          status=409)
     return {"ok": True, "job_id": job_id, "message": f"破棄しました Dropped ({job_id})."}
 
 
-async def sync_now(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
+async def sync_now(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
     """Run one sync pass now and say what it did."""
-    sync = deps.sync()
+    sync = sync_service(ctx)
     if sync is None:
         raise UpstreamUnavailable("sync_unavailable", "Sync is not running on this terminal.")
     result = await sync.sync_now()
@@ -87,9 +88,9 @@ async def sync_now(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
     return {**result, "message": f"同期しました Synced: {counts}."}
 
 
-async def support_bundle(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
+async def support_bundle(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
     """Everything support needs to diagnose this terminal, without any secret or card number."""
-    settings = deps.settings
+    settings = ctx.settings
     config = settings.model_dump(mode="json")
     config.get("cloud", {}).pop("secret_key", None)
     conn = await db.connect(settings.agent.db_path, readonly=True)
@@ -105,7 +106,7 @@ async def support_bundle(deps: WebDeps, _body: AdminRequest) -> dict[str, Any]:
         await conn.close()
     return {"generated_at": int(time.time() * 1000), "version": _version(),
             "python": platform.python_version(), "platform": platform.platform(), "config": config,
-            "sync": sync, "sales_by_sync_state": by_state, "recent_sales": sales, **await device_view(deps)}
+            "sync": sync, "sales_by_sync_state": by_state, "recent_sales": sales, **await device_view(ctx)}
 
 
 def _version() -> str:
@@ -137,7 +138,6 @@ async def admin_action(request: web.Request) -> web.Response:
     action = ACTIONS.get(request.match_info["action"])
     if action is None:
         raise AgentError("unknown_action", "No such admin action.", status=404)
-    state = request.app[WEB_STATE]
     body = await _parse(request)
-    await state.gate.check(body.password)
-    return web.json_response(await action(state.deps, body), headers={"Cache-Control": "no-store"})
+    await request.app[WEB_STATE].gate.check(body.password)
+    return web.json_response(await action(agent_ctx(request), body), headers={"Cache-Control": "no-store"})

@@ -8,13 +8,14 @@ Repeated wrong passwords lock the actions for a while, so the 16-character passw
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import AgentError
-from agent.secrets import SecretStore, SecretStoreError, verify_password
+from agent.secrets import CREDENTIAL_FILE, verify_password
 
 MAX_FAILURES = 5
 LOCK_S = 60
@@ -40,24 +41,32 @@ class AdminAvailability:
 class AdminGate:
     """Checks the admin password against the hash stored at enrollment, in constant time."""
 
-    def __init__(self, state_dir: Path, credentials_dir: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._store = SecretStore(state_dir, credentials_dir)
+    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self._record = state_dir / CREDENTIAL_FILE
         self._clock = clock
         self._failures = 0
         self._locked_until = 0.0
 
     def _stored_hash(self) -> str | None:
-        """The stored hash, or None when not enrolled; SecretStoreError when the record is damaged."""
-        device = self._store.load()
-        return device.admin_password_hash if device is not None and device.admin_password_hash else None
+        """The stored hash, or None when not enrolled; OSError/ValueError when the record is damaged.
+
+        Only the enrollment record's hash field is read: the encrypted device secret is not needed to check
+        a password, so it is not decrypted here.
+        """
+        try:
+            record = json.loads(self._record.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        stored = record.get("admin_password_hash") if isinstance(record, dict) else None
+        return stored if isinstance(stored, str) and stored else None
 
     async def availability(self) -> AdminAvailability:
         """Enrolled with a password → enabled; otherwise the reason, in words for a store manager."""
         try:
             stored = await asyncio.to_thread(self._stored_hash)
-        except SecretStoreError as err:
-            return AdminAvailability(False, f"Admin actions are disabled: {err}")
+        except (OSError, ValueError) as err:
+            return AdminAvailability(False, "Admin actions are disabled: the enrollment record "
+                                     f"{self._record} is unreadable ({type(err).__name__}); re-enroll.")
         return AdminAvailability(True, None) if stored else AdminAvailability(False, NOT_ENROLLED)
 
     async def check(self, password: str | None) -> None:
@@ -73,7 +82,10 @@ class AdminGate:
         if not password:
             raise AdminRefused("admin_password_required", "Enter the admin password of this terminal.",
                                param="password")
-        stored = await asyncio.to_thread(self._stored_hash)
+        try:
+            stored = await asyncio.to_thread(self._stored_hash)
+        except (OSError, ValueError):
+            stored = None
         # scrypt is deliberately slow: run it off the event loop; verify_password compares in constant time.
         ok = stored is not None and await asyncio.to_thread(verify_password, stored, password)
         if not ok:

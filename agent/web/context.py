@@ -1,47 +1,37 @@
-"""Shared state of the web handlers: the dependencies the app factory passes in, and JSON error mapping."""
+"""Shared state of the web handlers and what they read from the agent's context.
+
+Everything comes from the AgentContext the app factory stores under `agent.api.keys.CTX`, read at request
+time (services are opened later, in the app's cleanup contexts). Device health and print queues are found
+by duck typing on the adapters the device layer plugged in (`.link.health()`, PrinterService).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
 import jinja2
 from aiohttp import web
 
+from agent.api.keys import CTX
+from agent.context import AgentContext
 from agent.devices.print_queue import JobState
-from agent.errors import AgentError
+from agent.devices.printer import PrinterService
 from agent.web.admin import AdminGate
 
-if TYPE_CHECKING:
-    from agent.devices import Devices
-    from agent.settings import Settings
-    from agent.uploader import SyncService
-
 HELD_STATES: tuple[JobState, ...] = ("held", "failed")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _nothing() -> None:
-    return None
+class SyncNow(Protocol):
+    """The uploader's "sync now" (agent.uploader.SyncService)."""
 
-
-@dataclass(frozen=True, slots=True)
-class WebDeps:
-    """What the pages need; services are getters because the app opens them later, in its cleanup_ctx."""
-
-    settings: Settings
-    credentials_dir: Path | None = None
-    sync: Callable[[], SyncService | None] = field(default=_nothing)
-    devices: Callable[[], Devices | None] = field(default=_nothing)
+    async def sync_now(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class WebState:
-    """Everything the handlers share, stored under WEB_STATE."""
+    """What the web handlers share, stored under WEB_STATE."""
 
-    deps: WebDeps
     gate: AdminGate
     templates: jinja2.Environment
 
@@ -49,28 +39,41 @@ class WebState:
 WEB_STATE = web.AppKey("agent_web_state", WebState)
 
 
-def json_errors(handler: Handler) -> Handler:
-    """Map AgentError to its DESIGN §4 JSON answer (with Retry-After when given)."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except AgentError as err:
-            headers = {"Retry-After": str(err.retry_after)} if err.retry_after else None
-            return web.json_response(err.body(), status=err.status, headers=headers)
-
-    return wrapped
+def agent_ctx(request: web.Request) -> AgentContext:
+    """The agent's context."""
+    return request.app[CTX]
 
 
-async def device_view(deps: WebDeps) -> dict[str, Any]:
+def sync_service(ctx: AgentContext) -> SyncNow | None:
+    """The running uploader, if the sync layer put one on the context (None when not enrolled)."""
+    service = getattr(ctx, "sync", None)
+    return service if service is not None and hasattr(service, "sync_now") else None
+
+
+def printer_service(ctx: AgentContext) -> PrinterService | None:
+    """The receipt printer adapter with its durable queue, if one is configured."""
+    printer = ctx.devices.printer
+    return printer if isinstance(printer, PrinterService) else None
+
+
+def device_health(ctx: AgentContext) -> dict[str, dict[str, Any]]:
+    """Health per device name, from every adapter that keeps a supervised link."""
+    found: dict[str, dict[str, Any]] = {}
+    for adapter in (ctx.devices.printer, ctx.devices.scanner, ctx.devices.card_reader):
+        link = getattr(adapter, "link", None)
+        if link is not None and callable(getattr(link, "health", None)):
+            health = link.health()
+            found[health.name] = asdict(health)
+    return found
+
+
+async def device_view(ctx: AgentContext) -> dict[str, Any]:
     """Device health and the held/failed print jobs (what the cashier may reprint or drop)."""
-    devices = deps.devices()
-    if devices is None:
-        return {"devices": {}, "print_jobs": []}
-    jobs = []
-    if devices.printer is not None:
+    jobs: list[dict[str, Any]] = []
+    printer = printer_service(ctx)
+    if printer is not None:
         try:
-            jobs = [asdict(j) for j in await devices.printer.queue.jobs(50, HELD_STATES)]
+            jobs = [asdict(j) for j in await printer.queue.jobs(50, HELD_STATES)]
         except RuntimeError:  # the print queue is not open yet (agent still starting)
             jobs = []
-    return {"devices": devices.manager.health_json(), "print_jobs": jobs}
+    return {"devices": device_health(ctx), "print_jobs": jobs}

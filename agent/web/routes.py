@@ -1,9 +1,10 @@
 """The agent's local web (DESIGN §8): cashier screen `/`, status page `/status`, their static files, and the
 small read-only JSON they need beside the core API (`/api/web/status`, `/api/web/qr.svg`).
 
-The agent's app factory calls `setup_routes(app, WebDeps(...))` once. Pages are Jinja2 with autoescape on;
-every dynamic value on the page is set by script through `textContent`, so untrusted text (merchant
-references, device errors, cloud messages) is never parsed as HTML. Everything is served locally: no CDN.
+The app factory calls `setup_routes(app)` once, after storing its AgentContext under CTX; errors raised here
+are AgentErrors, which the agent's error middleware turns into DESIGN §4 JSON. Pages are Jinja2 with
+autoescape on, and every dynamic value is set by script through `textContent`, so untrusted text
+(merchant references, device errors, cloud messages) is never parsed as HTML. All served locally: no CDN.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from agent.api.keys import CTX
 from agent.errors import AgentError
 from agent.money import format_money
 from agent.web.actions import admin_action
 from agent.web.admin import AdminGate
-from agent.web.context import WEB_STATE, WebDeps, WebState, device_view, json_errors
+from agent.web.context import WEB_STATE, WebState, agent_ctx, device_view
 from agent.web.qr import MAX_QR_CHARS, qr_svg
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -36,8 +38,8 @@ def _templates() -> jinja2.Environment:
                               autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def _page_context(deps: WebDeps) -> dict[str, Any]:
-    settings = deps.settings
+def _page_context(request: web.Request) -> dict[str, Any]:
+    settings = agent_ctx(request).settings
     currency = settings.store.currencies[0]
     notes = [n for n in (1000, 5000, 10000) if currency == "JPY"]
     return {"store_name": settings.store.name, "currency": currency, "static": "/static",
@@ -48,7 +50,7 @@ def _page_context(deps: WebDeps) -> dict[str, Any]:
 
 async def _render(request: web.Request, name: str, **extra: Any) -> web.Response:
     state = request.app[WEB_STATE]
-    html = state.templates.get_template(name).render(**_page_context(state.deps), **extra)
+    html = state.templates.get_template(name).render(**_page_context(request), **extra)
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS)
 
 
@@ -64,7 +66,6 @@ async def status_page(request: web.Request) -> web.Response:
                          admin_message=available.message or "")
 
 
-@json_errors
 async def qr_image(request: web.Request) -> web.Response:
     """GET /api/web/qr.svg?data=… — the QR of a qr_content as SVG."""
     data = request.query.get("data", "")
@@ -81,18 +82,17 @@ async def web_status(request: web.Request) -> web.Response:
     """GET /api/web/status — devices, held print jobs and whether admin actions are available."""
     state = request.app[WEB_STATE]
     available = await state.gate.availability()
-    body = await device_view(state.deps)
+    body = await device_view(agent_ctx(request))
     body["admin"] = {"enabled": available.enabled, "message": available.message}
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
-def setup_routes(app: web.Application, deps: WebDeps) -> None:
-    """Add the pages, static files and web JSON routes to the agent's app."""
-    settings = deps.settings
-    app[WEB_STATE] = WebState(deps, AdminGate(settings.agent.state_dir, deps.credentials_dir), _templates())
+def setup_routes(app: web.Application) -> None:
+    """Add the pages, static files and web JSON routes to the agent's app (which already holds CTX)."""
+    app[WEB_STATE] = WebState(AdminGate(app[CTX].settings.agent.state_dir), _templates())
     app.router.add_get("/", cashier_page)
     app.router.add_get("/status", status_page)
     app.router.add_get("/api/web/status", web_status)
     app.router.add_get("/api/web/qr.svg", qr_image)
-    app.router.add_post("/api/web/admin/{action}", json_errors(admin_action))
+    app.router.add_post("/api/web/admin/{action}", admin_action)
     app.router.add_static("/static/", STATIC_DIR, name="web_static", append_version=False)

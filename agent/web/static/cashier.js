@@ -10,7 +10,11 @@
     offline_total_limit: "オフライン上限 Offline limit reached",
     offline_count_limit: "オフライン上限 Offline limit reached",
     offline_age_limit: "オフライン上限 Offline limit reached",
-    qr_offline: "QRは使えません QR unavailable offline",
+    cloud_unavailable: "QRは使えません QR unavailable (offline)",
+    not_enrolled: "QRは使えません QR unavailable (not enrolled)",
+    cloud_refused: "QR決済を拒否 QR payment refused",
+    card_reader_error: "カードリーダーの異常 Card reader problem",
+    card_result_required: "カードリーダーなし No card reader",
     store_unavailable: "保存できません Cannot save sales",
   };
   const state = { amount: 0, received: 0, field: "amount", ref: null, cardReader: false, poll: null };
@@ -156,12 +160,16 @@
 
   async function cardConfirm() {
     clearError();
-    if (!state.cardReader && !$("card-form").reportValidity()) return;
+    if (!state.cardReader) {
+      const form = $("card-form");
+      form.elements.approval_code.required = form.elements.status.value === "approved";
+      if (!form.reportValidity()) return;
+    }
     const sale = await postSale(cardBody(), state.cardReader
       ? "カードを読み取り中 Waiting for the card reader…" : "保存中 Saving the sale…");
     if (!sale) return;
     const r = resultOf(sale);
-    const approved = sale.status === "succeeded" || r.status === "approved";
+    const approved = sale.status === "succeeded";
     const card = [r.card_brand, r.card_last_4 ? `•••• ${String(r.card_last_4).slice(-4)}` : null]
       .filter(Boolean).join(" ");
     const lines = [
@@ -186,7 +194,6 @@
     }
     $("qr-img").src = `/api/web/qr.svg?data=${encodeURIComponent(content)}`;
     $("qr-state").textContent = `${MPAC.money(sale.amount, sale.currency)} — お支払い待ち Waiting for payment`;
-    $("qr-done").hidden = true;
     show("step-qr");
     pollQr(sale.local_id || sale.id);
   }
@@ -236,7 +243,7 @@
   $("cash-confirm").addEventListener("click", cashConfirm);
   $("card-confirm").addEventListener("click", cardConfirm);
   $("next-sale").addEventListener("click", reset);
-  $("qr-done").addEventListener("click", reset);
+  $("qr-back").addEventListener("click", reset);
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (/^[0-9]$/.test(e.key)) key(e.key);
