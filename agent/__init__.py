@@ -1,1 +1,3 @@
 """agent package of mpac-edge."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The agent's local HTTP API and pages (DESIGN §8)."""

@@ -1,0 +1,7 @@
+"""Typed keys of the aiohttp application state."""
+
+from aiohttp import web
+
+from agent.context import AgentContext
+
+CTX = web.AppKey("agent_context", AgentContext)

@@ -1,0 +1,69 @@
+"""/api/sales: create (POST), one (GET /api/sales/{local_id}), list with filters (GET)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.api.errors import error_json
+from agent.api.keys import CTX
+from agent.commands import CreateSale
+from agent.sale import MODES
+from agent.store import SaleFilter
+
+routes = web.RouteTableDef()
+
+
+class ListQuery(BaseModel):
+    """Query string of GET /api/sales; times are unix ms."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    starting_after: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    sync_state: Literal["queued", "sending", "acked", "rejected", "expired"] | None = None
+    status: Literal["succeeded", "failed", "cancelled"] | None = None
+    payment_method: Literal["cash", "card"] | None = None
+    created_gte: Annotated[int, Field(ge=0)] | None = None
+    created_lte: Annotated[int, Field(ge=0)] | None = None
+
+
+@routes.post("/api/sales")
+async def create_sale(request: web.Request) -> web.Response:
+    """Create a sale: 201 when recorded now, 200 when the same merchant_ref_id was already recorded."""
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return error_json(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        return error_json(400, "invalid_request_error", "invalid_json",
+                          "The request body must be a JSON object.")
+    cmd = CreateSale.model_validate(data)
+    outcome = await request.app[CTX].require_sales().create(cmd)
+    return web.json_response(outcome.body, status=201 if outcome.created else 200)
+
+
+@routes.get("/api/sales/{local_id}")
+async def get_sale(request: web.Request) -> web.Response:
+    """One sale (cash, card or QR) by its local_id."""
+    local_id = request.match_info["local_id"]
+    body = await request.app[CTX].require_sales().get(local_id) if len(local_id) <= 64 else None
+    if body is None:
+        return error_json(404, "invalid_request_error", "resource_missing", "No sale with that local_id.",
+                          param="local_id")
+    return web.json_response(body)
+
+
+@routes.get("/api/sales")
+async def list_sales(request: web.Request) -> web.Response:
+    """Cash and card sales, newest first: {"object": "list", "data": [...], "has_more": bool}."""
+    q = ListQuery.model_validate(dict(request.query))
+    ptype = MODES[q.payment_method][1] if q.payment_method else None
+    flt = SaleFilter(sync_state=q.sync_state, status=q.status, payment_method_type=ptype,
+                     created_gte=q.created_gte, created_lte=q.created_lte, starting_after=q.starting_after,
+                     limit=q.limit)
+    sales, has_more = await request.app[CTX].require_store().list(flt)
+    return web.json_response({"object": "list", "data": [s.to_json() for s in sales], "has_more": has_more})

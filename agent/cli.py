@@ -1,0 +1,106 @@
+"""`mpac-agent` command line. Each subcommand is one `add_<name>(subparsers)` function plus one line in
+COMMANDS; the function registers its parser and sets `handler` to a function(args) -> exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from agent.settings import Settings, SettingsError, load_settings
+
+CONFIG_ENV = "MPAC_AGENT_CONFIG"
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """--config FILE, shared by every subcommand that reads settings."""
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help=f"TOML settings laid over the packaged defaults (default: ${CONFIG_ENV} if set)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from --config, else $MPAC_AGENT_CONFIG, else the defaults (the CLI is the only env reader)."""
+    path = args.config
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    return load_settings(path)
+
+
+async def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    """Run the agent until SIGTERM or SIGINT, then close everything cleanly."""
+    from agent.bootstrap import build_app  # noqa: PLC0415 -- deferred so `mpac-agent --help` stays fast
+
+    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.web.host, settings.web.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        announce(f"mpac-agent ready on http://{host}:{port}")
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """mpac-agent run: serve the local API until stopped."""
+    settings = settings_from_args(args)
+    try:
+        asyncio.run(serve(settings, lambda line: print(line, flush=True)))
+    except OSError as err:
+        print(f"mpac-agent: cannot listen on {settings.web.host}:{settings.web.port}: {err.strerror}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `run`."""
+    parser = sub.add_parser("run", help="run the agent (local API on 127.0.0.1:8700 by default)",
+                            description="Run the edge agent until SIGTERM/SIGINT. Prints one line with "
+                            "the URL "
+                            "when ready. Cash and card sales work with no network from the first second.")
+    add_config_option(parser)
+    parser.set_defaults(handler=cmd_run)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    add_run,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="mpac-agent", description="MPAC edge agent for SmartPOS terminals: "
+                                     "offline-safe cash and card sales, QR payments, device drivers, sync.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mpac-agent` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.handler(args)
+    except SettingsError as err:
+        print(f"mpac-agent: {err}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

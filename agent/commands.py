@@ -1,0 +1,62 @@
+"""The sale command as the local API takes it (pydantic v2: validation and JSON Schema in one place)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+
+from agent.ports import CardResult
+
+MAX_AMOUNT = 10**10
+Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+MetaValue = StrictStr | StrictInt | bool
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CardResultIn(_Model):
+    """What the card reader (or the external card app) answered; never a full card number."""
+
+    status: Literal["approved", "declined"]
+    approval_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    card_brand: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    card_last_4: Annotated[str, Field(pattern=r"^[0-9]{4}$")] | None = None
+    entry_method: Literal["chip", "contactless", "swipe", "manual"] | None = None
+    decline_reason: Annotated[str, Field(max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _approval_code(self) -> CardResultIn:
+        if self.status == "approved" and self.approval_code is None:
+            raise ValueError("an approved card result needs its approval_code")
+        return self
+
+    def to_port(self) -> CardResult:
+        """As the port's CardResult."""
+        return CardResult(self.status, self.approval_code, self.card_brand, self.card_last_4,
+                          self.entry_method, self.decline_reason)
+
+
+class LineIn(_Model):
+    """One receipt line (shown and printed; not part of the synced item)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
+
+
+class CreateSale(_Model):
+    """POST /api/sales. Amounts are integer minor units (JPY: yen)."""
+
+    amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None  # None: the store's first currency
+    payment_method: Literal["cash", "card", "qr_mpm"]
+    merchant_ref_id: Ref | None = None  # the client's idempotency reference; generated when absent
+    cash_received: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] | None = None
+    card_result: CardResultIn | None = None
+    metadata: Annotated[dict[Annotated[str, Field(min_length=1, max_length=40)], MetaValue],
+                        Field(max_length=20)] = Field(default_factory=dict)
+    lines: Annotated[list[LineIn], Field(max_length=100)] = Field(default_factory=list)
+    tax: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] = 0

@@ -1,0 +1,165 @@
+"""The sale service: takes a CreateSale command and records it durably before anyone is told it succeeded."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from uuid6 import uuid7
+
+from agent.caps import check_pending, check_sale_amount
+from agent.commands import CreateSale
+from agent.errors import SaleRefused, UpstreamUnavailable
+from agent.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
+from agent.qr import QrSales
+from agent.sale import NewSale, Sale, same_request
+from agent.settings import Settings
+from agent.store import Store
+
+log = logging.getLogger(__name__)
+PRINT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SaleOutcome:
+    """The sale as the API shows it, and whether this call created it (201) or found it (200)."""
+
+    body: dict[str, Any]
+    created: bool
+
+
+class SaleService:
+    """Cash and card sales go to the local chain (store-and-forward); QR MPM sales go to the cloud."""
+
+    def __init__(self, store: Store, settings: Settings, qr: QrSales, *,
+                 card_reader: CardReaderPort | None = None,
+                 printer: ReceiptPrinterPort | None = None) -> None:
+        self._store = store
+        self._settings = settings
+        self._qr = qr
+        self._reader = card_reader
+        self._printer = printer
+        self._reader_lock = asyncio.Lock()  # one reader, one customer at a time
+
+    async def create(self, cmd: CreateSale) -> SaleOutcome:
+        """Validate, take the money (cash / card result / reader / cloud QR), commit, then print."""
+        currency = cmd.currency or self._settings.store.currencies[0]
+        if currency not in self._settings.store.currencies:
+            accepted = ", ".join(self._settings.store.currencies)
+            raise SaleRefused("unsupported_currency", f"This terminal takes {accepted}, not {currency}.",
+                              param="currency")
+        ref = cmd.merchant_ref_id or f"{self._settings.agent.serial}-{uuid7()}"
+        _check_method_fields(cmd)
+        if cmd.payment_method == "qr_mpm":
+            body, created = await self._qr.create(ref, cmd.amount, currency, dict(cmd.metadata))
+            return SaleOutcome(body, created)
+        check_sale_amount(cmd.amount, currency, self._settings.offline)
+        if cmd.payment_method == "cash":
+            assert cmd.cash_received is not None  # checked above
+            new = self._new(cmd, ref, currency, "succeeded",
+                            {"cash_received": cmd.cash_received, "change": cmd.cash_received - cmd.amount})
+        elif cmd.card_result is not None:
+            new = self._card(cmd, ref, currency, cmd.card_result.to_port(), enforce_caps=True)
+        else:
+            replay = await self._known(ref, cmd, currency)
+            if replay is not None:
+                return replay
+            new = await self._card_from_reader(cmd, ref, currency)
+        recorded = await self._store.record(new)
+        body = recorded.sale.to_json()
+        if recorded.created and recorded.sale.status == "succeeded":
+            body["print"] = await self._print(recorded.sale, cmd)
+        return SaleOutcome(body, recorded.created)
+
+    async def get(self, local_id: str) -> dict[str, Any] | None:
+        """A cash/card sale or a QR sale by local_id."""
+        sale = await self._store.get(local_id)
+        if sale is not None:
+            return sale.to_json()
+        return await self._qr.get(local_id)
+
+    def _new(self, cmd: CreateSale, ref: str, currency: str, status: str, result: dict[str, Any], *,
+             enforce_caps: bool = True) -> NewSale:
+        receipt = {"lines": [line.model_dump() for line in cmd.lines], "tax": cmd.tax}
+        return NewSale(ref, cmd.amount, currency, cmd.payment_method, status,  # type: ignore[arg-type]
+                       result, dict(cmd.metadata), receipt, enforce_caps)
+
+    def _card(self, cmd: CreateSale, ref: str, currency: str, card: CardResult, *,
+              enforce_caps: bool) -> NewSale:
+        result = {"card_status": card.status, "approval_code": card.approval_code,
+                  "card_brand": card.card_brand,
+                  "card_last_4": card.card_last_4, "entry_method": card.entry_method}
+        if card.decline_reason is not None:
+            result["decline_reason"] = card.decline_reason
+        status = "succeeded" if card.status == "approved" else "failed"
+        return self._new(cmd, ref, currency, status, result, enforce_caps=enforce_caps)
+
+    async def _known(self, ref: str, cmd: CreateSale, currency: str) -> SaleOutcome | None:
+        """Before driving the reader: a retry must not charge the card twice."""
+        sale = await self._store.get_by_ref(ref)
+        if sale is None:
+            return None
+        probe = NewSale(ref, cmd.amount, currency, "card", "succeeded")
+        if not same_request(sale, probe):
+            raise SaleRefused("merchant_ref_id_reused", f"The reference {ref!r} already belongs to another "
+                              "sale. Use a new reference for a new sale.", param="merchant_ref_id",
+                              status=409)
+        return SaleOutcome(sale.to_json(), created=False)
+
+    async def _card_from_reader(self, cmd: CreateSale, ref: str, currency: str) -> NewSale:
+        if self._reader is None:
+            raise SaleRefused("card_result_required", "No card reader is connected to this terminal: send "
+                              "the "
+                              "reader's answer as card_result.", param="card_result")
+        # Caps are checked before the card is charged: refusing after an approval would lose the money.
+        check_pending(cmd.amount, currency, await self._store.pending(), self._settings.offline,
+                      self._store.clock_ms())
+        async with self._reader_lock:
+            try:
+                card = await self._reader.authorize(cmd.amount, currency, ref)
+            except Exception as err:  # a device fault of any kind: nothing was charged or recorded
+                log.warning("card reader failed for %s: %s", ref, type(err).__name__)
+                raise UpstreamUnavailable("card_reader_error", "The card reader did not complete the payment "
+                                          f"({type(err).__name__}). Nothing was charged; try again.") from err
+        return self._card(cmd, ref, currency, card, enforce_caps=False)
+
+    async def _print(self, sale: Sale, cmd: CreateSale) -> dict[str, Any]:
+        """Print after commit; a print failure is reported, never turned into a failed sale."""
+        if self._printer is None:
+            return {"status": "no_printer"}
+        try:
+            receipt = self._receipt(sale, cmd)
+            job_id = await asyncio.wait_for(self._printer.print_receipt(receipt), PRINT_TIMEOUT_S)
+        except Exception as err:  # the sale is committed; the receipt can be reprinted
+            log.warning("receipt for sale %s not printed: %s", sale.local_id, type(err).__name__)
+            return {"status": "failed", "error": type(err).__name__}
+        return {"status": "queued", "job_id": job_id}
+
+    def _receipt(self, sale: Sale, cmd: CreateSale) -> SaleReceipt:
+        result = sale.to_json()["result"]
+        return SaleReceipt(
+            receipt_id=sale.local_id, receipt_number=sale.seq, store_name=self._settings.store.name,
+            created_at_ms=sale.created_at, currency=sale.currency, total=sale.amount, tax=cmd.tax,
+            payment_method=sale.method,
+            lines=tuple(ReceiptLine(li.name, li.quantity, li.amount) for li in cmd.lines),
+            cash_received=result.get("cash_received"), change=result.get("change"),
+            card_brand=result.get("card_brand"), card_last_4=result.get("card_last_4"),
+            approval_code=result.get("approval_code"),
+        )
+
+
+def _check_method_fields(cmd: CreateSale) -> None:
+    """Fields that belong to one payment method only, with the param a cashier screen can point at."""
+    if cmd.payment_method == "cash":
+        if cmd.cash_received is None:
+            raise SaleRefused("cash_received_required", "A cash sale needs cash_received: the amount the "
+                              "customer handed over.", param="cash_received")
+        if cmd.cash_received < cmd.amount:
+            raise SaleRefused("cash_received_too_low", "The cash received is less than the amount due.",
+                              param="cash_received")
+    elif cmd.cash_received is not None:
+        raise SaleRefused("unexpected_field", "cash_received is only for cash sales.", param="cash_received")
+    if cmd.card_result is not None and cmd.payment_method != "card":
+        raise SaleRefused("unexpected_field", "card_result is only for card sales.", param="card_result")

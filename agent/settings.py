@@ -1,0 +1,135 @@
+"""The agent's one frozen, typed settings object: one TOML file laid over the packaged defaults."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message names the file, the key and what is wrong."""
+
+
+class AgentSection(BaseModel):
+    """[agent]: where state lives and who this device is."""
+
+    model_config = _STRICT
+    state_dir: Path
+    serial: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")
+    max_db_mb: int = Field(ge=0)
+    expiry_interval_s: float = Field(gt=0)
+
+    @property
+    def db_path(self) -> Path:
+        """The agent's SQLite database file."""
+        return self.state_dir / "agent.sqlite3"
+
+
+class WebSection(BaseModel):
+    """[web]: the local HTTP server (DESIGN §8)."""
+
+    model_config = _STRICT
+    host: str = Field(min_length=1)
+    port: int = Field(ge=0, le=65535)
+
+
+class CloudSection(BaseModel):
+    """[cloud]: the gateway and this device's credential (the secret normally comes from the secret store)."""
+
+    model_config = _STRICT
+    url: str = Field(pattern=r"^https?://[^\s/]+(/.*)?$")
+    device_id: str
+    api_key: str
+    secret_key: SecretStr
+    timeout_s: float = Field(gt=0, le=120)
+
+
+class OfflineSection(BaseModel):
+    """[offline]: caps on stored, unsynced sales (DESIGN §6), minor units of the sale's currency."""
+
+    model_config = _STRICT
+    max_sale_amount: int = Field(gt=0)
+    max_total_amount: int = Field(gt=0)
+    max_count: int = Field(gt=0)
+    max_age_hours: float = Field(gt=0)
+
+    @property
+    def max_age_ms(self) -> int:
+        """The max age as milliseconds."""
+        return int(self.max_age_hours * 3_600_000)
+
+
+class StoreSection(BaseModel):
+    """[store]: the shop this terminal belongs to."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=80)
+    currencies: tuple[CurrencyCode, ...] = Field(min_length=1)
+
+
+class Settings(BaseModel):
+    """Everything the agent process is configured with; built once by `load_settings`."""
+
+    model_config = _STRICT
+    agent: AgentSection
+    web: WebSection
+    cloud: CloudSection
+    offline: OfflineSection
+    store: StoreSection
+    devices: dict[str, Any] = Field(default_factory=dict)  # drivers' schema, passed through untouched
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Lay `over` on `base` key by key (tables merge; [devices] is replaced as a whole table)."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "devices":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        got = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
+        if key.endswith("secret_key"):
+            got = ""  # never echo a secret
+        lines.append(f"  {key}: {e['msg']}{got}")
+    return "\n".join(lines)
+
+
+def default_table() -> dict[str, Any]:
+    """The packaged defaults as a TOML table."""
+    text = resources.files("agent").joinpath("defaults.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Defaults, then the TOML file at `path`, then `overrides` (tests, bootstrap); raise SettingsError."""
+    table = default_table()
+    source = "the packaged defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            with path.open("rb") as fh:
+                table = _merge(table, tomllib.load(fh))
+        except OSError as err:
+            raise SettingsError(f"cannot read configuration file {path}: {err.strerror}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise SettingsError(f"{path} is not valid TOML: {err}") from err
+    if overrides:
+        table = _merge(table, overrides)
+    try:
+        return Settings.model_validate(table)
+    except ValidationError as err:
+        raise SettingsError(_describe(err, source)) from err
