@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from cloud.api import devices as dv
 from cloud.api import models as m
+from sync import models as sm
 
 REF = "#/components/schemas/{model}"
 Security = list[dict[str, list[str]]]
@@ -62,6 +64,7 @@ def openapi_document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         m.CreatePaymentIntentRequest, m.ConfirmPaymentIntentRequest, m.CancelPaymentIntentRequest,
         m.EmptyRequest, m.PaymentIntentOut, m.PaymentIntentList, m.ErrorOut,
+        dv.ActivateDeviceRequest, dv.ActivateDeviceResponse, sm.SyncBatch, sm.BatchResponse,
     ]  # fmt: skip
     _, defs = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     pi = "/v1/payment_intents/{id}"
@@ -83,6 +86,12 @@ def openapi_document() -> dict[str, Any]:
         },
         f"{pi}/capture": {"post": _op("Capture", HMAC, out, body=m.EmptyRequest, params=[ID])},
         f"{pi}/sync": {"post": _op("Sync with the provider", HMAC, out, body=m.EmptyRequest, params=[ID])},
+        # Device enrollment (DESIGN §7; authorized by the activation code itself) and sync intake (§6).
+        "/v1/devices/activate": {"post": {
+            **_op("Activate a device with a code", [], dv.ActivateDeviceResponse, status="201",
+                  body=dv.ActivateDeviceRequest), "parameters": []}},
+        "/v1/sync/batches": {"post": _op("Upload a batch of offline sales (device credential)", HMAC,
+                                         sm.BatchResponse, body=sm.SyncBatch)},
     }
     return {
         "openapi": "3.1.0",

@@ -93,3 +93,15 @@ class TestEnrollDefaults:
         """Two enrollments in one store give two distinct devices and keys."""
         a, b = await enroll(pgw, tenant, "A"), await enroll(pgw, tenant, "B")
         assert a.device_id != b.device_id and a.api_key != b.api_key and a.secret_key != b.secret_key
+
+
+class TestOpenApi:
+    async def test_document_lists_device_and_sync_routes(self, pgw: Pgw) -> None:
+        """GET /openapi.json describes activation and sync batches with schemas from the pydantic models."""
+        async with pgw.session.get(pgw.url + "/openapi.json") as resp:
+            doc = await resp.json()
+        assert doc["paths"]["/v1/devices/activate"]["post"]["security"] == []
+        assert "201" in doc["paths"]["/v1/devices/activate"]["post"]["responses"]
+        assert doc["paths"]["/v1/sync/batches"]["post"]["security"] == [{"hmac": []}]
+        schemas = set(doc["components"]["schemas"])
+        assert {"SyncBatch", "SyncItem", "BatchResponse", "ActivateDeviceRequest"} <= schemas

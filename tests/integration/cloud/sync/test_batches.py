@@ -70,8 +70,11 @@ class TestResults:
         listed = {i["id"]: i for i in (await client.get("/v1/payment_intents?limit=100")).body["data"]}
         assert [listed[i]["status"] for i in ids] == ["succeeded", "failed", "cancelled"]
         cash, card = listed[ids[0]], listed[ids[1]]
-        assert (cash["processing_mode"], cash["change"], cash["merchant_store_id"]) == ("manual", 800,
-                                                                                       tenant.store_code)
+        assert (cash["processing_mode"], cash["change"], cash["merchant_store_id"]) == (
+            "manual",
+            800,
+            tenant.store_code,
+        )
         assert card["processing_mode"] == "external" and card["card"]["card_last_4"] == "4242"
         assert card["failure_code"] == "card_declined"
         paths = [[(f, t) for f, t, _ in _txns(pgw, i)] for i in ids]
