@@ -21,7 +21,7 @@ from agent.devices.printer import PrinterService
 from agent.errors import AgentError, UpstreamUnavailable
 from agent.outbox import read_sync_status
 from agent.store import db
-from agent.web.context import WEB_STATE, agent_ctx, device_view, printer_service, sync_service
+from agent.web.context import WEB_STATE, agent_ctx, device_view, printer_service
 
 JOB_ID = r"^pj_[0-9A-HJKMNP-TV-Z]{26}$"
 BUNDLE_SALES = 50
@@ -77,7 +77,7 @@ async def drop(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
 
 async def sync_now(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
     """Run one sync pass now and say what it did."""
-    sync = sync_service(ctx)
+    sync = ctx.sync
     if sync is None:
         raise UpstreamUnavailable("sync_unavailable", "Sync is not running on this terminal.")
     result = await sync.sync_now()

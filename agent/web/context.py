@@ -1,14 +1,13 @@
 """Shared state of the web handlers and what they read from the agent's context.
 
 Everything comes from the AgentContext the app factory stores under `agent.api.keys.CTX`, read at request
-time (services are opened later, in the app's cleanup contexts). Device health and print queues are found
-by duck typing on the adapters the device layer plugged in (`.link.health()`, PrinterService).
+time (services are opened later, in the app's cleanup context).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import jinja2
 from aiohttp import web
@@ -20,12 +19,6 @@ from agent.devices.printer import PrinterService
 from agent.web.admin import AdminGate
 
 HELD_STATES: tuple[JobState, ...] = ("held", "failed")
-
-
-class SyncNow(Protocol):
-    """The uploader's "sync now" (agent.uploader.SyncService)."""
-
-    async def sync_now(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +37,6 @@ def agent_ctx(request: web.Request) -> AgentContext:
     return request.app[CTX]
 
 
-def sync_service(ctx: AgentContext) -> SyncNow | None:
-    """The running uploader, if the sync layer put one on the context (None when not enrolled)."""
-    service = getattr(ctx, "sync", None)
-    return service if service is not None and hasattr(service, "sync_now") else None
-
-
 def printer_service(ctx: AgentContext) -> PrinterService | None:
     """The receipt printer adapter with its durable queue, if one is configured."""
     printer = ctx.devices.printer
@@ -57,14 +44,12 @@ def printer_service(ctx: AgentContext) -> PrinterService | None:
 
 
 def device_health(ctx: AgentContext) -> dict[str, dict[str, Any]]:
-    """Health per device name, from every adapter that keeps a supervised link."""
-    found: dict[str, dict[str, Any]] = {}
-    for adapter in (ctx.devices.printer, ctx.devices.scanner, ctx.devices.card_reader):
-        link = getattr(adapter, "link", None)
-        if link is not None and callable(getattr(link, "health", None)):
-            health = link.health()
-            found[health.name] = asdict(health)
-    return found
+    """Health per device name, from the device manager (empty when no device is configured)."""
+    manager = ctx.device_manager
+    if manager is None:
+        return {}
+    health: dict[str, dict[str, Any]] = manager.health_json()
+    return health
 
 
 async def device_view(ctx: AgentContext) -> dict[str, Any]:

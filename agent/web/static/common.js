@@ -58,17 +58,16 @@ const MPAC = (() => {
     return node;
   }
 
-  /* The sync block of /api/status, whether nested under "sync" or flat. */
+  /* The uploader's block of /api/status ({} when sync is not running). */
   function syncOf(status) {
-    if (!status) return {};
-    return status.sync && typeof status.sync === "object" ? status.sync : status;
+    return status && status.sync && typeof status.sync === "object" ? status.sync : {};
   }
 
-  /* "online" | "offline" | "not_enrolled" | "unknown" from /api/status. */
+  /* "online" | "offline" | "not_enrolled" | "unknown" | "agent_down" from /api/status. */
   function connection(status) {
     if (!status) return "agent_down";
     const s = syncOf(status);
-    if (s.enabled === false) return "not_enrolled";
+    if ((status.device && status.device.enrolled === false) || s.enabled === false) return "not_enrolled";
     if (s.connected === true) return "online";
     if (s.connected === false) return "offline";
     return "unknown";

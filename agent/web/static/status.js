@@ -29,26 +29,27 @@
 
   function fillSync(status) {
     const s = MPAC.syncOf(status);
+    const q = status.queue || {};
     const conn = MPAC.connection(status);
     MPAC.showConnection(conn);
+    const reason = s.reason || s.last_error;
     const label = { online: "接続中 Connected", offline: "オフライン Offline", unknown: "未確認 Not yet contacted",
-      not_enrolled: `未登録 Not enrolled${s.reason ? ` — ${s.reason}` : ""}`, agent_down: "—" };
+      not_enrolled: "未登録 Not enrolled", agent_down: "—" };
     set("f-connected", label[conn] || conn);
-    const queue = status.queue || {};
-    set("f-queue", String(s.pending_count ?? queue.depth ?? queue.pending_count ?? "—"));
-    set("f-pending", pendingText(s.pending_amount ?? queue.pending_amount ?? status.pending_amount));
-    const oldest = s.oldest_pending_at ?? queue.oldest_pending_at ?? status.oldest_pending_at;
+    set("f-queue", String(q.depth ?? s.pending_count ?? "—"));
+    set("f-pending", pendingText(q.pending_amount ?? s.pending_amount));
+    const oldest = q.oldest_pending_at ?? s.oldest_pending_at;
     set("f-oldest", oldest ? MPAC.when(oldest) : "—");
-    set("f-last-ack", MPAC.when(s.last_ack_at ?? status.last_synced_at ?? null));
-    set("f-last-error", errorText(s.last_error));
+    set("f-last-ack", MPAC.when(s.last_ack_at ?? status.last_sync_at ?? null));
+    set("f-last-error", errorText(conn === "not_enrolled" ? reason || "not enrolled" : s.last_error));
     set("f-clock", s.clock_offset_ms === null || s.clock_offset_ms === undefined ? "—"
       : `${(s.clock_offset_ms / 1000).toFixed(1)} s`);
-    const states = status.by_sync_state || queue.by_sync_state || {};
-    set("f-expired", String(states.expired ?? status.expired_count ?? 0));
+    const states = q.by_sync_state || {};
+    set("f-expired", String(states.expired ?? 0));
     const quarantined = s.quarantined || [];
-    set("q-count", String(s.quarantined_count ?? quarantined.length));
-    $("q-rows").replaceChildren(...quarantined.map((q) =>
-      row([q.seq, MPAC.money(q.amount, q.currency), errorText(q.error)])));
+    set("q-count", String(s.quarantined_count ?? states.rejected ?? quarantined.length));
+    $("q-rows").replaceChildren(...quarantined.map((item) =>
+      row([item.seq, MPAC.money(item.amount, item.currency), errorText(item.error)])));
   }
 
   function fillDevices(info) {

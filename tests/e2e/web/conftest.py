@@ -1,0 +1,37 @@
+"""Fixtures of the browser tests: Debian's Chromium for Playwright, and a real agent per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.web.harness import AgentThread
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Never `playwright install`: launch the distribution's Chromium (ci-recipes.md)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """A SmartPOS-like landscape screen, Japanese locale."""
+    return {**browser_context_args, "viewport": {"width": 1024, "height": 768}, "locale": "ja-JP"}
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """A real agent on 127.0.0.1:<random port>, its state in tmp_path, the cloud unreachable."""
+    server = AgentThread(tmp_path / "state").start()
+    try:
+        yield server
+    finally:
+        server.stop()
