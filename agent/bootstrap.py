@@ -1,24 +1,18 @@
 """The one composition root of the agent process: settings in, a ready aiohttp application out.
 
-Startup order (aiohttp cleanup contexts, closed in reverse): store → HTTP client and cloud client →
-devices → sale service → background work (expiry sweep, then the uploader). Nothing here contacts the cloud,
-so cash and card sales work from the first second with no network (cold start offline).
-
-Plug-in points, found by name so other packages need not edit this file:
-- `agent.devices.open_devices(table: dict, ctx: AgentContext) -> AsyncContextManager[Devices]`
-- `agent.secrets.load_credentials(settings: Settings) -> CloudCredentials | None`
-- `agent.uploader.run_uploader(ctx: AgentContext) -> AsyncContextManager[None]`
-Tests and the demo pass `devices=` / `credentials=` / `background=` to `build_app` instead.
+Startup order (one aiohttp cleanup context; closed in reverse): store (migrations: every
+agent/store/migrations/*.sql) → HTTP session and QR cloud client → devices (agent.devices.build_devices,
+started by their manager) → sale service → expiry sweep → sync uploader (agent.uploader.SyncService).
+Nothing here contacts the cloud: cash and card sales work from the first second with no network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,43 +22,18 @@ from agent.api import sales as sales_api
 from agent.api import status as status_api
 from agent.api.errors import error_middleware
 from agent.api.keys import CTX
-from agent.cloud import CloudClient, CloudCredentials
+from agent.cloud import CloudClient
 from agent.context import AgentContext, Devices
+from agent.devices import build_devices
 from agent.qr import QrSales
 from agent.service import SaleService
 from agent.settings import Settings
 from agent.store import Store, wall_clock_ms
-from agent.web import setup_routes as setup_web
+from agent.uploader import SyncService, resolve_credential
+from agent.web import setup_routes
 
 log = logging.getLogger(__name__)
-Background = Callable[[AgentContext], AbstractAsyncContextManager[None]]
-DeviceOpener = Callable[[dict[str, Any], AgentContext], AbstractAsyncContextManager[Devices]]
 MAX_BODY_BYTES = 64 * 1024
-
-
-def _plugin(module: str, name: str) -> Any:
-    """`module.name` if that module exists and defines it, else None."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name is not None and module.startswith(err.name):
-            return None
-        raise
-    return getattr(mod, name, None)
-
-
-def credentials_from(settings: Settings) -> CloudCredentials | None:
-    """The device credential: the secret store's, else the config file's, else None (not enrolled)."""
-    loader = _plugin("agent.secrets", "load_credentials")
-    if loader is not None:
-        found: CloudCredentials | None = loader(settings)
-        if found is not None:
-            return found
-    cloud = settings.cloud
-    secret = cloud.secret_key.get_secret_value()
-    if cloud.device_id and cloud.api_key and secret:
-        return CloudCredentials(cloud.device_id, cloud.api_key, secret)
-    return None
 
 
 @contextlib.asynccontextmanager
@@ -91,28 +60,49 @@ async def expiry_sweeper(ctx: AgentContext) -> AsyncIterator[None]:
             await task
 
 
-def build_app(settings: Settings, *, credentials: CloudCredentials | None = None,
-              devices: Devices | None = None, background: Sequence[Background] | None = None,
-              clock_ms: Callable[[], int] = wall_clock_ms) -> web.Application:
-    """The agent's aiohttp application; opening and closing everything happens in its cleanup contexts."""
-    ctx = AgentContext(settings=settings, clock_ms=clock_ms,
-                       credentials=credentials if credentials is not None else credentials_from(settings))
+def build_app(settings: Settings, *, credentials_dir: Path | None = None, devices: Devices | None = None,
+              sync: bool = True, clock_ms: Callable[[], int] = wall_clock_ms) -> web.Application:
+    """The agent's aiohttp application; everything is opened and closed in its cleanup context.
+
+    `credentials_dir` is systemd's $CREDENTIALS_DIRECTORY (read by the CLI). `devices` replaces the
+    [devices] table (tests, demo); `sync=False` leaves the uploader out (benchmarks, tests of the core).
+    Raises DevicesConfigError on a bad [devices] table, before anything is opened.
+    """
+    found = resolve_credential(settings, credentials_dir)
+    credential, cloud_url = (None, settings.cloud.url) if isinstance(found, str) else found
+    ctx = AgentContext(settings=settings, clock_ms=clock_ms, credentials=credential, cloud_url=cloud_url)
+    built = build_devices(settings.devices, settings.agent.db_path) if devices is None else None
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[CTX] = ctx
     app.add_routes(sales_api.routes)
-    setup_web(app)  # cashier screen `/`, status page `/status` (before status_api's reserved placeholders)
     app.add_routes(status_api.routes)
-    extra = list(background) if background is not None else _default_background()
+    setup_routes(app)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
             await _open_core(ctx, stack)
-            ctx.devices = devices if devices is not None else await _open_devices(ctx, stack)
+            if built is not None:
+                ctx.devices = Devices(built.card_reader, built.printer, built.scanner)
+                ctx.device_manager = built.manager
+                await built.manager.start()
+                stack.push_async_callback(built.manager.stop)
+                manager = built.manager
+
+                async def device_status() -> dict[str, Any]:
+                    return manager.health_json()
+
+                ctx.status_providers["devices"] = device_status
+            elif devices is not None:
+                ctx.devices = devices
+            if sync:
+                await _open_sync(ctx, stack, credentials_dir)
             qr = QrSales(ctx.require_store(), ctx.cloud, settings.agent.serial, clock_ms)
             ctx.sales = SaleService(ctx.require_store(), settings, qr, card_reader=ctx.devices.card_reader,
-                                    printer=ctx.devices.printer)
-            for factory in [expiry_sweeper, *extra]:
-                await stack.enter_async_context(factory(ctx))
+                                    printer=ctx.devices.printer,
+                                    on_recorded=ctx.sync.kick if ctx.sync is not None else None)
+            await stack.enter_async_context(expiry_sweeper(ctx))
+            if ctx.sync is not None:
+                ctx.sync.start()
             yield
 
     app.cleanup_ctx.append(lifecycle)
@@ -126,19 +116,16 @@ async def _open_core(ctx: AgentContext, stack: contextlib.AsyncExitStack) -> Non
                              max_db_bytes=settings.agent.max_db_mb * 1024 * 1024)
     stack.push_async_callback(store.close)
     ctx.store = store
-    # Creating a session makes no connection: the first network use is the first QR sale or upload.
+    # Creating a session makes no connection: the first network use is the first QR sale.
     ctx.http = await stack.enter_async_context(aiohttp.ClientSession())
     if ctx.credentials is not None:
-        ctx.cloud = CloudClient(settings.cloud.url, ctx.credentials, ctx.http, settings.cloud.timeout_s)
+        ctx.cloud = CloudClient(ctx.cloud_url, ctx.credentials, ctx.http, settings.cloud.timeout_s)
 
 
-async def _open_devices(ctx: AgentContext, stack: contextlib.AsyncExitStack) -> Devices:
-    opener: DeviceOpener | None = _plugin("agent.devices", "open_devices")
-    if opener is None:
-        return Devices()
-    return await stack.enter_async_context(opener(dict(ctx.settings.devices), ctx))
+async def _open_sync(ctx: AgentContext, stack: contextlib.AsyncExitStack,
+                     credentials_dir: Path | None) -> None:
+    service = await SyncService.open(ctx.settings, credentials_dir=credentials_dir)
+    stack.push_async_callback(service.close)
+    ctx.sync = service
+    ctx.status_providers["sync"] = service.status
 
-
-def _default_background() -> list[Background]:
-    uploader: Background | None = _plugin("agent.uploader", "run_uploader")
-    return [uploader] if uploader is not None else []

@@ -33,11 +33,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(path)
 
 
-async def serve(settings: Settings, announce: Callable[[str], None] = print) -> None:
+async def serve(settings: Settings, announce: Callable[[str], None] = print,
+                credentials_dir: Path | None = None) -> None:
     """Run the agent until SIGTERM or SIGINT, then close everything cleanly."""
     from agent.bootstrap import build_app  # noqa: PLC0415 -- deferred so `mpac-agent --help` stays fast
 
-    runner = web.AppRunner(build_app(settings), handle_signals=False, access_log=None)
+    app = build_app(settings, credentials_dir=credentials_dir)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.web.host, settings.web.port)
@@ -56,8 +58,15 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print) -> 
 def cmd_run(args: argparse.Namespace) -> int:
     """mpac-agent run: serve the local API until stopped."""
     settings = settings_from_args(args)
+    from agent.devices import DevicesConfigError  # noqa: PLC0415 -- deferred like the bootstrap
+
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredentialEncrypted=
     try:
-        asyncio.run(serve(settings, lambda line: print(line, flush=True)))
+        credentials_dir = Path(directory) if directory else None
+        asyncio.run(serve(settings, lambda line: print(line, flush=True), credentials_dir))
+    except DevicesConfigError as err:
+        print(f"mpac-agent: invalid configuration: {err}", file=sys.stderr)
+        return 2
     except OSError as err:
         print(f"mpac-agent: cannot listen on {settings.web.host}:{settings.web.port}: {err.strerror}",
               file=sys.stderr)

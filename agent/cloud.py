@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
 from agent.errors import AgentError, UpstreamUnavailable
+from sync.client import DeviceCredential
 from sync.signing import authorization_header
-
-
-@dataclass(frozen=True, slots=True)
-class CloudCredentials:
-    """The device credential from enrollment; the secret is never shown in repr or logs."""
-
-    device_id: str
-    api_key: str
-    secret_key: str = field(repr=False)
 
 
 class CloudRefused(AgentError):
@@ -36,7 +27,7 @@ class CloudRefused(AgentError):
 class CloudClient:
     """Signed JSON requests to the cloud; network trouble and 5xx become UpstreamUnavailable."""
 
-    def __init__(self, base_url: str, credentials: CloudCredentials, session: aiohttp.ClientSession,
+    def __init__(self, base_url: str, credentials: DeviceCredential, session: aiohttp.ClientSession,
                  timeout_s: float) -> None:
         self._base = base_url.rstrip("/")
         self._cred = credentials

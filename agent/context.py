@@ -8,11 +8,13 @@ from typing import Any
 
 import aiohttp
 
-from agent.cloud import CloudClient, CloudCredentials
+from agent.cloud import CloudClient
 from agent.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
 from agent.service import SaleService
 from agent.settings import Settings
 from agent.store import Store
+from agent.uploader import SyncService
+from sync.client import DeviceCredential
 
 StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -32,12 +34,15 @@ class AgentContext:
 
     settings: Settings
     clock_ms: Callable[[], int]
-    credentials: CloudCredentials | None
+    credentials: DeviceCredential | None  # None: not enrolled
+    cloud_url: str
     store: Store | None = None
     http: aiohttp.ClientSession | None = None
     cloud: CloudClient | None = None  # None when not enrolled
     devices: Devices = field(default_factory=Devices)
     sales: SaleService | None = None
+    sync: SyncService | None = None  # the uploader; its status() is the "sync" block of /api/status
+    device_manager: Any = None  # agent.devices.DeviceManager when devices are configured
     # Extra blocks of GET /api/status, by key (e.g. the uploader registers "sync").
     status_providers: dict[str, StatusProvider] = field(default_factory=dict)
     started_at_ms: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,12 +36,14 @@ class SaleService:
 
     def __init__(self, store: Store, settings: Settings, qr: QrSales, *,
                  card_reader: CardReaderPort | None = None,
-                 printer: ReceiptPrinterPort | None = None) -> None:
+                 printer: ReceiptPrinterPort | None = None,
+                 on_recorded: Callable[[], None] | None = None) -> None:
         self._store = store
         self._settings = settings
         self._qr = qr
         self._reader = card_reader
         self._printer = printer
+        self._on_recorded = on_recorded  # e.g. the uploader's kick(): send now rather than at the next tick
         self._reader_lock = asyncio.Lock()  # one reader, one customer at a time
 
     async def create(self, cmd: CreateSale) -> SaleOutcome:
@@ -69,6 +72,8 @@ class SaleService:
             new = await self._card_from_reader(cmd, ref, currency)
         recorded = await self._store.record(new)
         body = recorded.sale.to_json()
+        if recorded.created and self._on_recorded is not None:
+            self._on_recorded()
         if recorded.created and recorded.sale.status == "succeeded":
             body["print"] = await self._print(recorded.sale, cmd)
         return SaleOutcome(body, recorded.created)

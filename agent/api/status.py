@@ -1,4 +1,4 @@
-"""GET /api/status (queue, caps, store health) and the reserved page paths `/` and `/status`."""
+"""GET /api/status: queue, caps, store health, plus the blocks plug-ins register (sync, devices)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,6 @@ from agent.api.keys import CTX
 from agent.context import AgentContext
 
 routes = web.RouteTableDef()
-
-_PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
-<body><h1>{title}</h1><p>This page is coming. The JSON is at <a href="/api/status">/api/status</a>.</p>
-</body></html>"""
-
 
 async def build_status(ctx: AgentContext) -> dict[str, Any]:
     """Everything a store manager needs to judge the offline risk, as JSON."""
@@ -54,15 +49,3 @@ async def build_status(ctx: AgentContext) -> dict[str, Any]:
 async def status(request: web.Request) -> web.Response:
     """Queue depth, pending amount per currency, oldest pending age, last sync, caps usage."""
     return web.json_response(await build_status(request.app[CTX]))
-
-
-@routes.get("/")
-async def cashier_page(_request: web.Request) -> web.Response:
-    """Reserved for the cashier screen."""
-    return web.Response(text=_PLACEHOLDER.format(title="MPAC cashier"), content_type="text/html")
-
-
-@routes.get("/status")
-async def status_page(_request: web.Request) -> web.Response:
-    """Reserved for the store-manager status page."""
-    return web.Response(text=_PLACEHOLDER.format(title="MPAC terminal status"), content_type="text/html")
