@@ -64,7 +64,7 @@ async def store_create(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
 def _credentials(text: str) -> dict[str, str]:
     try:
         value = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ValidationFailed("--credentials must be a JSON object", param="credentials") from err
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise ValidationFailed("--credentials must be a JSON object of strings", param="credentials")

@@ -77,7 +77,7 @@ def _token_from(request: web.Request, body: bytes) -> object:
         return request.query.get("payment_token")
     try:
         data = json.loads(body or b"{}")
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # deep nesting raises RecursionError, not ValueError
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from err
     return data.get("payment_token") if isinstance(data, dict) else None
 

@@ -91,6 +91,19 @@ class TestCreateBadInput:
         assert (resp.status, resp.body["error"]["code"]) == (400, "invalid_json")
         assert db_snapshot(pgw.db_path) == before
 
+    @pytest.mark.parametrize("raw", [b"[" * 30000 + b"]" * 30000, b'{"a":' * 6000 + b"1" + b"}" * 6000])
+    async def test_deeply_nested_json_is_400_with_and_without_hmac(
+        self, pgw: Pgw, client: PgwClient, raw: bytes
+    ) -> None:
+        """Nesting deep enough to exhaust a recursive parser is still a 400, for HMAC and token routes."""
+        pi = await create(client)
+        before = db_snapshot(pgw.db_path)
+        signed = await client.post(PATH, raw=raw)
+        unsigned = await client.post(f"{PATH}/{pi['id']}/confirm", raw=raw, signed=False)
+        assert (signed.status, unsigned.status) == (400, 400)
+        assert unsigned.body["error"]["code"] == "invalid_json"
+        assert db_snapshot(pgw.db_path) == before
+
     async def test_oversized_body_is_413(self, pgw: Pgw, client: PgwClient) -> None:
         """A body over the 64 KiB intent limit is 413 before any parsing."""
         before = db_snapshot(pgw.db_path)
