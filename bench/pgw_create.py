@@ -290,8 +290,9 @@ def main() -> None:
     os.sched_setaffinity(0, {client_core})
     py = sys.executable
     print(
-        f"cores: servers on {server_core}, load generator on {client_core} (of {len(cores)}); {args.rounds} "
-        f"rounds of <= {args.requests} requests / <= {args.seconds:.0f} s each, concurrency {args.concurrency}"
+        f"cores: servers on {server_core}, load generator on {client_core} (of {len(cores)}); "
+        f"{args.rounds} rounds of <= {args.requests} requests, <= {args.seconds:.0f} s each, "
+        f"concurrency {args.concurrency}"
     )
     with tempfile.TemporaryDirectory(prefix="pgw-bench-") as tmp:
         db = f"sqlite:///{Path(tmp) / 'pgw.sqlite3'}"

@@ -10,6 +10,7 @@ kana as '?'.
 from __future__ import annotations
 
 import re
+from itertools import chain, cycle
 from typing import Literal
 
 from PIL import Image
@@ -37,13 +38,14 @@ QR_MAX_BYTES = 7089
 
 KANJI_ON = FS + b"&"
 KANJI_OFF = FS + b"."
-# Characters printed single-byte with Kanji mode off: ASCII minus the two code points the Japan set redefines,
-# the yen sign and overline those code points print instead, half-width katakana, and LF.
-_SINGLE_RUN = re.compile(r"[\x20-\x5b\x5d-\x7d\u00a5\u203e\uff61-\uff9f\n]+")
+# A character printed double-width in Kanji mode: anything but ASCII minus the two code points the Japan set
+# redefines, the yen sign and overline those code points print instead, NBSP, half-width katakana and LF.
+_DOUBLE_CHAR = re.compile(r"[^\x20-\x5b\x5d-\x7d\u00a0\u00a5\u203e\uff61-\uff9f\n]")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-_TO_SINGLE = str.maketrans({"\u00a5": "\\", "\u203e": "~"})
-_TO_DOUBLE = str.maketrans({"\\": "\uff3c", "~": "\uff5e", "\u00a5": "\uffe5"})
-_FALLBACK = "？".encode("cp932")
+# After _to_printer every ASCII character and half-width katakana is single-byte; the rest is Kanji mode.
+_DOUBLE_SPLIT = re.compile("([^\n\x20-\x7e\uff61-\uff9f]+)")
+_STRAY_SINGLE = re.compile("[\uf8f0-\uf8f3]")
+_TOGGLES = ("\x1c&", "\x1c.")  # FS & / FS . as text: cp932 encodes them to the same bytes
 
 
 def init() -> bytes:
@@ -168,47 +170,59 @@ def barcode(
     )
 
 
-def _double_bytes(run: str) -> bytes:
-    run = run.translate(_TO_DOUBLE)
+def _to_printer(value: str) -> str:
+    """Yen/overline to their Japan-set code points; backslash/tilde full-width; NBSP to space; ？ for the
+    private-use characters cp932 maps to stray single bytes. str.replace chains beat str.translate here."""
+    if "\\" in value:
+        value = value.replace("\\", "\uff3c")
+    if "~" in value:
+        value = value.replace("~", "\uff5e")
+    if "\u00a5" in value:
+        value = value.replace("\u00a5", "\\")
+    if "\u203e" in value:
+        value = value.replace("\u203e", "~")
+    if "\u00a0" in value:
+        value = value.replace("\u00a0", " ")
+    return value if value.isascii() else _STRAY_SINGLE.sub("？", value)
+
+
+def _shift_jis(value: str) -> bytes:
     try:
-        out = run.encode("cp932")
-        if len(out) == 2 * len(run):
-            return out
+        return value.encode("cp932")
     except UnicodeEncodeError:
-        pass
-    parts = []
-    for ch in run:
-        try:
-            b = ch.encode("cp932")
-        except UnicodeEncodeError:
-            b = _FALLBACK
-        parts.append(b if len(b) == 2 else _FALLBACK)
-    return b"".join(parts)
+        return "".join(ch if _encodable(ch) else "？" for ch in value).encode("cp932")
+
+
+def _encodable(ch: str) -> bool:
+    try:
+        ch.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def text(value: str) -> bytes:
     """Text as bytes: control characters dropped (text never becomes a command), Kanji in FS &/FS .."""
     if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
         return value.encode("ascii")
-    value = _CONTROL.sub("", value)
-    out: list[bytes] = []
-    pos = 0
-    for m in _SINGLE_RUN.finditer(value):
-        if m.start() > pos:
-            out += (KANJI_ON, _double_bytes(value[pos : m.start()]), KANJI_OFF)
-        out.append(m.group().translate(_TO_SINGLE).encode("cp932"))
-        pos = m.end()
-    if pos < len(value):
-        out += (KANJI_ON, _double_bytes(value[pos:]), KANJI_OFF)
-    return b"".join(out)
+    if not value.isprintable():
+        value = _CONTROL.sub("", value)
+    value = _to_printer(value)
+    if value.isascii():
+        return value.encode("ascii")
+    # split() alternates single-byte and double-byte runs; FS & / FS . go in as str (they encode to
+    # themselves) and the whole text is encoded in one call.
+    runs = _DOUBLE_SPLIT.split(value)
+    return _shift_jis("".join(chain.from_iterable(zip(runs, cycle(_TOGGLES))))[:-2])
 
 
 def display_width(value: str) -> int:
     """Columns the text takes on paper: 1 per single-byte character, 2 per Kanji-mode character."""
-    if value.isascii():
+    if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
         return len(value)
-    single = sum(m.end() - m.start() for m in _SINGLE_RUN.finditer(value))
-    return single + 2 * (len(_CONTROL.sub("", value)) - single)
+    if not value.isprintable():
+        value = _CONTROL.sub("", value)
+    return len(value) + len(_DOUBLE_CHAR.findall(value))
 
 
 def textln(value: str = "") -> bytes:

@@ -37,41 +37,66 @@ def _fit(value: str, columns: int) -> str:
 
 def two_columns(left: str, right: str, width: int) -> str:
     """Left text and right-aligned text on one line of `width` columns, left side shortened if needed."""
-    room = width - e.display_width(right) - 1
-    left = _fit(left, max(room, 0))
-    return left + " " * (width - e.display_width(left) - e.display_width(right)) + right
+    right_w = e.display_width(right)
+    left_w = e.display_width(left)
+    if left_w > width - right_w - 1:
+        left = _fit(left, max(width - right_w - 1, 0))
+        left_w = e.display_width(left)
+    return left + " " * (width - left_w - right_w) + right
+
+
+class _Doc:
+    """Collects commands and text lines; consecutive lines are encoded in one pass."""
+
+    def __init__(self) -> None:
+        self.out: list[bytes] = []
+        self.lines: list[str] = []
+
+    def cmd(self, *commands: bytes) -> None:
+        if self.lines:
+            self.out.append(e.text("\n".join(self.lines) + "\n"))
+            self.lines.clear()
+        self.out.extend(commands)
+
+    def bytes(self) -> bytes:
+        self.cmd()
+        return b"".join(self.out)
 
 
 def build_receipt(r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer: bool = False) -> bytes:
     """The whole receipt: header, lines, totals with tax, payment, change or card details, QR, cut."""
-    cur = r.currency
+    cur, doc = r.currency, _Doc()
     rule = "-" * width
     when = datetime.fromtimestamp(r.created_at_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
-    out = [
-        e.init(), e.japanese_setup(), e.align("center"), e.bold(True), e.size(2, 2),
-        e.textln(_fit(r.store_name, width // 2)), e.size(1, 1), e.textln("領収書"), e.bold(False),
-        e.align("left"), e.textln(two_columns(when, f"No.{r.receipt_number:06d}", width)), e.textln(rule),
-    ]
+    doc.cmd(e.init(), e.japanese_setup(), e.align("center"), e.bold(True), e.size(2, 2))
+    doc.lines.append(_fit(r.store_name, width // 2))
+    doc.cmd(e.size(1, 1))
+    doc.lines.append("領収書")
+    doc.cmd(e.bold(False), e.align("left"))
+    add = doc.lines.append
+    add(two_columns(when, f"No.{r.receipt_number:06d}", width))
+    add(rule)
     for line in r.lines:
         qty = f"x{line.quantity} " if line.quantity != 1 else ""
-        out.append(e.textln(two_columns(line.name, qty + money(line.amount, cur), width)))
-    out += [
-        e.textln(rule), e.bold(True), e.size(1, 2),
-        e.textln(two_columns("合計", money(r.total, cur), width)), e.size(1, 1), e.bold(False),
-        e.textln(two_columns("(内消費税等)", money(r.tax, cur), width)),
-        e.textln(two_columns("お支払方法", _METHOD.get(r.payment_method, r.payment_method), width)),
-    ]
+        add(two_columns(line.name, qty + money(line.amount, cur), width))
+    add(rule)
+    doc.cmd(e.bold(True), e.size(1, 2))
+    add(two_columns("合計", money(r.total, cur), width))
+    doc.cmd(e.size(1, 1), e.bold(False))
+    add(two_columns("(内消費税等)", money(r.tax, cur), width))
+    add(two_columns("お支払方法", _METHOD.get(r.payment_method, r.payment_method), width))
     if r.cash_received is not None:
-        out.append(e.textln(two_columns("お預り", money(r.cash_received, cur), width)))
+        add(two_columns("お預り", money(r.cash_received, cur), width))
     if r.change is not None:
-        out.append(e.textln(two_columns("お釣り", money(r.change, cur), width)))
+        add(two_columns("お釣り", money(r.change, cur), width))
     if r.card_last_4 is not None:
-        card = f"{r.card_brand or ''} ****{r.card_last_4}".strip()
-        out.append(e.textln(two_columns("カード", card, width)))
+        add(two_columns("カード", f"{r.card_brand or ''} ****{r.card_last_4}".strip(), width))
     if r.approval_code is not None:
-        out.append(e.textln(two_columns("承認番号", r.approval_code, width)))
-    out += [e.textln(rule), e.align("center"), e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), e.feed(1)]
-    out += [e.textln(_fit(r.receipt_id, width)), e.align("left"), e.cut(partial=True, feed_lines=4)]
+        add(two_columns("承認番号", r.approval_code, width))
+    add(rule)
+    doc.cmd(e.align("center"), e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), e.feed(1))
+    add(_fit(r.receipt_id, width))
+    doc.cmd(e.align("left"), e.cut(partial=True, feed_lines=4))
     if kick_drawer:
-        out.append(e.drawer_kick(2))
-    return b"".join(out)
+        doc.cmd(e.drawer_kick(2))
+    return doc.bytes()
