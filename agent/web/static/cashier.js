@@ -220,7 +220,8 @@
     const status = res.ok ? res.data : null;
     const conn = MPAC.connection(status);
     MPAC.showConnection(conn);
-    $("btn-qr").disabled = conn !== "online";
+    // Unknown (enrolled, nothing sent yet) stays allowed: the agent itself refuses clearly when offline.
+    $("btn-qr").disabled = conn === "offline" || conn === "not_enrolled" || conn === "agent_down";
     const devices = (web.ok && web.data && web.data.devices) || {};
     const reader = Object.values(devices).find((d) => d && d.kind === "card_reader");
     state.cardReader = Boolean(reader && reader.state === "online");

@@ -83,7 +83,9 @@ const MPAC = (() => {
     pill.textContent = CONN_LABEL[state] || state;
     pill.className = `pill pill-${state}`;
     pill.dataset.state = state;
-    document.getElementById("offline-banner").hidden = !(state === "offline" || state === "not_enrolled");
+    const banner = document.getElementById("offline-banner");
+    banner.hidden = !(state === "offline" || state === "not_enrolled");
+    banner.querySelectorAll("[data-when]").forEach((s) => { s.hidden = s.dataset.when !== state; });
   }
 
   function ago(ms) {

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.web.fake_cloud import FakeCloud
 from tests.e2e.web.harness import AgentThread
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,11 +28,27 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1024, "height": 768}, "locale": "ja-JP"}
 
 
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[AgentThread]:
-    """A real agent on 127.0.0.1:<random port>, its state in tmp_path, the cloud unreachable."""
-    server = AgentThread(tmp_path / "state").start()
+def _run(server: AgentThread) -> Iterator[AgentThread]:
+    server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """A real agent on 127.0.0.1:<random port>, its state in tmp_path, not enrolled."""
+    yield from _run(AgentThread(tmp_path / "state"))
+
+
+@pytest.fixture
+def offline_agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """An enrolled agent (admin password set) whose cloud is a closed loopback port."""
+    yield from _run(AgentThread(tmp_path / "state", enrolled=True))
+
+
+@pytest.fixture
+def online_agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """An enrolled agent talking to the fake cloud on loopback."""
+    yield from _run(AgentThread(tmp_path / "state", enrolled=True, cloud=FakeCloud()))

@@ -1,7 +1,9 @@
 """A real agent (bootstrap.build_app over a temp-file SQLite store) served by AppRunner in its own thread.
 
 The Playwright `page` fixture owns the main thread's event loop, so the agent gets its own loop in a thread
-(ci-recipes.md). It binds 127.0.0.1 port 0; the cloud URL points at a closed loopback port (offline).
+(ci-recipes.md). It binds 127.0.0.1 port 0. Not enrolled by default; `enrolled=True` writes the enrollment
+record through the real SecretStore (credential encrypted, admin password hashed) before start, pointing at
+the fake cloud when one is given, else at a closed loopback port (offline).
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from agent.bootstrap import build_app
+from agent.secrets import EnrolledDevice, SecretStore, hash_password
 from agent.settings import load_settings
+from tests.e2e.web.fake_cloud import FakeCloud
+
+ADMIN_PASSWORD = "Adm1n-Test-Pass"
 
 
 def closed_port() -> int:
@@ -32,7 +38,9 @@ def closed_port() -> int:
 class AgentThread:
     """Start with `start()`, stop with `stop()`; `url` is the agent's base URL."""
 
-    def __init__(self, state_dir: Path, overrides: dict[str, Any] | None = None) -> None:
+    def __init__(self, state_dir: Path, overrides: dict[str, Any] | None = None, *, enrolled: bool = False,
+                 cloud: FakeCloud | None = None) -> None:
+        self.enrolled, self.cloud = enrolled, cloud
         table: dict[str, Any] = {
             "agent": {"state_dir": str(state_dir), "serial": "WEB-TEST-1", "expiry_interval_s": 3600},
             "web": {"port": 0},
@@ -44,7 +52,7 @@ class AgentThread:
         self.settings = load_settings(overrides=table)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="agent-under-test", daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
         self.url = ""
 
     def start(self) -> AgentThread:
@@ -53,18 +61,27 @@ class AgentThread:
         self.url = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(timeout=30)
         return self
 
-    async def _serve(self) -> str:
-        self._runner = web.AppRunner(build_app(self.settings))
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
+    async def _listen(self, app: web.Application) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        self._runners.append(runner)
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
         return f"http://{host}:{port}"
 
+    async def _serve(self) -> str:
+        cloud_url = await self._listen(self.cloud.app()) if self.cloud else self.settings.cloud.url
+        if self.enrolled:
+            SecretStore(self.settings.agent.state_dir).save(EnrolledDevice(
+                device_id="dev_web_1", api_key="pk_test_web", secret_key="sk_test_web",
+                merchant_id="m_1", store_id="s_1", cloud_url=cloud_url, serial_number="WEB-TEST-1",
+                model="test", enrolled_at=1, admin_password_hash=hash_password(ADMIN_PASSWORD)))
+        return await self._listen(build_app(self.settings))
+
     def stop(self) -> None:
-        """Clean up the app (closes the store), then stop the loop and the thread."""
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(timeout=30)
+        """Clean up the apps (closes the store), then stop the loop and the thread."""
+        for runner in reversed(self._runners):
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(timeout=30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
