@@ -89,7 +89,7 @@ class AgentThread:
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """One JSON request to the agent (from the test thread): (status, parsed body)."""
         data = None if body is None else json.dumps(body).encode("utf-8")
-        req = urllib.request.Request(self.url + path, data=data, method=method,
+        req = urllib.request.Request(self.url + path, data=data, method=method,  # noqa: S310 -- loopback http
                                      headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- loopback URL we built

@@ -40,7 +40,8 @@ class TestCashierScreen:
         status, listing = agent.call("GET", "/api/sales?payment_method=cash")
         assert status == 200
         [sale] = listing["data"]
-        assert (sale["amount"], sale["result"]["cash_received"], sale["result"]["change"]) == (1234, 5000, 3766)
+        got = (sale["amount"], sale["result"]["cash_received"], sale["result"]["change"])
+        assert got == (1234, 5000, 3766)
         expect(result).to_contain_text(sale["merchant_ref_id"])
 
     def test_card_sale_approved_shows_brand_and_last4(self, page: Page, agent: AgentThread) -> None:
