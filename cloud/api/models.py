@@ -15,6 +15,7 @@ StatusName = Literal[
     "cancelled",
 ]  # fmt: skip
 MAX_AMOUNT = 10**12
+MAX_UNIX_SECONDS = 10**11  # year 5138; also keeps SQLite integers in range
 INTENT_ID = r"^pi_[0-9A-HJKMNP-TV-Z]{26}$"
 
 
@@ -111,8 +112,8 @@ class ListQuery(BaseModel):
     starting_after: Annotated[str, Field(pattern=INTENT_ID)] | None = None
     status: StatusName | None = None
     merchant_store_id: Text | None = None
-    created_gte: Annotated[int, Field(ge=0)] | None = None
-    created_lte: Annotated[int, Field(ge=0)] | None = None
+    created_gte: Annotated[int, Field(ge=0, le=MAX_UNIX_SECONDS)] | None = None
+    created_lte: Annotated[int, Field(ge=0, le=MAX_UNIX_SECONDS)] | None = None
 
 
 class CardOut(BaseModel):

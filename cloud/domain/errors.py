@@ -50,3 +50,9 @@ class ProviderUnavailable(DomainError):
     """The payment provider could not be reached or answered nonsense; the caller may retry."""
 
     code = "provider_unavailable"
+
+
+class StorageUnavailable(DomainError):
+    """The database could not serve the request (locked, full, I/O error); the caller may retry."""
+
+    code = "storage_unavailable"

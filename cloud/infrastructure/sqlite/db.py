@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from cloud.domain.errors import Conflict
+from cloud.domain.errors import Conflict, StorageUnavailable
 
 MAX_GROUP = 128
 T = TypeVar("T")
@@ -137,7 +137,10 @@ class Database:
     async def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Rows of a read on the reader (sees committed data only)."""
         assert self._reader is not None, "Database.open() first"
-        return list(await self._reader.execute_fetchall(sql, params))
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.OperationalError as err:
+            raise StorageUnavailable(f"the database refused the read: {type(err).__name__}") from err
 
     async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """The first row of a read, or None."""
@@ -158,7 +161,9 @@ class Database:
             try:
                 errors = await self._in_writer(_commit_group, self._writer, [stmts for stmts, _ in group])
             except (sqlite3.Error, OSError) as err:
-                errors = [err] * len(group)
+                failure = StorageUnavailable(f"the database refused the write: {type(err).__name__}")
+                failure.__cause__ = err
+                errors = [failure] * len(group)
             finally:
                 for _ in group:
                     self._queue.task_done()

@@ -61,6 +61,7 @@ class TestPagination:
             "starting_after=pi_bad",
             "status=done",
             "created_gte=yesterday",
+            "created_lte=99999999999999999999",
             "unknown=1",
         ],
     )

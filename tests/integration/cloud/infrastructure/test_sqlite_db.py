@@ -10,6 +10,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from cloud.domain.errors import StorageUnavailable
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.crypto import SecretBox
 from cloud.infrastructure.sqlite.db import Database, StaleWrite, Stmt, apply_migrations, migration_files
@@ -100,6 +101,22 @@ class TestGroupCommit:
             )
         assert (await db.fetch_one("SELECT count(*) FROM v"))[0] == 1  # type: ignore[index]
         await db.close()
+
+    async def test_a_broken_statement_fails_its_unit_only(self, db: Database) -> None:
+        """A unit with an SQL error gets that error; a unit committed in the same group is kept."""
+        await db.write([Stmt("CREATE TABLE IF NOT EXISTS ok (x)")])
+        good = db.write([Stmt("INSERT INTO ok VALUES (1)")])
+        bad = db.write([Stmt("INSERT INTO missing_table VALUES (1)")])
+        results = await asyncio.gather(good, bad, return_exceptions=True)
+        assert results[0] is None and isinstance(results[1], sqlite3.OperationalError)
+        assert (await db.fetch_one("SELECT count(*) FROM ok"))[0] == 1  # type: ignore[index]
+
+    async def test_a_dead_writer_is_storage_unavailable(self, db: Database) -> None:
+        """When the database itself refuses the group, callers get StorageUnavailable (503), not a crash."""
+        db._writer.close()  # type: ignore[union-attr]  # simulate the file going away under the writer
+        with pytest.raises(StorageUnavailable):
+            await db.write([Stmt("SELECT 1")])
+        db._writer = None  # already closed; let the fixture's close() skip it
 
     async def test_written_data_is_durable_in_the_file(self, db: Database, tmp_path: Path) -> None:
         """Once write() returns, another connection sees the row (committed, not just queued)."""
