@@ -29,7 +29,7 @@ from agent.qr import QrSales
 from agent.service import SaleService
 from agent.settings import Settings
 from agent.store import Store, wall_clock_ms
-from agent.uploader import SyncService, resolve_credential
+from agent.uploader import SyncService, resolve_credential, sync_routes
 from agent.web import setup_routes
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def build_app(settings: Settings, *, credentials_dir: Path | None = None, device
     app.add_routes(sales_api.routes)
     app.add_routes(status_api.routes)
     setup_routes(app)
+    app.add_routes(sync_routes(lambda request: request.app[CTX].sync))  # POST /api/sync (issue 5)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:

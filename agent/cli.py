@@ -84,8 +84,29 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=cmd_run)
 
 
+# -- sync hook-ins (issue 5: agent.enrollment, agent.uploader) ------------------------------------------
+def add_enroll(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `enroll --cloud URL --code CODE`."""
+    from agent.enrollment import add_enroll_parser, run_enroll  # noqa: PLC0415 -- keeps --help fast
+
+    parser = add_enroll_parser(sub)
+    add_config_option(parser)
+    parser.set_defaults(handler=lambda args: run_enroll(args, settings_from_args(args), dict(os.environ)))
+
+
+def add_sync(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `sync [--now] [--json]`."""
+    from agent.uploader import add_sync_parser, run_sync_cli  # noqa: PLC0415 -- keeps --help fast
+
+    parser = add_sync_parser(sub)
+    add_config_option(parser)
+    parser.set_defaults(handler=lambda args: run_sync_cli(args, settings_from_args(args), dict(os.environ)))
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_run,
+    add_enroll,
+    add_sync,
 ]
 
 

@@ -3,7 +3,10 @@ encrypted, generate the per-device admin password (DESIGN §8) and show it once.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +15,8 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.secrets import EnrolledDevice, SecretStore, hash_password, new_admin_password
+from agent.secrets import EnrolledDevice, SecretStore, SecretStoreError, hash_password, new_admin_password
+from agent.settings import Settings
 from sync.errors import EnrollmentError
 
 ACTIVATE_PATH = "/v1/devices/activate"
@@ -99,3 +103,30 @@ def credentials_dir_from(env: dict[str, str]) -> Path | None:
     """systemd's $CREDENTIALS_DIRECTORY, read by the entry point and passed down."""
     value = env.get("CREDENTIALS_DIRECTORY")
     return Path(value) if value else None
+
+
+def add_enroll_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `mpac-agent enroll --cloud URL --code CODE [--serial S] [--model M]` (no --config)."""
+    p = sub.add_parser("enroll", help="activate this device with the cloud (one-time code)",
+                       description="Activate this device with a one-time code from "
+                                   "`mpac-pgw admin activation-code --store ID`.")
+    p.add_argument("--cloud", required=True, help="cloud base URL, e.g. https://pgw.example.com")
+    p.add_argument("--code", required=True, help="the 12-character activation code")
+    p.add_argument("--serial", help="device serial number (default: [agent].serial from the config)")
+    p.add_argument("--model", default="SmartPOS", help="device model (default SmartPOS)")
+    return p
+
+
+def run_enroll(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> int:
+    """Enroll and print the result JSON once (the admin password is shown only here); 1 on failure."""
+    store = SecretStore(settings.agent.state_dir, credentials_dir_from(env))
+    try:
+        result = asyncio.run(enroll(store, args.cloud, args.code, args.serial or settings.agent.serial,
+                                    args.model))
+    except (EnrollmentError, SecretStoreError, OSError) as err:
+        print(json.dumps({"error": {"code": "enrollment_failed", "message": str(err)}}), file=sys.stderr)
+        return 1
+    print(json.dumps(result.to_json(), indent=1))
+    print("Write down the admin password now: it is shown only once and is needed for admin actions.",
+          file=sys.stderr)
+    return 0

@@ -10,24 +10,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from aiohttp import web
+
 from agent.enrollment import credentials_dir_from
+from agent.errors import UpstreamUnavailable
 from agent.outbox import SqliteOutbox, read_sync_status
 from agent.secrets import SecretStore, SecretStoreError
 from agent.settings import Settings, load_settings
 from agent.store import db
 from sync.client import DeviceCredential, SyncClient
 from sync.errors import SyncError
-from sync.uploader import SyncResult, Uploader, UploaderConfig
+from sync.results import SyncResult
+from sync.uploader import Uploader, UploaderConfig
 
 log = logging.getLogger(__name__)
 SYNC_NOW_MAX_BATCHES = 200  # ≤ 100,000 items per "sync now", so the call is bounded
+CLI_TIMEOUT_S = 120.0
 
 
 def resolve_credential(settings: Settings,
@@ -109,18 +117,91 @@ class SyncService:
             await self.outbox.close()
 
 
-__all__ = ["SyncService", "read_sync_status", "resolve_credential"]
+def sync_routes(service_of: Callable[[web.Request], SyncService | None]) -> list[web.RouteDef]:
+    """`POST /api/sync` ("sync now"): drain at once and answer sent/acked/rejected/duplicates/pending."""
+
+    async def sync_now(request: web.Request) -> web.Response:
+        service = service_of(request)
+        if service is None or service.uploader is None:
+            reason = service.disabled_reason if service is not None else "sync is not running"
+            raise UpstreamUnavailable("sync_unavailable", f"Sync is not running on this terminal: {reason}.")
+        return web.json_response({"object": "sync_result", **await service.sync_now()})
+
+    return [web.post("/api/sync", sync_now)]
 
 
-async def _run_monitor(config: Path | None, credentials_dir: Path | None) -> None:
-    """Migrate, start the monitor, run until SIGTERM/SIGINT (the agent's sync half as its own process)."""
-    settings = load_settings(config)
+async def _sync_now_local(settings: Settings, credentials_dir: Path | None) -> dict[str, Any]:
+    """Ask the running agent (POST /api/sync); if none answers, run the pass in this process."""
+    url = f"http://{settings.web.host}:{settings.web.port}/api/sync"
+    try:
+        async with aiohttp.ClientSession() as session, session.post(
+                url, timeout=aiohttp.ClientTimeout(total=CLI_TIMEOUT_S)) as resp:
+            body: dict[str, Any] = await resp.json()
+            return {"via": "agent", **body}
+    except (aiohttp.ClientConnectionError, TimeoutError):
+        pass
+    await _migrate(settings)
+    service = await SyncService.open(settings, credentials_dir=credentials_dir)
+    try:
+        return {"via": "cli", **await service.sync_now()}
+    finally:
+        await service.close()
+
+
+async def _status_local(settings: Settings, credentials_dir: Path | None) -> dict[str, Any]:
+    found = resolve_credential(settings, credentials_dir)
+    head = {"enrolled": not isinstance(found, str), "device_id": None if isinstance(found, str)
+            else found[0].device_id, "reason": found if isinstance(found, str) else None}
+    if not settings.agent.db_path.exists():
+        return {**head, "pending_count": 0}
+    conn = await db.connect(settings.agent.db_path, readonly=True)
+    try:
+        return {**head, **await read_sync_status(conn)}
+    finally:
+        await conn.close()
+
+
+def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `mpac-agent sync [--now] [--json]` (the caller adds --config and the handler)."""
+    p = sub.add_parser("sync", help="show the sync status, or start a sync pass now (--now)",
+                       description="Without --now: pending count and amount, oldest pending, last ack, last "
+                                   "error, quarantined items, clock offset. With --now: drain at once and "
+                                   "report sent/acked/rejected/still pending.")
+    p.add_argument("--now", action="store_true", help="start a pass now and report what it did")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    return p
+
+
+def run_sync_cli(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> int:
+    """Handler of `mpac-agent sync`; exit 1 when a pass failed."""
+    creds = credentials_dir_from(env)
+    report = asyncio.run(_sync_now_local(settings, creds) if args.now else _status_local(settings, creds))
+    if args.json:
+        print(json.dumps(report, indent=1, ensure_ascii=False))
+    elif args.now:
+        print(f"sent {report.get('sent', 0)}, acked {report.get('acked', 0)} "
+              f"(duplicates {report.get('duplicates', 0)}), rejected {report.get('rejected', 0)}, "
+              f"still pending {report.get('pending', 0)}" + (f"; error: {report['error']}"
+                                                               if report.get("error") else ""))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    return 0 if report.get("ok", True) else 1
+
+
+async def _migrate(settings: Settings) -> None:
     settings.agent.state_dir.mkdir(parents=True, exist_ok=True)
     conn = await db.connect(settings.agent.db_path)
     try:
         await db.migrate(conn)
     finally:
         await conn.close()
+
+
+async def _run_monitor(config: Path | None, credentials_dir: Path | None) -> None:
+    """Migrate, start the monitor, run until SIGTERM/SIGINT (the agent's sync half as its own process)."""
+    settings = load_settings(config)
+    await _migrate(settings)
     service = await SyncService.open(settings, credentials_dir=credentials_dir)
     service.start()
     print(f"sync monitor running ({'enabled' if service.uploader else service.disabled_reason})", flush=True)

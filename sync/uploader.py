@@ -24,40 +24,11 @@ from ulid import ULID
 from sync.batch import OutboxItem, encode_batch, item_wire_bytes
 from sync.errors import BatchRejected, SyncError, TransientUploadError
 from sync.models import BatchResponse, ItemError
+from sync.results import ItemOutcome, SyncResult, judge, rejection_text
 from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 log = logging.getLogger(__name__)
 _SHRINK_STATUSES = frozenset({400, 413, 422})
-
-
-@dataclass(frozen=True, slots=True)
-class ItemOutcome:
-    """A final verdict on one item: `acked` (with the cloud intent id) or `rejected` (with the error)."""
-
-    local_id: str
-    state: str
-    cloud_intent_id: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    """What one pass (or a drain of several) did."""
-
-    sent: int = 0
-    acked: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    pending: int = 0
-
-    @property
-    def progressed(self) -> bool:
-        """Did the pass move any item (sent it, or quarantined it)?"""
-        return bool(self.sent or self.rejected)
-
-    def __add__(self, other: SyncResult) -> SyncResult:
-        return SyncResult(self.sent + other.sent, self.acked + other.acked, self.rejected + other.rejected,
-                          self.duplicates + other.duplicates, other.pending)
 
 
 class Outbox(Protocol):
@@ -86,6 +57,7 @@ class UploaderConfig:
     backoff_cap: float = 60.0
     max_items: int = MAX_BATCH_ITEMS
     max_bytes: int = MAX_BATCH_BYTES
+    batches_per_pass: int = 20  # a monitor pass is bounded: ≤ 10,000 items, then the loop looks again
 
 
 @dataclass(slots=True)
@@ -99,12 +71,6 @@ class UploaderState:
     running: bool = False
 
 
-def _rejection_text(error: ItemError | None) -> str:
-    if error is None:
-        return '{"code":"rejected","message":"rejected without a reason"}'
-    return error.model_dump_json(exclude_none=True)
-
-
 class Uploader:
     """Drains an Outbox through a BatchSender; one pass at a time."""
 
@@ -116,6 +82,7 @@ class Uploader:
         self._lock = asyncio.Lock()
         self._kick = asyncio.Event()
         self._limit = self._config.max_items
+        self._unsettled = False
         self.state = UploaderState()
 
     @property
@@ -128,80 +95,89 @@ class Uploader:
         self._kick.set()
 
     async def sync_once(self) -> SyncResult:
-        """One bounded pass: at most one batch; raises TransientUploadError / BatchRejected."""
-        async with self._lock:
-            items = await self._outbox.claim(self._limit, self._config.max_bytes)
-            if not items:
-                return SyncResult(pending=await self._outbox.pending_count())
-            return await self._send(items)
+        """One bounded pass of at most one batch; raises TransientUploadError / BatchRejected."""
+        return await self.drain(max_batches=1)
 
     async def drain(self, max_batches: int = 1000) -> SyncResult:
-        """Passes until nothing is sent or `max_batches` is reached ("sync now"); errors propagate."""
-        total = SyncResult()
-        for _ in range(max_batches):
-            result = await self.sync_once()
-            total = total + result
-            if not result.progressed or result.pending == 0:
-                break
-        return total
+        """Up to `max_batches` batches, FIFO, one at a time on the wire; stops when nothing is queued.
 
-    async def _send(self, items: list[OutboxItem]) -> SyncResult:
-        wire, corrupt = [], []
-        for it in items:
+        Pipelined: while batch k is in flight, batch k-1's results are committed and batch k+1 is claimed,
+        so the device's fsyncs overlap the network and the cloud's work. Sends stay strictly in order.
+        """
+        async with self._lock:
+            if self._unsettled:  # a pass ended abnormally (cancelled, local fault): nothing is in flight now
+                await self._outbox.reset_sending()
+            self._unsettled = True
+            total, applying = SyncResult(), None
             try:
-                wire.append(item_wire_bytes(it))
-            except ValueError:
-                corrupt.append(it)
-        if corrupt:
-            return await self._quarantine_corrupt(items, corrupt)
-        ids = [it.local_id for it in items]
+                items = await self._claim()
+                for n in range(max_batches):
+                    items, quarantined = await self._without_corrupt(items)
+                    total = total + quarantined
+                    if not items:
+                        break
+                    post = asyncio.ensure_future(self._post(items))
+                    if applying is not None:
+                        total, applying = total + await applying, None
+                    prefetch = await self._claim() if n + 1 < max_batches else []
+                    try:
+                        response, sent_at = await post
+                    except SyncError as err:
+                        await self._outbox.release([it.local_id for it in prefetch], str(err))
+                        total = total + await self._on_send_error(items, err)
+                        items = await self._claim() if n + 1 < max_batches else []
+                        continue
+                    applying = asyncio.ensure_future(self._apply(items, response, sent_at))
+                    items = prefetch
+            finally:
+                if applying is not None:
+                    total = total + await applying
+            self._unsettled = False
+            return total + SyncResult(pending=await self._outbox.pending_count())
+
+    async def _claim(self) -> list[OutboxItem]:
+        return await self._outbox.claim(self._limit, self._config.max_bytes)
+
+    async def _post(self, items: list[OutboxItem]) -> tuple[BatchResponse, int]:
+        """Encode and send; signed by the sender at send time. No storage is touched here."""
         sent_at = int(self._clock() * 1000)
-        body = encode_batch(str(ULID()), self._device_id, sent_at, wire)
-        try:
-            response = await self._sender.send(body)
-        except BatchRejected as err:
+        body = encode_batch(str(ULID()), self._device_id, sent_at, [item_wire_bytes(it) for it in items])
+        return await self._sender.send(body), sent_at
+
+    async def _on_send_error(self, items: list[OutboxItem], err: SyncError) -> SyncResult:
+        if isinstance(err, BatchRejected):
             return await self._on_batch_rejected(items, err)
-        except TransientUploadError as err:
-            await self._outbox.release(ids, str(err))
-            self._note_failure(str(err), connected=err.status is not None)
-            raise
-        self._limit = self._config.max_items
-        return await self._apply(items, response, sent_at)
+        await self._outbox.release([it.local_id for it in items], str(err))
+        status = err.status if isinstance(err, TransientUploadError) else None
+        self._note_failure(str(err), connected=status is not None)
+        raise err
 
     async def _apply(self, items: list[OutboxItem], response: BatchResponse, sent_at: int) -> SyncResult:
-        by_id = {r.local_id: r for r in response.results}
-        outcomes: list[ItemOutcome] = []
-        missing: list[str] = []
-        acked = rejected = duplicates = 0
-        for it in items:
-            res = by_id.get(it.local_id)
-            if res is None or (res.status != "rejected" and not res.payment_intent_id):
-                missing.append(it.local_id)
-            elif res.status == "rejected":
-                rejected += 1
-                outcomes.append(ItemOutcome(it.local_id, "rejected", None, _rejection_text(res.error)))
-            else:
-                acked += 1
-                duplicates += res.status == "duplicate"
-                outcomes.append(ItemOutcome(it.local_id, "acked", res.payment_intent_id))
-        await self._outbox.apply_results(outcomes, missing, response.server_time, sent_at)
+        verdicts = judge(items, response)
+        await self._outbox.apply_results(verdicts.outcomes, verdicts.missing, response.server_time, sent_at)
+        self._limit = self._config.max_items
         self.state.connected, self.state.last_error = True, None
         self.state.last_success_at = self._clock()
-        if missing:
-            log.warning("sync: %d item(s) had no usable result and were re-queued", len(missing))
-        pending = await self._outbox.pending_count()
-        return SyncResult(len(items), acked, rejected, duplicates, pending)
+        if verdicts.missing:
+            log.warning("sync: %d item(s) had no usable result and were re-queued", len(verdicts.missing))
+        return verdicts.result
 
-    async def _quarantine_corrupt(self, items: list[OutboxItem], corrupt: list[OutboxItem]) -> SyncResult:
-        """Items whose stored JSON is unusable never leave the device; the rest go back to the queue."""
-        bad = {it.local_id for it in corrupt}
-        error = _rejection_text(
+    async def _without_corrupt(self, items: list[OutboxItem]) -> tuple[list[OutboxItem], SyncResult]:
+        """Items whose stored JSON is unusable never leave the device: quarantined here, the rest go on."""
+        corrupt = []
+        for it in items:
+            try:
+                item_wire_bytes(it)
+            except ValueError:
+                corrupt.append(it.local_id)
+        if not corrupt:
+            return items, SyncResult()
+        error = rejection_text(
             ItemError(code="corrupt_local_item", message="stored item is not a JSON object"))
         now = int(self._clock() * 1000)
-        outcomes = [ItemOutcome(lid, "rejected", None, error) for lid in sorted(bad)]
-        others = [it.local_id for it in items if it.local_id not in bad]
-        await self._outbox.apply_results(outcomes, others, now, now)
-        return SyncResult(sent=0, rejected=len(bad), pending=await self._outbox.pending_count())
+        await self._outbox.apply_results([ItemOutcome(lid, "rejected", None, error) for lid in corrupt], [],
+                                         now, now)
+        return [it for it in items if it.local_id not in set(corrupt)], SyncResult(rejected=len(corrupt))
 
     async def _on_batch_rejected(self, items: list[OutboxItem], err: BatchRejected) -> SyncResult:
         """400/413/422: halve the batch to isolate the item at fault; one item alone → quarantine it."""
@@ -215,7 +191,7 @@ class Uploader:
             self._limit = max(1, len(items) // 2)
             return SyncResult(sent=len(items), pending=await self._outbox.pending_count())
         error = ItemError(code=err.code or f"batch_{err.status}", message=str(err))
-        outcome = ItemOutcome(ids[0], "rejected", None, _rejection_text(error))
+        outcome = ItemOutcome(ids[0], "rejected", None, rejection_text(error))
         await self._outbox.apply_results([outcome], [], int(self._clock() * 1000), int(self._clock() * 1000))
         self._limit = self._config.max_items
         return SyncResult(sent=1, rejected=1, pending=await self._outbox.pending_count())
@@ -258,7 +234,7 @@ class Uploader:
 
         retrying = AsyncRetrying(retry=retry_if_exception_type(SyncError), wait=wait, sleep=self._sleep,
                                  reraise=True)
-        result = cast(SyncResult, await retrying(self.sync_once))
+        result = cast(SyncResult, await retrying(self.drain, self._config.batches_per_pass))
         self.state.retry_in = None
         return result
 
