@@ -118,3 +118,23 @@ class TestCashierScreen:
         new_sale(page, agent)
         expect(page.get_by_test_id("offline-banner")).to_be_visible()
         expect(page.locator("#btn-qr")).to_be_disabled()
+
+
+class TestQrSale:
+    """QR MPM needs the cloud: the screen shows the cloud's QR and waits for the payment."""
+
+    def test_qr_shown_then_paid(self, page: Page, online_agent: AgentThread, tmp_path: Path) -> None:
+        """The confirmed intent's QR is drawn as SVG; once the cloud says succeeded, the screen says paid."""
+        assert online_agent.cloud is not None
+        new_sale(page, online_agent)
+        key_in(page, "2980")
+        page.locator("[data-method='qr_mpm']").click()
+        qr = page.get_by_test_id("qr")
+        expect(qr).to_be_visible()
+        expect(qr).to_have_attribute("src", re.compile(r"^/api/web/qr\.svg\?data=https%3A%2F%2Fqr\.example"))
+        page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
+        page.screenshot(path=str(tmp_path / "cashier-qr.png"))
+        [intent] = online_agent.cloud.intents.values()
+        assert intent["amount"] == 2980
+        online_agent.cloud.pay_all()
+        expect(page.get_by_test_id("result")).to_contain_text("Paid by QR", timeout=8000)
