@@ -10,6 +10,7 @@ kana as '?'.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import chain, cycle
 from typing import Literal
 
@@ -120,20 +121,24 @@ def _gs_k2(fn: int, data: bytes, m: bytes = b"") -> bytes:
     return GS + b"(k" + len(body).to_bytes(2, "little") + body
 
 
+@lru_cache(maxsize=64)
+def _qr_setup(module: int, ec: QrErrorLevel, model: int) -> bytes:
+    # Pure function of the three settings (not of the data), so caching it is exact.
+    if not 1 <= module <= 16 or model not in (1, 2):
+        raise ValueError("QR module must be 1-16 and model 1 or 2")
+    level = bytes((_QR_EC[ec],))
+    return _gs_k2(65, bytes((48 + model, 0))) + _gs_k2(67, bytes((module,))) + _gs_k2(69, level)
+
+
+_QR_PRINT = _gs_k2(81, b"", b"0")
+
+
 def qr(data: str, module: int = 3, ec: QrErrorLevel = "L", model: int = 2) -> bytes:
     """GS ( k: store and print a QR code natively (model, module size, error level, data, print)."""
     payload = data.encode("utf-8")
     if not payload or len(payload) > QR_MAX_BYTES:
         raise ValueError(f"QR data must be 1-{QR_MAX_BYTES} bytes")
-    if not 1 <= module <= 16 or model not in (1, 2):
-        raise ValueError("QR module must be 1-16 and model 1 or 2")
-    return (
-        _gs_k2(65, bytes((48 + model, 0)))
-        + _gs_k2(67, bytes((module,)))
-        + _gs_k2(69, bytes((_QR_EC[ec],)))
-        + _gs_k2(80, payload, b"0")
-        + _gs_k2(81, b"", b"0")
-    )
+    return _qr_setup(module, ec, model) + _gs_k2(80, payload, b"0") + _QR_PRINT
 
 
 def raster(image: Image.Image) -> bytes:
@@ -218,9 +223,13 @@ def text(value: str) -> bytes:
 
 def display_width(value: str) -> int:
     """Columns the text takes on paper: 1 per single-byte character, 2 per Kanji-mode character."""
-    if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
-        return len(value)
-    if not value.isprintable():
+    if value.isprintable():
+        rest = value.replace("\u00a5", "") if "\u00a5" in value else value  # money: ASCII plus yen signs
+        if rest.isascii():
+            if "\\" in rest or "~" in rest:
+                return len(value) + rest.count("\\") + rest.count("~")  # those two print full-width
+            return len(value)
+    else:
         value = _CONTROL.sub("", value)
     return len(value) + len(_DOUBLE_CHAR.findall(value))
 

@@ -13,6 +13,9 @@ _EXPONENT = {"JPY": 0, "KRW": 0, "USD": 2, "EUR": 2, "CNY": 2, "TWD": 2}
 _METHOD = {"cash": "現金", "card": "クレジットカード", "qr_mpm": "QRコード決済", "qr_cpm": "QRコード決済"}
 
 
+_width = e.display_width
+
+
 def money(amount: int, currency: str) -> str:
     """Integer minor units to printed money: ¥1,234 for JPY, 'USD 12.34' otherwise."""
     if currency == "JPY":
@@ -37,12 +40,11 @@ def _fit(value: str, columns: int) -> str:
 
 def two_columns(left: str, right: str, width: int) -> str:
     """Left text and right-aligned text on one line of `width` columns, left side shortened if needed."""
-    right_w = e.display_width(right)
-    left_w = e.display_width(left)
+    right_w, left_w = _width(right), _width(left)
     if left_w > width - right_w - 1:
         left = _fit(left, max(width - right_w - 1, 0))
-        left_w = e.display_width(left)
-    return left + " " * (width - left_w - right_w) + right
+        left_w = _width(left)
+    return f"{left}{' ' * (width - left_w - right_w)}{right}"
 
 
 class _Doc:

@@ -130,6 +130,12 @@ class TestJapanese:
         out = e.text(value).replace(b"\x1c&", b"").replace(b"\x1c.", b"")
         assert not any(b < 0x20 and b != 0x0A for b in out)
 
+    @given(st.text(max_size=40))
+    def test_display_width_matches_printed_columns(self, value: str) -> None:
+        """The layout width of any text equals the columns its bytes take (1 per single byte, 2 per pair)."""
+        printed = e.text(value).replace(b"\x1c&", b"").replace(b"\x1c.", b"")
+        assert e.display_width(value) == len(printed)
+
     @given(st.text(alphabet=st.sampled_from("領収書合計お釣りｱｲｳｰabcXYZ019 ¥,.-"), max_size=40))
     def test_round_trip_through_printer_parser(self, value: str) -> None:
         """Encoded text parses back (as the printer would print it) to the same characters."""
