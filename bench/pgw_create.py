@@ -4,7 +4,7 @@ Both servers run as separate processes pinned with taskset to one core; this loa
 another core. Every request is HMAC-signed at send time (DESIGN §3), also for the baseline, so the client does
 the same work in both runs. Each run is bounded in count and in time.
 
-    .venv/bin/python bench/pgw_create.py [--requests 4000] [--rounds 3] [--concurrency 32] [--seconds 30]
+    .venv/bin/python bench/pgw_create.py [--requests 3000] [--rounds 5] [--concurrency 32] [--seconds 30]
 
 Phase 1 (closed loop, `--concurrency` connections): baseline and pgw rounds alternate (so a noisy neighbour on
 the machine hits both alike); requests/s is the median round, p50/p95/p99 pool all rounds; then the ratio.
@@ -271,15 +271,19 @@ async def alternate(bare_url: str, pgw_url: str, args: argparse.Namespace) -> tu
                 "pgw", pgw_url, args.requests, args.concurrency, seconds=args.seconds, tag=f"c{n}"
             )
         )
-        print(f"round {n + 1}: bare {bare_runs[-1].rps:7.0f} req/s   pgw {pgw_runs[-1].rps:7.0f} req/s")
+        ratio = pgw_runs[-1].rps / bare_runs[-1].rps
+        print(
+            f"round {n + 1}: bare {bare_runs[-1].rps:7.0f} req/s   pgw {pgw_runs[-1].rps:7.0f} req/s   "
+            f"ratio {ratio:.1%}"
+        )
     return pooled("bare aiohttp JSON handler", bare_runs), pooled("mpac-pgw create (SQLite)", pgw_runs)
 
 
 def main() -> None:
     """Run both phases and print figures and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=4000, help="closed-loop requests per round (bound)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating bare / pgw rounds")
+    parser.add_argument("--requests", type=int, default=3000, help="closed-loop requests per round (bound)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating bare / pgw rounds")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30.0, help="time bound of each closed-loop run")
     parser.add_argument("--rate", type=float, default=1000.0, help="fixed-rate phase, requests/s")
@@ -333,6 +337,9 @@ def main() -> None:
         f"   p95 x{ours.pct(95) / base.pct(95):.2f}   p99 x{ours.pct(99) / base.pct(99):.2f}"
     )
     print(paced.line())
+    print(
+        f"machine load average while measuring: {os.getloadavg()[0]:.2f} (other work on these cores skews both)"
+    )
     goal_rps = "met" if ours.rps >= 0.5 * base.rps else "MISSED"
     goal_p95 = "met" if paced.pct(95) <= 20 and paced.errors == 0 else "MISSED"
     print(f"goal >= 50% of bare aiohttp: {goal_rps};  goal p95 <= 20 ms at {args.rate:.0f} req/s: {goal_p95}")
