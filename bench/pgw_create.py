@@ -338,7 +338,7 @@ def main() -> None:
     )
     print(paced.line())
     print(
-        f"machine load average while measuring: {os.getloadavg()[0]:.2f} (other work on these cores skews both)"
+        f"load average at the end: {os.getloadavg()[0]:.2f} (other work on these cores skews both sides)"
     )
     goal_rps = "met" if ours.rps >= 0.5 * base.rps else "MISSED"
     goal_p95 = "met" if paced.pct(95) <= 20 and paced.errors == 0 else "MISSED"
