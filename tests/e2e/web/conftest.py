@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from drivers.simulators.printer import PrinterSimulator
 from tests.e2e.web.fake_cloud import FakeCloud
 from tests.e2e.web.harness import AgentThread
 
@@ -52,3 +53,9 @@ def offline_agent(tmp_path: Path) -> Iterator[AgentThread]:
 def online_agent(tmp_path: Path) -> Iterator[AgentThread]:
     """An enrolled agent talking to the fake cloud on loopback."""
     yield from _run(AgentThread(tmp_path / "state", enrolled=True, cloud=FakeCloud()))
+
+
+@pytest.fixture
+def printer_agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """An enrolled, offline agent with the ESC/POS printer simulator on a pty as its receipt printer."""
+    yield from _run(AgentThread(tmp_path / "state", enrolled=True, printer=PrinterSimulator()))

@@ -14,17 +14,21 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from agent.bootstrap import build_app
 from agent.secrets import EnrolledDevice, SecretStore, hash_password
 from agent.settings import load_settings
+from drivers.simulators.printer import PrinterSimulator
 from tests.e2e.web.fake_cloud import FakeCloud
 
 ADMIN_PASSWORD = "Adm1n-Test-Pass"
+HOLD_AFTER_S = 0.5
+T = TypeVar("T")
 
 
 def closed_port() -> int:
@@ -39,8 +43,8 @@ class AgentThread:
     """Start with `start()`, stop with `stop()`; `url` is the agent's base URL."""
 
     def __init__(self, state_dir: Path, overrides: dict[str, Any] | None = None, *, enrolled: bool = False,
-                 cloud: FakeCloud | None = None) -> None:
-        self.enrolled, self.cloud = enrolled, cloud
+                 cloud: FakeCloud | None = None, printer: PrinterSimulator | None = None) -> None:
+        self.enrolled, self.cloud, self.printer = enrolled, cloud, printer
         table: dict[str, Any] = {
             "agent": {"state_dir": str(state_dir), "serial": "WEB-TEST-1", "expiry_interval_s": 3600},
             "web": {"port": 0},
@@ -49,6 +53,7 @@ class AgentThread:
         }
         for key, value in (overrides or {}).items():
             table[key] = {**table.get(key, {}), **value}
+        self._table = table
         self.settings = load_settings(overrides=table)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="agent-under-test", daemon=True)
@@ -70,6 +75,12 @@ class AgentThread:
         return f"http://{host}:{port}"
 
     async def _serve(self) -> str:
+        if self.printer is not None:  # its pty is read by this loop, like the agent's serial worker
+            path = self.printer.start_pty(self.settings.agent.state_dir.parent / "printer-by-id")
+            self._table["devices"] = {"reopen_max_s": 0.2, "printer": {
+                "transport": "serial", "path": path, "debounce_s": 0.3, "status_poll_s": 0.1,
+                "hold_after_s": HOLD_AFTER_S}}
+            self.settings = load_settings(overrides=self._table)
         cloud_url = await self._listen(self.cloud.app()) if self.cloud else self.settings.cloud.url
         if self.enrolled:
             SecretStore(self.settings.agent.state_dir).save(EnrolledDevice(
@@ -78,10 +89,16 @@ class AgentThread:
                 model="test", enrolled_at=1, admin_password_hash=hash_password(ADMIN_PASSWORD)))
         return await self._listen(build_app(self.settings))
 
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the agent's loop (simulators live there) and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
     def stop(self) -> None:
         """Clean up the apps (closes the store), then stop the loop and the thread."""
         for runner in reversed(self._runners):
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(timeout=30)
+            self.run(runner.cleanup())
+        if self.printer is not None:
+            self.run(self.printer.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
