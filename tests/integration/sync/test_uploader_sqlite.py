@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiosqlite
 import pytest
 
 from agent.outbox import SqliteOutbox
+from sync.batch import encode_batch, item_wire_bytes
 from sync.errors import BatchRejected
 from sync.testing import ChaosConfig, ChaosProxy
 from sync.uploader import Uploader, UploaderConfig
@@ -110,12 +112,10 @@ class TestUploaderWithSqlite:
         """Rows a crashed agent left in `sending` (the cloud already has them) are resent and acked once."""
         await record_sales(agent_store, 30)
         client = make_client(cloud.url)
-        first = Uploader(outbox, client, DEVICE.device_id, UploaderConfig(max_items=20))
-        claimed = await outbox.claim(20, 1 << 20)
-        await first._send(claimed)  # reaches the cloud
-        async with aiosqlite.connect(agent_store.path) as conn:  # ...but the crash lost the acks
-            await conn.execute("UPDATE sales SET sync_state='sending', cloud_intent_id=NULL WHERE seq <= 20")
-            await conn.commit()
+        claimed = await outbox.claim(20, 1 << 20)  # marked sending, posted, then the agent died
+        body = encode_batch("01CRASHED", DEVICE.device_id, int(time.time() * 1000),
+                            [item_wire_bytes(it) for it in claimed])
+        assert len((await client.send(body)).results) == 20
         before = {lid: pi for lid, pi, _ in await cloud.cloud.intents(DEVICE.device_id)}
         second = Uploader(outbox, client, DEVICE.device_id, FAST)
         task = asyncio.create_task(second.run())
