@@ -1,1 +1,26 @@
 """Shared pytest configuration for all tiers."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last and mark them `browser`.
+
+    pytest-playwright's sync fixtures keep an event loop running on the main thread for the rest of the
+    session; pytest-asyncio tests that come after it fail with "Cannot run the event loop while another
+    loop is running". Ordering them last keeps one `pytest` run working for every tier.
+    """
+    browser_mark = pytest.mark.browser
+    browser, rest = [], []
+    for item in items:
+        uses_browser = "page" in getattr(item, "fixturenames", ()) or "/e2e/web/" in item.nodeid.replace(
+            "\\", "/"
+        )
+        if uses_browser:
+            item.add_marker(browser_mark)
+            browser.append(item)
+        else:
+            rest.append(item)
+    items[:] = rest + browser
