@@ -25,8 +25,6 @@ class CardReaderService:
                                path=cfg.path, debounce_s=2.0, reopen_max_s=reopen_max_s)
         self._reader: CardReader | None = None
         self._busy = asyncio.Lock()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def _driver(self, transport: Transport) -> CardReader:
         if self._reader is None or self._reader.transport is not transport:
@@ -58,20 +56,14 @@ class CardReaderService:
 
     async def start(self) -> None:
         """Watch the device: reopen it when it comes back, mark it offline when it vanishes."""
-        self._stop.clear()
-        self._task = asyncio.get_running_loop().create_task(self._watch(), name=f"card:{self.link.name}")
+        self.link.start_task(self._watch())
 
     async def stop(self) -> None:
         """Stop watching and close the port."""
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.link.close()
+        await self.link.stop_task()
 
     async def _watch(self) -> None:
-        while not self._stop.is_set():
+        while not self.link.stopping.is_set():
             if not self._busy.locked():
                 try:
                     async with self._busy:
@@ -80,7 +72,7 @@ class CardReaderService:
                             self.link.ok()  # (re)opened: reachable again
                 except DriverError as err:
                     await self.link.fail(err, UNPLUGGED)
-                    await self.link.wait_retry(self._stop)
+                    await self.link.wait_retry(self.link.stopping)
                     continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 1.0)
+                await asyncio.wait_for(self.link.stopping.wait(), 1.0)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from drivers.errors import DeviceDisconnected, DriverError
 from drivers.escpos.status import PaperState
 from drivers.transport import Transport
 
+_log = logging.getLogger("agent.devices")
 DeviceState = Literal["connecting", "online", "offline", "faulty"]
 
 
@@ -70,6 +72,23 @@ class DeviceLink:
         self.faulty = False
         self._down_since: float | None = time.monotonic()
         self._ever_up = False
+        self.stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run the device's supervising loop in the background (it should end when `stopping` is set)."""
+        self.stopping.clear()
+        self._task = asyncio.get_running_loop().create_task(work, name=f"{self.kind}:{self.name}")
+
+    async def stop_task(self) -> None:
+        """Stop the supervising loop and close the transport."""
+        self.stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.close()
 
     async def ensure_open(self) -> Transport:
         """The open transport, opening it if needed (DeviceDisconnected when the device node is absent)."""
@@ -92,6 +111,8 @@ class DeviceLink:
     def ok(self, paper: PaperState | None = None, message: str | None = None) -> None:
         """The device just answered properly; `message` is a standing warning (e.g. paper near end)."""
         self.last_ok_ms = int(time.time() * 1000)
+        if self._down_since is not None and self._ever_up:
+            _log.info("%s %s is back", self.kind, self.name)
         self._down_since = None
         self._ever_up = True
         self.faulty = False
@@ -114,6 +135,8 @@ class DeviceLink:
                 await transport.close()
         if self._down_since is None:
             self._down_since = time.monotonic()
+            # Driver errors carry paths and errno texts only, never device payloads (no card data can leak).
+            _log.warning("%s %s went down: %s: %s", self.kind, self.name, type(err).__name__, err)
         self.last_error = f"{type(err).__name__}: {err}"
         self.cashier_message = message or err.cashier_message
 

@@ -54,8 +54,6 @@ class PrinterService:
         )
         self.queue = PrintQueue(db_path, name)
         self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     async def print_receipt(self, receipt: SaleReceipt) -> str:
         """Queue the receipt (committed) and return the job id; the same sale twice gives the same job."""
@@ -94,27 +92,21 @@ class PrinterService:
         """Open the queue, hold jobs a crash left mid-print, start the worker."""
         await self.queue.open()
         await self.queue.recover_interrupted()
-        self._stop.clear()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"printer:{self.link.name}")
+        self.link.start_task(self._run())
 
     async def stop(self) -> None:
         """Stop the worker and close the printer and the queue."""
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.link.close()
+        await self.link.stop_task()
         await self.queue.close()
 
     async def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self.link.stopping.is_set():
             try:
                 await self.print_once()
             except DriverError as err:
                 await self.link.fail(err, self._message_for(err))
                 self.link.faulty = isinstance(err, ProtocolError)
-                await self.link.wait_retry(self._stop)
+                await self.link.wait_retry(self.link.stopping)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

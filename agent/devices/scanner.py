@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from agent.devices.config import ScannerConfig
@@ -25,8 +24,6 @@ class ScannerService:
                                path=cfg.path, debounce_s=2.0, reopen_max_s=reopen_max_s)
         # Bounded: if nobody reads, the oldest scans are dropped rather than memory growing.
         self._codes: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.rejected = 0
 
     async def codes(self) -> AsyncIterator[str]:
@@ -41,26 +38,19 @@ class ScannerService:
 
     async def start(self) -> None:
         """Start reading in the background."""
-        self._stop.clear()
-        run = self._run_evdev() if self.cfg.transport == "evdev" else self._run_serial()
-        self._task = asyncio.get_running_loop().create_task(run, name=f"scanner:{self.link.name}")
+        self.link.start_task(self._run_evdev() if self.cfg.transport == "evdev" else self._run_serial())
 
     async def stop(self) -> None:
         """Stop reading and close the port."""
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.link.close()
+        await self.link.stop_task()
 
     async def _run_serial(self) -> None:
-        while not self._stop.is_set():
+        while not self.link.stopping.is_set():
             try:
                 transport = await self.link.ensure_open()
                 self.link.ok()
                 scanner = LineScanner(transport)
-                while not self._stop.is_set():
+                while not self.link.stopping.is_set():
                     code = await scanner.read_code(1.0)
                     self.rejected = scanner.splitter.rejected
                     await self.link.ensure_open()  # notices a vanished device node between scans
@@ -69,17 +59,17 @@ class ScannerService:
                         self._put(code)
             except DriverError as err:
                 await self.link.fail(err, "Scanner cable unplugged: reconnect the scanner.")
-                await self.link.wait_retry(self._stop)
+                await self.link.wait_retry(self.link.stopping)
 
     async def _run_evdev(self) -> None:
         if not evdev_available():
             self.link.problem(UNAVAILABLE, faulty=True)
             return
-        while not self._stop.is_set():
+        while not self.link.stopping.is_set():
             try:
                 self.link.ok()
                 async for code in EvdevScanner(self.cfg.path).codes():
                     self._put(code)
             except DriverError as err:
                 await self.link.fail(err, "Scanner unplugged: reconnect the scanner.")
-                await self.link.wait_retry(self._stop)
+                await self.link.wait_retry(self.link.stopping)
