@@ -48,15 +48,18 @@
     set("f-expired", String(states.expired ?? 0));
     const quarantined = s.quarantined || [];
     set("q-count", String(s.quarantined_count ?? states.rejected ?? quarantined.length));
-    $("q-rows").replaceChildren(...quarantined.map((item) =>
-      row([item.seq, MPAC.money(item.amount, item.currency), errorText(item.error)])));
+    $("q-rows").replaceChildren(...(quarantined.length ? quarantined.map((item) =>
+      row([item.seq, MPAC.money(item.amount, item.currency), errorText(item.error)]))
+      : [row(["なし None", "", ""])]));
   }
 
   function fillDevices(info) {
     const devices = Object.values((info && info.devices) || {});
     $("dev-rows").replaceChildren(...(devices.length ? devices.map((d) => {
-      const st = MPAC.el("span", d.state, `state state-${String(d.state).replace(/[^a-z_]/g, "")}`);
-      return row([d.name, st, d.paper || "—", d.cashier_message || d.last_error || ""]);
+      const st = MPAC.el("span", d.state, `state nowrap state-${String(d.state).replace(/[^a-z_]/g, "")}`);
+      // A stale error of a device that is back online is history, not something to act on.
+      const message = d.cashier_message || (d.state === "online" ? "" : d.last_error || "");
+      return row([d.name, st, d.paper || "—", message]);
     }) : [row(["デバイスなし No devices configured", "", "", ""])]));
     const jobs = (info && info.print_jobs) || [];
     $("job-rows").replaceChildren(...(jobs.length ? jobs.map((j) => {
@@ -69,8 +72,10 @@
         b.addEventListener("click", () => admin(action, { job_id: j.job_id }));
         actions.appendChild(b);
       }
-      return row([j.job_id, j.kind, j.state, j.last_error || "", actions]);
-    }) : [row(["なし None", "", "", "", ""])]));
+      const id = MPAC.el("span", `…${String(j.job_id).slice(-8)}`, "nowrap");
+      id.title = j.job_id;
+      return row([id, j.kind, j.state, MPAC.ago(j.created_at), j.last_error || "", actions]);
+    }) : [row(["なし None", "", "", "", "", ""])]));
   }
 
   function fillAdmin(info) {
