@@ -9,7 +9,7 @@ path = "/dev/serial/by-id/usb-EPSON_TM-T88V-if00-port0"   # serial / usblp
 baudrate = 19200                         # serial
 # host = "192.168.1.50"; port = 9100     # tcp
 columns = 42                             # characters per line, font A (42 on 80 mm, 32 on 58 mm)
-status = true                            # query DLE EOT (paper / cover); false for one-way printers
+status = true                            # DLE EOT paper/cover status; default on (serial, tcp), off (usblp)
 hold_after_s = 300                       # a job older than this when the printer returns is held
 debounce_s = 5                           # a disconnect shorter than this is not reported
 kick_drawer_on_cash = true
@@ -56,7 +56,7 @@ class PrinterConfig(BaseModel):
     host: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     port: Annotated[int, Field(ge=1, le=65535)] = 9100
     columns: Annotated[int, Field(ge=24, le=64)] = 42
-    status: bool = True
+    status: bool | None = None  # DLE EOT queries; default: yes on serial/tcp, no on usblp (often one-way)
     hold_after_s: Seconds = 300.0
     debounce_s: Annotated[float, Field(ge=0, le=600)] = 5.0
     status_poll_s: Seconds = 2.0
@@ -69,6 +69,11 @@ class PrinterConfig(BaseModel):
         if self.transport != "tcp" and not self.path:
             raise ValueError(f"a {self.transport} printer needs path")
         return self
+
+    @property
+    def query_status(self) -> bool:
+        """Whether to ask the printer for paper/cover status."""
+        return self.status if self.status is not None else self.transport != "usblp"
 
 
 class ScannerConfig(BaseModel):

@@ -140,7 +140,7 @@ class PrinterService:
 
     async def _status(self, transport: Transport) -> PrinterStatus:
         """DLE EOT 1, 2 and 4 on two-way links; no answer = switched off, a bad byte = garbled."""
-        if not (self.cfg.status and transport.two_way):
+        if not (self.cfg.query_status and transport.two_way):
             return UNKNOWN
         for _ in range(8):  # drop stale bytes (late answers) so replies line up with this query
             if not await transport.read(256, 0.01):

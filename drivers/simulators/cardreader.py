@@ -42,6 +42,7 @@ class CardRules:
     entry: Entry = "contactless"
     present_delay: float = 0.05
     outcomes: deque[str] = field(default_factory=deque)
+    lose_acks: int = 0  # swallow this many ACKs the reader should send (the host then repeats its frame)
     seed: int = 0
 
 
@@ -56,6 +57,7 @@ class CardReaderSimulator(PtySimulator):
         self.naks_received = 0
         self._decoder = FrameDecoder()
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._done: dict[str, Result] = {}
         self._approval = 0
         self._rng = random.Random(self.rules.seed)  # noqa: S311 - replayable test garbage, not crypto
 
@@ -85,8 +87,13 @@ class CardReaderSimulator(PtySimulator):
         except InvalidMessage:
             self.send(bytes((NAK,)))
             return
-        self.send(bytes((ACK,)))
-        if isinstance(msg, Sale) and msg.id not in self._pending:
+        if self.rules.lose_acks > 0:
+            self.rules.lose_acks -= 1
+        else:
+            self.send(bytes((ACK,)))
+        if isinstance(msg, Sale) and msg.id in self._done:
+            self._send_msg(self._done[msg.id])  # a repeated request: same answer, never a second charge
+        elif isinstance(msg, Sale) and msg.id not in self._pending:
             self.sales.append(msg)
             self._pending[msg.id] = asyncio.get_running_loop().create_task(self._run_sale(msg))
         elif isinstance(msg, Cancel):
@@ -108,7 +115,8 @@ class CardReaderSimulator(PtySimulator):
         self._send_msg(Presented(id=sale.id, entry=rules.entry))
         await asyncio.sleep(rules.present_delay)
         self._pending.pop(sale.id, None)
-        self._send_msg(self._decide(sale))
+        result = self._done[sale.id] = self._decide(sale)
+        self._send_msg(result)
 
     def _decide(self, sale: Sale) -> Result:
         rules = self.rules

@@ -49,6 +49,14 @@ class TestCardReader:
         result = await reader.authorize(60_000, "JPY", "S-2")
         assert result.status == "declined" and result.decline_reason == "limit_exceeded"
 
+    async def test_lost_ack_repeats_request_but_charges_once(
+        self, reader: CardReader, sim: CardReaderSimulator
+    ) -> None:
+        """When the reader's ACK is lost the host repeats the sale; the reader still runs it only once."""
+        sim.rules.lose_acks = 1
+        result = await reader.authorize(900, "JPY", "S-10")
+        assert result.status == "approved" and len(sim.sales) == 1
+
     async def test_naks_forever(self, reader: CardReader, sim: CardReaderSimulator) -> None:
         """A reader that NAKs every frame ends in ProtocolError after the retries; nothing was started."""
         sim.rules.mode = "nak"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,31 +14,37 @@ from drivers.transport.serial import SerialTransport
 from drivers.transport.usblp import UsbLpTransport
 
 
+class Capture:
+    """A pty device that records what the driver sent."""
+
+    def __init__(self, link: Path) -> None:
+        self.received = bytearray()
+        self.pty = PtyDevice(self.received.extend, link)
+
+
 @pytest.fixture
-async def device(tmp_path: Path) -> PtyDevice:
-    received: list[bytes] = []
-    dev = PtyDevice(received.append, tmp_path / "ttyDEV")
-    dev.plug()
-    dev.received = received  # type: ignore[attr-defined]
-    yield dev  # type: ignore[misc]
-    dev.unplug()
+async def capture(tmp_path: Path) -> AsyncIterator[Capture]:
+    cap = Capture(tmp_path / "ttyDEV")
+    cap.pty.plug()
+    yield cap
+    cap.pty.unplug()
 
 
 class TestSerialTransport:
-    async def test_bytes_both_ways(self, device: PtyDevice) -> None:
+    async def test_bytes_both_ways(self, capture: Capture) -> None:
         """What the driver writes reaches the device; what the device sends is read back."""
-        port = SerialTransport(device.path)
+        port = SerialTransport(capture.pty.path)
         await port.open()
         await port.write(b"\x1b@hello")
-        device.write(b"\x12")
+        capture.pty.write(b"\x12")
         assert await port.read(1, 2.0) == b"\x12"
         await asyncio.sleep(0.05)
-        assert b"".join(device.received) == b"\x1b@hello"  # type: ignore[attr-defined]
+        assert capture.received == b"\x1b@hello"
         await port.close()
 
-    async def test_read_timeout_returns_empty_without_blocking_loop(self, device: PtyDevice) -> None:
+    async def test_read_timeout_returns_empty_without_blocking_loop(self, capture: Capture) -> None:
         """A read with nothing to read returns b'' and the event loop keeps running meanwhile."""
-        port = SerialTransport(device.path)
+        port = SerialTransport(capture.pty.path)
         await port.open()
         ticks = 0
 
@@ -53,11 +60,11 @@ class TestSerialTransport:
         assert ticks >= 5
         await port.close()
 
-    async def test_unplug_makes_read_fail_disconnected(self, device: PtyDevice) -> None:
+    async def test_unplug_makes_read_fail_disconnected(self, capture: Capture) -> None:
         """Closing the pty master (unplug) turns the next read into DeviceDisconnected."""
-        port = SerialTransport(device.path)
+        port = SerialTransport(capture.pty.path)
         await port.open()
-        device.unplug()
+        capture.pty.unplug()
         with pytest.raises(DeviceDisconnected):
             await port.read(1, 1.0)
         await port.close()
@@ -77,27 +84,27 @@ class TestSerialTransport:
         with pytest.raises(DeviceDisconnected):
             await SerialTransport(str(tmp_path / "nothing")).open()
 
-    async def test_replug_same_link(self, device: PtyDevice) -> None:
+    async def test_replug_same_link(self, capture: Capture) -> None:
         """After unplug and re-plug the same symlink path opens the new pty."""
-        device.unplug()
-        device.plug()
-        port = SerialTransport(device.path)
+        capture.pty.unplug()
+        capture.pty.plug()
+        port = SerialTransport(capture.pty.path)
         await port.open()
-        device.write(b"ok")
+        capture.pty.write(b"ok")
         assert await port.read(2, 2.0) == b"ok"
         await port.close()
 
 
 class TestUsbLpTransport:
-    async def test_write_and_read_on_a_char_device(self, device: PtyDevice) -> None:
+    async def test_write_and_read_on_a_char_device(self, capture: Capture) -> None:
         """usblp does plain file I/O on a character device (a pty stands in for /dev/usb/lp0)."""
-        port = UsbLpTransport(device.path)
+        port = UsbLpTransport(capture.pty.path)
         await port.open()
         await port.write(b"\x10\x04\x04")
-        device.write(b"\x12")
+        capture.pty.write(b"\x12")
         assert await port.read(1, 2.0) == b"\x12"
         await asyncio.sleep(0.05)
-        assert b"".join(device.received) == b"\x10\x04\x04"  # type: ignore[attr-defined]
+        assert capture.received == b"\x10\x04\x04"
         await port.close()
 
     async def test_missing_device(self, tmp_path: Path) -> None:
