@@ -7,9 +7,10 @@ the second sender sees `duplicate` with the first sender's payment_intent_id. Ne
 
 from __future__ import annotations
 
+import base64
 import json
-import secrets
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,11 +52,19 @@ class BatchReply:
         return {"batch_id": self.batch_id, "server_time": self.server_time, "results": self.results}
 
 
+_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+
 def fresh_ids(n: int, now: float) -> list[str]:
-    """n ULIDs of this millisecond, each with its own 80 random bits (python-ulid's monotonic ULID() costs
-    twice as much per id, and a batch mints 2,000 of them)."""
-    stamp = int(now * 1000) << 80
-    return [str(ULID.from_int(stamp | secrets.randbits(80))) for _ in range(n)]
+    """n ULIDs of this millisecond with independent 80-bit randomness.
+
+    A batch mints 2,000 ids and python-ulid spends ~8 µs on each (a third of the intake's CPU). The 10
+    timestamp characters come from python-ulid once; each 80-bit random part is exactly 16 base32 characters,
+    so RFC 4648 base32 of 10 random bytes, mapped to Crockford's alphabet, is the ULID's random part.
+    """
+    stamp = str(ULID.from_timestamp(now))[:10]
+    raw = base64.b32encode(os.urandom(10 * n)).decode("ascii").translate(_CROCKFORD)
+    return [stamp + raw[i:i + 16] for i in range(0, 16 * n, 16)]
 
 
 def device_of(caller: Credential, device_id: str) -> str:
@@ -108,7 +117,7 @@ class _Plan:
     rejected_known: dict[str, str]
     refs_used: set[str]
     head: ChainHead
-    now: float
+    ids: Iterator[str]
     results: list[Result] = field(default_factory=list)
     accepted: list[AcceptedSale] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
@@ -142,7 +151,7 @@ class _Plan:
                                          "message": "merchant_ref_id was already used by another sale",
                                          "param": "intent.merchant_ref_id"})  # fmt: skip
             return
-        pi, *txn_ids = fresh_ids(4, self.now)
+        pi, *txn_ids = (next(self.ids) for _ in range(4))
         try:
             intent, txns = offline_intent(_sale(item), self.store, intent_id=f"{PAYMENT_INTENT}_{pi}",
                                           device_id=self.device_id,
@@ -181,8 +190,9 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
     refs = sorted(ref for ref in map(_raw_ref, envelope.items) if ref is not None)
     accepted, rejected = await sync.known(device_id, ids)
     state = await sync.state(device_id)
+    ids = iter(fresh_ids(4 * len(envelope.items), now))  # one intent + three Transactions per item, at most
     plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
-                 ChainHead(state.last_seq, state.last_hash), now)  # fmt: skip
+                 ChainHead(state.last_seq, state.last_hash), ids)  # fmt: skip
     for raw in envelope.items:
         plan.item(raw)
     write = BatchWrite(envelope.batch_id, device_id, envelope.sent_at, now, len(envelope.items),
