@@ -186,9 +186,9 @@ def _next_state(
 
 async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store, sync: SyncRepository,
                       now: float) -> tuple[BatchWrite, BatchReply]:  # fmt: skip
-    ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
+    local_ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
     refs = sorted(ref for ref in map(_raw_ref, envelope.items) if ref is not None)
-    accepted, rejected = await sync.known(device_id, ids)
+    accepted, rejected = await sync.known(device_id, local_ids)
     state = await sync.state(device_id)
     ids = iter(fresh_ids(4 * len(envelope.items), now))  # one intent + three Transactions per item, at most
     plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
