@@ -17,7 +17,9 @@
     card_result_required: "カードリーダーなし No card reader",
     store_unavailable: "保存できません Cannot save sales",
   };
-  const state = { amount: 0, received: 0, field: "amount", ref: null, cardReader: false, poll: null };
+  const state = {
+    amount: 0, received: 0, field: "amount", ref: null, cardReader: false, readerMessage: "", poll: null,
+  };
 
   function newRef() {
     const rnd = Math.random().toString(36).slice(2, 8);
@@ -88,9 +90,11 @@
       show("step-cash");
     } else if (method === "card") {
       $("card-form").hidden = state.cardReader;
+      const due = MPAC.money(state.amount);
       $("card-hint").textContent = state.cardReader
-        ? `${MPAC.money(state.amount)} — カードリーダーでお支払いください Present the card on the reader`
-        : `${MPAC.money(state.amount)} — 外部端末で決済後、結果を入力 Enter the card terminal's result`;
+        ? `${due} — カードリーダーでお支払いください Present the card on the reader`
+        : `${due} — 外部端末で決済後、結果を入力 Enter the card terminal's result`
+          + (state.readerMessage ? ` (${state.readerMessage})` : "");
       show("step-card");
     } else {
       startQr();
@@ -225,6 +229,8 @@
     const devices = (web.ok && web.data && web.data.devices) || {};
     const reader = Object.values(devices).find((d) => d && d.kind === "card_reader");
     state.cardReader = Boolean(reader && reader.state === "online");
+    state.readerMessage = reader && !state.cardReader ? reader.cashier_message || `Card reader ${reader.state}` : "";
+    document.body.dataset.cardReader = reader ? reader.state : "none";
   }
 
   document.querySelectorAll("[data-key]").forEach((b) => b.addEventListener("click", () => key(b.dataset.key)));

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from drivers.simulators.cardreader import CardReaderSimulator, CardRules
 from drivers.simulators.printer import PrinterSimulator
 from tests.e2e.web.fake_cloud import FakeCloud
 from tests.e2e.web.harness import AgentThread
@@ -59,3 +60,10 @@ def online_agent(tmp_path: Path) -> Iterator[AgentThread]:
 def printer_agent(tmp_path: Path) -> Iterator[AgentThread]:
     """An enrolled, offline agent with the ESC/POS printer simulator on a pty as its receipt printer."""
     yield from _run(AgentThread(tmp_path / "state", enrolled=True, printer=PrinterSimulator()))
+
+
+@pytest.fixture
+def reader_agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """An agent (not enrolled) with drivers' card reader simulator on a pty as its card reader."""
+    sim = CardReaderSimulator(CardRules(present_delay=0.05, brand="VISA", last4="4242"))
+    yield from _run(AgentThread(tmp_path / "state", card_reader=sim))

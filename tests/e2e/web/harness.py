@@ -23,6 +23,7 @@ from aiohttp import web
 from agent.bootstrap import build_app
 from agent.secrets import EnrolledDevice, SecretStore, hash_password
 from agent.settings import load_settings
+from drivers.simulators.cardreader import CardReaderSimulator
 from drivers.simulators.printer import PrinterSimulator
 from tests.e2e.web.fake_cloud import FakeCloud
 
@@ -43,8 +44,9 @@ class AgentThread:
     """Start with `start()`, stop with `stop()`; `url` is the agent's base URL."""
 
     def __init__(self, state_dir: Path, overrides: dict[str, Any] | None = None, *, enrolled: bool = False,
-                 cloud: FakeCloud | None = None, printer: PrinterSimulator | None = None) -> None:
-        self.enrolled, self.cloud, self.printer = enrolled, cloud, printer
+                 cloud: FakeCloud | None = None, printer: PrinterSimulator | None = None,
+                 card_reader: CardReaderSimulator | None = None) -> None:
+        self.enrolled, self.cloud, self.printer, self.card_reader = enrolled, cloud, printer, card_reader
         table: dict[str, Any] = {
             "agent": {"state_dir": str(state_dir), "serial": "WEB-TEST-1", "expiry_interval_s": 3600},
             "web": {"port": 0},
@@ -75,11 +77,17 @@ class AgentThread:
         return f"http://{host}:{port}"
 
     async def _serve(self) -> str:
-        if self.printer is not None:  # its pty is read by this loop, like the agent's serial worker
-            path = self.printer.start_pty(self.settings.agent.state_dir.parent / "printer-by-id")
-            self._table["devices"] = {"reopen_max_s": 0.2, "printer": {
-                "transport": "serial", "path": path, "debounce_s": 0.3, "status_poll_s": 0.1,
-                "hold_after_s": HOLD_AFTER_S}}
+        devices: dict[str, Any] = {"reopen_max_s": 0.2}
+        folder = self.settings.agent.state_dir.parent
+        if self.printer is not None:  # the simulators' ptys are served by this loop
+            path = self.printer.start_pty(folder / "printer-by-id")
+            devices["printer"] = {"transport": "serial", "path": path,
+                                  "debounce_s": 0.3, "status_poll_s": 0.1, "hold_after_s": HOLD_AFTER_S}
+        if self.card_reader is not None:
+            devices["card_reader"] = {"path": self.card_reader.start_pty(folder / "reader-by-id"),
+                                      "ack_timeout_s": 0.2, "retries": 2, "result_timeout_s": 5}
+        if len(devices) > 1:
+            self._table["devices"] = devices
             self.settings = load_settings(overrides=self._table)
         cloud_url = await self._listen(self.cloud.app()) if self.cloud else self.settings.cloud.url
         if self.enrolled:
@@ -97,8 +105,9 @@ class AgentThread:
         """Clean up the apps (closes the store), then stop the loop and the thread."""
         for runner in reversed(self._runners):
             self.run(runner.cleanup())
-        if self.printer is not None:
-            self.run(self.printer.stop())
+        for sim in (self.printer, self.card_reader):
+            if sim is not None:
+                self.run(sim.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()

@@ -138,3 +138,38 @@ class TestQrSale:
         assert intent["amount"] == 2980
         online_agent.cloud.pay_all()
         expect(page.get_by_test_id("result")).to_contain_text("Paid by QR", timeout=8000)
+
+
+class TestCardReader:
+    """With drivers' card reader simulator on a pty, the agent drives the reader itself."""
+
+    def test_reader_approves(self, page: Page, reader_agent: AgentThread, tmp_path: Path) -> None:
+        """No manual form: the reader's answer (VISA, last 4 only) is shown and stored."""
+        new_sale(page, reader_agent)
+        expect(page.locator("body")).to_have_attribute("data-card-reader", "online", timeout=8000)
+        key_in(page, "3300")
+        page.locator("[data-method='card']").click()
+        expect(page.locator("#card-hint")).to_contain_text("Present the card on the reader")
+        expect(page.locator("#card-form")).to_be_hidden()
+        page.locator("#card-confirm").click()
+        result = page.get_by_test_id("result")
+        expect(result).to_contain_text("Approved")
+        expect(result).to_contain_text("VISA •••• 4242")
+        page.screenshot(path=str(tmp_path / "cashier-card-reader.png"))
+        _status, listing = reader_agent.call("GET", "/api/sales?payment_method=card")
+        assert listing["data"][0]["result"]["entry_method"] == "contactless"
+        assert reader_agent.card_reader is not None
+        assert [s.amount for s in reader_agent.card_reader.sales] == [3300]
+
+    def test_reader_declines(self, page: Page, reader_agent: AgentThread) -> None:
+        """A decline from the reader is shown with its reason."""
+        assert reader_agent.card_reader is not None
+        reader_agent.card_reader.decline_next("insufficient_funds")
+        new_sale(page, reader_agent)
+        expect(page.locator("body")).to_have_attribute("data-card-reader", "online", timeout=8000)
+        key_in(page, "990")
+        page.locator("[data-method='card']").click()
+        page.locator("#card-confirm").click()
+        result = page.get_by_test_id("result")
+        expect(result).to_contain_text("Declined")
+        expect(result).to_contain_text("insufficient_funds")
