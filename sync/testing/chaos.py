@@ -6,14 +6,17 @@ Used by tests/e2e/sync/test_chaos.py (short) and bench/sync_chaos.py (long)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
+import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiosqlite
 
 from sync.client import DeviceCredential
@@ -45,7 +48,7 @@ class ChaosPlan:
     drop: float = 0.15
     swallow: float = 0.2
     max_sales_per_cycle: int = 25
-    max_alive_s: float = 1.2
+    max_alive_s: float = 4.0  # the whole agent needs ~1-3 s to start: kills land before and after
     delay: float = 0.4
 
 
@@ -99,15 +102,34 @@ async def _provision(plan: ChaosPlan, cloud: CloudProcess) -> DeviceCredential:
         raise ChaosUnavailable(f"the real cloud cannot enroll a device yet: {err}") from err
 
 
-def _agent_config(workdir: Path, cred: DeviceCredential, proxy_port: int) -> Path:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _agent_config(workdir: Path, cred: DeviceCredential, proxy_port: int, web_port: int) -> Path:
     state = workdir / "agent"
     state.mkdir(parents=True, exist_ok=True)
     path = workdir / "agent.toml"
     path.write_text(
-        f'[agent]\nstate_dir = "{state}"\nserial = "CHAOS-1"\n\n'
+        f'[agent]\nstate_dir = "{state}"\nserial = "CHAOS-1"\n\n[web]\nport = {web_port}\n\n'
         f'[cloud]\nurl = "http://127.0.0.1:{proxy_port}"\ndevice_id = "{cred.device_id}"\n'
         f'api_key = "{cred.api_key}"\nsecret_key = "{cred.secret_key}"\ntimeout_s = 5.0\n', encoding="utf-8")
     return path
+
+
+async def _sell(web_port: int, cycle: int, rng: random.Random) -> None:
+    """Cash sales through the agent's own API while it lives (refused connections are expected)."""
+    url = f"http://127.0.0.1:{web_port}/api/sales"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        for n in range(1000):
+            body = {"amount": rng.randint(100, 9000), "payment_method": "cash", "cash_received": 10_000,
+                    "merchant_ref_id": f"api-{cycle}-{n}"}
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.post(url, json=body) as resp:
+                    await resp.read()
+            await asyncio.sleep(0.05)
 
 
 async def _pending(db_path: Path) -> int:
@@ -131,12 +153,23 @@ class _Cycles:
     agent: AgentProcess
     cloud: CloudProcess
     db_path: Path
+    web_port: int
 
     async def one(self, cycle: int) -> None:
-        """Sales queued, agent started, killed after a random time; the cloud dies once mid-run."""
+        """Sales queued, agent started and selling, killed after a random time; the cloud dies once."""
         plan, rng = self.plan, self.rng
         await _seed(self.db_path, rng.randint(1, plan.max_sales_per_cycle), cycle)
         await self.agent.start()
+        selling = asyncio.ensure_future(_sell(self.web_port, cycle, random.Random(rng.random())))  # noqa: S311
+        try:
+            await self._live(cycle)
+        finally:
+            selling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await selling
+
+    async def _live(self, cycle: int) -> None:
+        plan, rng = self.plan, self.rng
         alive = rng.uniform(0.05, plan.max_alive_s)
         if cycle == plan.cycles // 2:
             await asyncio.sleep(alive / 2)
@@ -159,12 +192,13 @@ async def run_chaos(plan: ChaosPlan, workdir: Path) -> ChaosReport:
     cred = await _provision(plan, cloud)
     faults = ChaosConfig(plan.drop, plan.swallow, plan.seed, delay=plan.delay)
     proxy = ChaosProxy("127.0.0.1", cloud.port, faults)
-    agent = AgentProcess(_agent_config(workdir, cred, await proxy.start()), workdir / "agent.log")
+    web_port = _free_port()
+    agent = AgentProcess(_agent_config(workdir, cred, await proxy.start(), web_port), workdir / "agent.log")
     db_path = workdir / "agent" / "agent.sqlite3"
     try:
         await agent.start(wait_ready=True)  # first start migrates the database
         await agent.kill()
-        cycles = _Cycles(plan, rng, agent, cloud, db_path)
+        cycles = _Cycles(plan, rng, agent, cloud, db_path, web_port)
         for cycle in range(plan.cycles):
             await cycles.one(cycle)
         proxy.config = ChaosConfig()  # network heals: the last run must drain everything

@@ -173,16 +173,16 @@ async def real_cloud_intents(url: str, cred: DeviceCredential) -> list[dict[str,
 
 @dataclass
 class AgentProcess:
-    """The agent's sync monitor as a process (`python -m agent.uploader --config FILE`)."""
+    """The whole agent as a process (`mpac-agent run --config FILE`, i.e. `python -m agent.cli run`)."""
 
     config: Path
     log: Path
-    argv_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "agent.uploader"])
+    argv_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "agent.cli", "run"])
     proc: asyncio.subprocess.Process | None = None
 
     async def start(self, *, wait_ready: bool = False) -> None:
         """Start; by default without waiting for readiness (a kill may land at any moment of start-up)."""
-        ready = "sync monitor running" if wait_ready else None
+        ready = "mpac-agent ready" if wait_ready else None
         self.proc, _ = await _spawn([*self.argv_prefix, "--config", str(self.config)], self.log,
                                     env=dict(os.environ), ready=ready)
 
