@@ -23,7 +23,7 @@ class PrinterSimulator(PtySimulator):
         self.cover_open = False
         self.powered = True
         self.dropped_bytes = 0
-        self.garbled_status = False  # answer status requests with bytes that are not status bytes
+        self.status_override: bytes | None = None  # answer every status request with these bytes instead
         self.stall_after_bytes: int | None = None  # stop reading once this many bytes came (buffer full)
         self.received_bytes = 0
         self._parser = EscPosParser(on_status=self._status)
@@ -68,7 +68,8 @@ class PrinterSimulator(PtySimulator):
             4: (0x60 if out else 0) | (0x0C if self.paper == "near_end" else 0),
         }.get(n)
         if byte is not None:
-            self._reply(b"\xff" if self.garbled_status else bytes((0x12 | byte,)))
+            override = self.status_override
+            self._reply(override if override is not None else bytes((0x12 | byte,)))
 
     async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen like a network printer (raw port 9100 style); returns (host, port)."""

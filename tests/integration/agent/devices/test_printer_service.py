@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from agent.devices import Devices, build_devices
+from agent.devices.config import parse_devices_config
 from agent.devices.printer import MESSAGES, PrinterService
 from agent.ports import ReceiptLine, SaleReceipt
+from drivers.errors import DriverError
 from drivers.escpos import encode as e
 from drivers.simulators.printer import PrinterSimulator
 from tests.integration.drivers.helpers import wait_until
@@ -175,9 +180,9 @@ class TestPrinterService:
         await wait_until(lambda: printer.link.health().cashier_message == MESSAGES["off"])
         sim.power_on()
         await wait_until(lambda: printer.link.health().state == "online")
-        sim.garbled_status = True
+        sim.status_override = b"\xff"
         await wait_until(lambda: printer.link.health().cashier_message == MESSAGES["garbled"])
-        sim.garbled_status = False
+        sim.status_override = None
         await wait_until(lambda: printer.link.health().cashier_message is None)
         assert printer.link.health().state == "online"
 
@@ -215,3 +220,30 @@ class TestTcpPrinter:
             )
         finally:
             await devices.manager.stop()
+
+
+class TestPrinterGarbage:
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(noise=st.binary(max_size=6))
+    async def test_random_status_answers_never_double_print(self, tmp_path: Path, noise: bytes) -> None:
+        """Whatever bytes answer the status query, a pass prints its job or fails cleanly; it prints once."""
+        sim = PrinterSimulator()
+        path = sim.start_pty(tmp_path / f"noise-{noise.hex()}")
+        cfg = parse_devices_config({"printer": {"transport": "serial", "path": path}}).printer
+        assert cfg is not None
+        printer = PrinterService(cfg, tmp_path / f"noise-{noise.hex()}.sqlite3")
+        await printer.queue.open()
+        try:
+            job = await printer.print_receipt(_sale(9))
+            sim.status_override = noise
+            with contextlib.suppress(DriverError):
+                await printer.print_once()
+            await printer.link.close()
+            sim.status_override = None
+            await printer.print_once()
+            assert (await printer.queue.get(job)).state == "printed"  # type: ignore[union-attr]
+            assert len(await sim.wait_receipts(1)) == 1
+        finally:
+            await printer.link.close()
+            await printer.queue.close()
+            await sim.stop()
