@@ -8,7 +8,6 @@ from typing import Any
 from cloud.admin.registry import admin_command, arg
 from cloud.deps import Deps
 from cloud.domain.devices import IssueActivationCode, SuspendDevice
-from cloud.domain.errors import NotFound
 from cloud.service import devices as dv
 
 
@@ -45,18 +44,6 @@ async def device_suspend(args: argparse.Namespace, deps: Deps) -> dict[str, Any]
 )  # fmt: skip
 async def device_show(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the device, its sync state and its first anomalies."""
-    device = await deps.devices.get(args.device)
-    if device is None:
-        raise NotFound(f"no device {args.device}", param="device")
-    state = await deps.sync.state(device.id)
-    anomalies = await deps.sync.anomalies(device.id, max(0, min(args.anomalies, 1000)))
-    return {
-        "device_id": device.id, "store_id": device.store_id, "merchant_id": device.merchant_id,
-        "serial_number": device.serial_number, "model": device.model, "status": device.status.value,
-        "sync": {"last_seq": state.last_seq, "last_hash": state.last_hash, "chain_broken": state.chain_broken,
-                 "seq_gaps": state.seq_gaps, "anomalies": state.anomalies,
-                 "clock_offset_ms": state.clock_offset_ms, "last_batch_id": state.last_batch_id,
-                 "accepted_total": state.accepted_total},
-        "anomalies": [{"kind": a.kind, "local_id": a.local_id, "seq": a.seq, "detail": a.detail}
-                      for a in anomalies],
-    }  # fmt: skip
+    view = await dv.device_view(args.device, None, devices=deps.devices, sync=deps.sync,
+                                anomalies=max(0, min(args.anomalies, 1000)))  # fmt: skip
+    return dv.view_json(view)

@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cloud.api.endpoint import read_body
+from cloud.api.endpoint import Call, Reply, endpoint, read_body
 from cloud.api.errors import ApiError, from_validation, json_response
 from cloud.api.keys import DEPS
 from cloud.domain.devices import ActivateDevice, ActivationCodeExpired
-from cloud.service.devices import activate_device
+from cloud.service.devices import activate_device, device_view, view_json
 
 MAX_ACTIVATE_BODY = 4096
 
@@ -57,6 +57,15 @@ async def activate(request: web.Request) -> web.Response:
     return json_response(201, payload)
 
 
+@endpoint()
+async def show_device(call: Call) -> Reply:
+    """GET /v1/devices/{id}: the device and its sync state, for its partner / merchant / store or itself."""
+    view = await device_view(call.request.match_info["id"], call.credential(), devices=call.deps.devices,
+                             sync=call.deps.sync)  # fmt: skip
+    return Reply(200, view_json(view))
+
+
 def setup_routes(app: web.Application) -> None:
     """Register the device routes."""
     app.router.add_post("/v1/devices/activate", activate)
+    app.router.add_get("/v1/devices/{id}", show_device)

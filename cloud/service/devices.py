@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from cloud.domain import ids
 from cloud.domain.devices import (
@@ -24,6 +25,7 @@ from cloud.domain.devices import (
 )
 from cloud.domain.errors import NotFound
 from cloud.domain.ports import Clock, TenantRepository
+from cloud.domain.sync import Anomaly, DeviceSyncState, SyncRepository
 from cloud.domain.tenants import Credential, CredentialKind, Store
 from sync.signing import secret_key_hash
 
@@ -96,3 +98,45 @@ async def suspend_device(cmd: SuspendDevice, *, devices: DeviceRepository, clock
     if device is None:
         raise NotFound(f"no device {cmd.device_id}", param="device")
     return device
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    """A device with its sync state and latest anomalies (what `admin device show` and the API expose)."""
+
+    device: Device
+    state: DeviceSyncState
+    anomalies: list[Anomaly]
+
+
+async def device_view(
+    device_id: str, caller: Credential | None, *, devices: DeviceRepository, sync: SyncRepository,
+    anomalies: int = 20,
+) -> DeviceView:  # fmt: skip
+    """The device if the caller may see it (its partner / merchant / store, or itself; None = admin)."""
+    device = await devices.get(device_id)
+    if device is None or (caller is not None and not _may_see(caller, device)):
+        raise NotFound("no such device", param="id")
+    return DeviceView(device, await sync.state(device.id), await sync.anomalies(device.id, anomalies))
+
+
+def _may_see(caller: Credential, device: Device) -> bool:
+    scope = ((caller.merchant_id, device.merchant_id), (caller.store_id, device.store_id),
+             (caller.device_id, device.id))  # fmt: skip
+    return caller.partner_id == device.partner_id and all(mine in (None, theirs) for mine, theirs in scope)
+
+
+def view_json(view: DeviceView) -> dict[str, Any]:
+    """The JSON of a device and its sync state."""
+    d, s = view.device, view.state
+    return {
+        "device_id": d.id, "store_id": d.store_id, "merchant_id": d.merchant_id,
+        "serial_number": d.serial_number, "model": d.model, "status": d.status.value,
+        "sync": {"last_seq": s.last_seq, "last_hash": s.last_hash, "chain_broken": s.chain_broken,
+                 "seq_gaps": s.seq_gaps, "anomalies": s.anomalies, "clock_offset_ms": s.clock_offset_ms,
+                 "last_batch_id": s.last_batch_id,
+                 "last_batch_at": None if s.last_batch_at is None else int(s.last_batch_at),
+                 "accepted_total": s.accepted_total},
+        "anomalies": [{"kind": a.kind, "local_id": a.local_id, "seq": a.seq, "detail": a.detail}
+                      for a in view.anomalies],
+    }  # fmt: skip

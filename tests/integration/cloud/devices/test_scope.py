@@ -82,3 +82,20 @@ class TestSuspend:
         assert issued["store_id"] == tenant.store_id and issued["expires_at"] > pgw.clock()
         resp = await activate(pgw, {"code": issued["activation_code"], "serial_number": "S", "model": "M"})
         assert resp.status == 201, resp.body
+
+
+class TestShowDevice:
+    async def test_device_state_visible_to_itself_and_its_partner_only(
+        self, pgw: Pgw, tenant: Tenant, client: PgwClient
+    ) -> None:
+        """GET /v1/devices/{id}: the device and its partner see its sync state; a sibling device and another
+        partner get 404."""
+        keys, sibling = await enroll(pgw, tenant, "A"), await enroll(pgw, tenant, "B")
+        path = f"/v1/devices/{keys.device_id}"
+        own = await device_client(pgw, keys).get(path)
+        assert own.status == 200, own.body
+        assert own.body["sync"]["last_seq"] == 0 and own.body["status"] == "active"
+        assert (await client.get(path)).body["device_id"] == keys.device_id
+        assert (await device_client(pgw, sibling).get(path)).status == 404
+        stranger = pgw.client(await seed_tenant(pgw.deps))
+        assert (await stranger.get(path)).status == 404
