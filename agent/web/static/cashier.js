@@ -120,7 +120,14 @@
     return (sale && (sale.result || (sale.sale && sale.sale.result))) || {};
   }
 
-  function showResult(lines, ok) {
+  const PRINT_NOTE = {
+    queued: "レシート印刷中 Printing the receipt",
+    failed: "レシートを印刷できません Receipt not printed: reprint it from the status page",
+  };
+
+  function showResult(lines, ok, sale) {
+    const note = sale && sale.print && PRINT_NOTE[sale.print.status];
+    if (note) lines.push(["r-print", note]);
     const box = $("result");
     box.replaceChildren();
     box.className = `result ${ok ? "ok" : "bad"}`;
@@ -146,7 +153,7 @@
       ["r-line", `お預かり Received ${MPAC.money(r.cash_received ?? state.received, sale.currency)}`],
       ["r-change", `おつり Change ${MPAC.money(change, sale.currency)}`],
       ["r-ref", `Ref ${sale.merchant_ref_id}`],
-    ], true);
+    ], true, sale);
   }
 
   function cardBody() {
@@ -184,7 +191,7 @@
     if (approved && r.approval_code) lines.push(["r-line", `承認番号 Approval ${r.approval_code}`]);
     if (!approved && r.decline_reason) lines.push(["r-line", String(r.decline_reason)]);
     lines.push(["r-ref", `Ref ${sale.merchant_ref_id}`]);
-    showResult(lines, approved);
+    showResult(lines, approved, sale);
   }
 
   async function startQr() {

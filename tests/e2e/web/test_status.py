@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -95,3 +96,18 @@ class TestStatusPage:
         expect(page.get_by_test_id("offline-banner")).to_be_hidden()
         assert dialogs == []
         page.screenshot(path=str(tmp_path / "status-online.png"), full_page=True)
+
+    def test_support_bundle_download(self, page: Page, offline_agent: AgentThread) -> None:
+        """With the password the manager downloads a JSON bundle of facts that holds no secret."""
+        cash_sale(offline_agent, 650)
+        page.goto(offline_agent.url + "/status")
+        page.get_by_test_id("admin-password").fill(ADMIN_PASSWORD)
+        with page.expect_download() as info:
+            page.locator("[data-action='support_bundle']").click()
+        text = Path(info.value.path()).read_text(encoding="utf-8")
+        bundle = json.loads(text)
+        assert [s["amount"] for s in bundle["recent_sales"]] == [650]
+        assert bundle["config"]["agent"]["serial"] == "WEB-TEST-1"
+        for secret in ("sk_test_web", ADMIN_PASSWORD, "scrypt$"):
+            assert secret not in text
+        expect(page.get_by_test_id("admin-result")).to_contain_text("Support bundle downloaded")
