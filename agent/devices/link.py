@@ -148,10 +148,10 @@ class DeviceLink:
     def health(self) -> DeviceHealth:
         """Current health; a disconnect younger than debounce_s still reads as online."""
         down = self._down_since
-        if down is None:
-            state: DeviceState = "faulty" if self.faulty else "online"
-        elif self._ever_up and time.monotonic() - down < self.debounce_s:
-            state = "online"
+        if self.faulty:
+            state: DeviceState = "faulty"
+        elif down is None or (self._ever_up and time.monotonic() - down < self.debounce_s):
+            state = "online"  # up, or down for less than debounce_s (a blip is not reported)
         else:
             state = "offline" if self._ever_up or self.last_error else "connecting"
         message = None if state == "online" and down is not None else self.cashier_message
