@@ -7,6 +7,9 @@ class DriverError(Exception):
     """A device could not do what was asked; `cashier_message` is safe to show at the counter."""
 
     cashier_message = "The device reported an error."
+    # Card reader only: True when the reader had accepted the sale before the fault, so the card may have been
+    # charged; the cashier must check the reader (or the acquirer) before taking the payment again.
+    outcome_unknown = False
 
 
 class DeviceTimeout(DriverError):

@@ -17,7 +17,7 @@ from drivers.cardreader.messages import (
     dump,
     load,
 )
-from drivers.errors import DeviceTimeout, ProtocolError
+from drivers.errors import DeviceTimeout, DriverError, ProtocolError
 from drivers.transport import Transport
 
 _POLL = 0.1
@@ -50,17 +50,24 @@ class CardReader:
             self._events.clear()
             self._inbox.clear()
             await self._send(Sale(id=reference, amount=amount, currency=currency))
-            result = await self._await_result(reference, self.result_timeout)
-            if result is not None:
-                return result
-            why = "cancelled" if self._cancel.is_set() else "timeout"
-            await self._send(Cancel(id=reference))
-            result = await self._await_result(reference, self.cancel_grace, honour_cancel=False)
-            if result is not None:
-                return result if result.status == "approved" else _declined(why)
-            if self.bad_frames > self.max_bad_frames:
-                raise ProtocolError("card reader sends garbled data; outcome unknown, check the reader")
-            raise DeviceTimeout("card reader stopped answering; outcome unknown, check the reader")
+            try:
+                return await self._finish(reference)
+            except DriverError as err:
+                err.outcome_unknown = True  # the reader had accepted the sale
+                raise
+
+    async def _finish(self, reference: str) -> CardResult:
+        result = await self._await_result(reference, self.result_timeout)
+        if result is not None:
+            return result
+        why = "cancelled" if self._cancel.is_set() else "timeout"
+        await self._send(Cancel(id=reference))
+        result = await self._await_result(reference, self.cancel_grace, honour_cancel=False)
+        if result is not None:
+            return result if result.status == "approved" else _declined(why)
+        if self.bad_frames > self.max_bad_frames:
+            raise ProtocolError("card reader sends garbled data; outcome unknown, check the reader")
+        raise DeviceTimeout("card reader stopped answering; outcome unknown, check the reader")
 
     async def cancel(self) -> None:
         """Ask the running sale (if any) to stop; authorize() then returns declined 'cancelled'."""
