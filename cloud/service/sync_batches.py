@@ -16,7 +16,7 @@ from typing import Any
 
 from ulid import ULID
 
-from cloud.domain.errors import DomainError, Forbidden, NotFound
+from cloud.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from cloud.domain.ids import PAYMENT_INTENT, TRANSACTION
 from cloud.domain.ports import Clock, TenantRepository
 from cloud.domain.sync import (
@@ -36,6 +36,7 @@ from cloud.domain.tenants import Credential, CredentialKind, Store
 from sync.models import SyncBatchEnvelope, SyncItem, hash_matches, raw_local_id, validate_item
 
 MAX_ATTEMPTS = 5
+MAX_INT = 2**53  # integers past this (JSON's safe range) are refused before they reach SQLite's 64 bits
 Result = dict[str, Any]
 
 
@@ -87,7 +88,7 @@ def _chain_fields(raw: Any) -> tuple[int, str, str] | None:
     if not isinstance(raw, Mapping):
         return None
     seq, prev, digest = raw.get("seq"), raw.get("prev_hash"), raw.get("hash")
-    ok = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1
+    ok = isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_INT
     if not ok or not isinstance(prev, str) or not isinstance(digest, str) or len(digest) != 64:
         return None
     return int(seq), prev, digest  # type: ignore[arg-type]
@@ -145,6 +146,11 @@ class _Plan:
         item = validate_item(raw)
         if not isinstance(item, SyncItem):
             self._reject(local_id, seq, item.model_dump())
+            return
+        if max(item.seq, item.created_at) > MAX_INT:  # sync.models leaves these unbounded; SQLite is 64-bit
+            self._reject(local_id, None, {"type": "invalid_request_error", "code": "invalid_item",
+                                          "message": f"seq and created_at must be at most {MAX_INT}",
+                                          "param": "seq"})  # fmt: skip
             return
         if item.intent.merchant_ref_id in self.refs_used:
             self._reject(local_id, seq, {"type": "invalid_request_error", "code": "merchant_ref_id_in_use",
@@ -207,6 +213,8 @@ async def ingest_batch(
 ) -> BatchReply:  # fmt: skip
     """Answer every item in order; all writes of the batch in one transaction, retried on a lost race."""
     device_id = device_of(caller, envelope.device_id)
+    if envelope.sent_at > MAX_INT:
+        raise ValidationFailed(f"sent_at must be at most {MAX_INT} (Unix ms)", param="sent_at")
     store = await tenants.get_store(caller.store_id or "")
     if store is None:
         raise NotFound("the device's store no longer exists")

@@ -226,3 +226,26 @@ class TestWholeBatchRefusals:
         resp = await dev.post(BATCHES, raw=raw)
         assert resp.status in (400, 422), resp.body
         assert db_snapshot(pgw.db_path) == before
+
+
+class TestHostileNumbers:
+    async def test_huge_integers_are_rejected_not_crashing(self, dev: PgwClient, chain: Chain) -> None:
+        """seq / created_at past 2^53 are rejected per item, a huge sent_at is 422; serving goes on."""
+        huge = chain.add()
+        huge["seq"], huge["created_at"] = 2**70, 2**70
+        ok = chain.add()
+        resp = await post_batch(dev, chain.batch([huge, ok]))
+        assert resp.status == 200, resp.body
+        assert [r["status"] for r in resp.body["results"]] == ["rejected", "accepted"]
+        batch = chain.batch([chain.add()])
+        batch["sent_at"] = 2**70
+        assert (await post_batch(dev, batch)).status == 422
+        after = await post_batch(dev, chain.batch([chain.add()]))
+        assert after.status == 200 and after.body["results"][0]["status"] == "accepted"
+
+    @pytest.mark.parametrize("item", [None, 7, "x", [], {"local_id": ["a"]}, {"local_id": "a", "intent": 3}])
+    async def test_non_object_items_are_rejected(self, dev: PgwClient, chain: Chain, item: object) -> None:
+        """Items that are not sale objects are rejected one by one, never a 500."""
+        resp = await post_batch(dev, chain.batch([item, chain.add()]))  # type: ignore[list-item]
+        assert resp.status == 200, resp.body
+        assert [r["status"] for r in resp.body["results"]] == ["rejected", "accepted"]
