@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import sqlite3
 from pathlib import Path
 
 from agent.devices.config import PrinterConfig
@@ -19,6 +21,7 @@ from drivers.transport.serial import SerialTransport
 from drivers.transport.tcp import TcpTransport
 from drivers.transport.usblp import UsbLpTransport
 
+_log = logging.getLogger("agent.devices.printer")
 MESSAGES = {
     "unplugged": "Printer cable unplugged: reconnect the printer's cable.",
     "off": "Printer is switched off or not answering: switch it on.",
@@ -106,6 +109,12 @@ class PrinterService:
             except DriverError as err:
                 await self.link.fail(err, self._message_for(err))
                 self.link.faulty = isinstance(err, ProtocolError)
+                await self.link.wait_retry(self.link.stopping)
+                continue
+            except (sqlite3.Error, OSError) as err:
+                # The queue's database failed (locked past busy_timeout, disk full): keep the worker alive.
+                _log.error("print queue of %s failed: %s", self.link.name, err)
+                self.link.problem(f"Print queue error ({type(err).__name__}); jobs wait.")
                 await self.link.wait_retry(self.link.stopping)
                 continue
             self._wake.clear()

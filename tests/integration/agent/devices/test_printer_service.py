@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -199,6 +200,26 @@ class TestPrinterService:
         await wait_until(lambda: _states(db)[job] == "held")
         assert sim.paper_roll.receipts() == []
 
+
+    async def test_locked_database_keeps_worker_alive(
+        self, rig: tuple[PrinterSimulator, Start, Path]
+    ) -> None:
+        """A queue write blocked past busy_timeout is reported; the job prints once the lock is gone."""
+        sim, start, db = rig
+        sim.unplug()
+        printer = await start()
+        job = await printer.print_receipt(_sale(10))
+        printer.queue.busy_timeout_ms = 50
+        await printer.queue.db.execute("PRAGMA busy_timeout = 50")
+        other = await aiosqlite.connect(str(db), isolation_level=None)
+        await other.execute("BEGIN IMMEDIATE")
+        sim.replug()
+        await wait_until(lambda: "Print queue error" in (printer.link.health().cashier_message or ""))
+        await other.execute("COMMIT")
+        await other.close()
+        await sim.wait_receipts(1)
+        await wait_until(lambda: _states(db)[job] == "printed")
+        assert len(sim.paper_roll.receipts()) == 1
 
 class TestTcpPrinter:
     async def test_prints_over_tcp_and_reports_off(self, tmp_path: Path) -> None:
