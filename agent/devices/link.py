@@ -79,6 +79,14 @@ class DeviceLink:
         """Run the device's supervising loop in the background (it should end when `stopping` is set)."""
         self.stopping.clear()
         self._task = asyncio.get_running_loop().create_task(work, name=f"{self.kind}:{self.name}")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        # A supervising loop only ends on stop; anything else is a bug: say so on the status page and log.
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("%s %s supervisor crashed", self.kind, self.name, exc_info=task.exception())
+            self.problem(f"{self.kind} driver stopped after an internal error; restart the agent.",
+                         faulty=True)
 
     async def stop_task(self) -> None:
         """Stop the supervising loop and close the transport."""
