@@ -109,6 +109,7 @@ class Uploader:
                 await self._outbox.reset_sending()
             self._unsettled = True
             total, applying = SyncResult(), None
+            post: asyncio.Future[tuple[BatchResponse, int]] | None = None
             try:
                 items = await self._claim()
                 for n in range(max_batches):
@@ -130,6 +131,8 @@ class Uploader:
                     applying = asyncio.ensure_future(self._apply(items, response, sent_at))
                     items = prefetch
             finally:
+                if post is not None and not post.done():
+                    post.cancel()  # an orphan send would never be applied; `sending` rows get reset
                 if applying is not None:
                     total = total + await applying
             self._unsettled = False
