@@ -79,7 +79,8 @@ class SyncService:
     def start(self) -> None:
         """Start the monitor loop (no-op when not enrolled)."""
         if self.uploader is not None and self._task is None:
-            self._task = asyncio.create_task(self.uploader.run(), name="sync-monitor")
+            probe = self.client.probe if self.client is not None else None
+            self._task = asyncio.create_task(self.uploader.run(probe), name="sync-monitor")
 
     def kick(self) -> None:
         """A sale was queued or the network came back: pass now instead of at the next tick."""

@@ -51,6 +51,7 @@ class SyncClient:
                  clock: Callable[[], float] = time.time,
                  session: aiohttp.ClientSession | None = None) -> None:
         self._url = base_url.rstrip("/") + BATCHES_PATH
+        self._health = base_url.rstrip("/") + "/health"
         self._path = urlsplit(self._url).path
         self._credential = credential
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -94,6 +95,17 @@ class SyncClient:
             payload = None
         code = _error_code(payload)
         raise BatchRejected(f"cloud refused the batch: {status} {code}".strip(), status=status, code=code)
+
+    async def probe(self) -> bool:
+        """Does the cloud answer at all (GET /health, any status below 500)? Used to notice the network
+        coming back while the uploader backs off; never raises."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        try:
+            async with self._session.get(self._health, timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                return resp.status < 500
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            return False
 
     async def close(self) -> None:
         """Close the session if this client opened it."""

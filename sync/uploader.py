@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -58,6 +58,7 @@ class UploaderConfig:
     max_items: int = MAX_BATCH_ITEMS
     max_bytes: int = MAX_BATCH_BYTES
     batches_per_pass: int = 20  # a monitor pass is bounded: ≤ 10,000 items, then the loop looks again
+    probe_interval: float = 5.0  # while offline: how often to check whether the network is back
 
 
 @dataclass(slots=True)
@@ -204,9 +205,14 @@ class Uploader:
         log.warning("sync: %s", message)
 
     # -- monitor ------------------------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Monitor forever (cancel to stop): re-queue crashed sends, then pass on every tick or kick."""
+    async def run(self, probe: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Monitor forever (cancel to stop): re-queue crashed sends, then pass on every tick or kick.
+
+        `probe` (e.g. SyncClient.probe): while the last attempt found no network, it is polled every
+        `probe_interval` and a success kicks a pass at once, instead of waiting out the backoff.
+        """
         self.state.running = True
+        watcher = asyncio.ensure_future(self._watch_network(probe)) if probe is not None else None
         try:
             requeued = await self._outbox.reset_sending()
             if requeued:
@@ -223,6 +229,15 @@ class Uploader:
                 await self._sleep(self._config.interval)
         finally:
             self.state.running = False
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch_network(self, probe: Callable[[], Awaitable[bool]]) -> None:
+        while True:
+            await asyncio.sleep(self._config.probe_interval)
+            if self.state.connected is False and await probe():
+                log.info("sync: the cloud answers again; starting a pass now")
+                self.kick()
 
     async def _pass_with_backoff(self) -> SyncResult:
         jitter = wait_random_exponential(multiplier=self._config.backoff_base, max=self._config.backoff_cap)

@@ -140,3 +140,32 @@ class TestUploaderWithSqlite:
         assert after["pending_count"] == 0 and after["oldest_pending_at"] is None
         assert after["connected"] is True and after["last_ack_at"] is not None
         assert isinstance(after["clock_offset_ms"], int) and abs(after["clock_offset_ms"]) < 60_000
+
+
+class TestNetworkBack:
+    async def test_probe_kicks_a_pass_when_the_network_returns(
+            self, agent_store: AgentDb, outbox: SqliteOutbox, cloud: CloudUnderTest) -> None:
+        """While offline the health probe is polled; when it answers, the pass runs without waiting out a
+        long backoff (here up to 300 s)."""
+        await record_sales(agent_store, 5)
+        proxy = ChaosProxy("127.0.0.1", cloud.port, ChaosConfig(drop=1.0))
+        client = make_client(f"http://127.0.0.1:{await proxy.start()}")
+        answers: list[bool] = []
+
+        async def probe() -> bool:
+            answers.append(await client.probe())
+            return answers[-1]
+
+        config = UploaderConfig(interval=300, backoff_base=300, backoff_cap=300, probe_interval=0.05)
+        up = Uploader(outbox, client, DEVICE.device_id, config)
+        task = asyncio.create_task(up.run(probe))
+        async with asyncio.timeout(10):
+            while not answers:  # noqa: ASYNC110 -- bounded wait for a failed pass and a failed probe
+                await asyncio.sleep(0.01)
+        proxy.config = ChaosConfig()  # the network is back
+        await _drained(outbox, limit=10)
+        task.cancel()
+        await client.close()
+        await proxy.stop()
+        assert answers[0] is False and answers[-1] is True
+        await _assert_exactly_once(agent_store, cloud)
