@@ -49,6 +49,7 @@ class Store:
         self.chain = chain
         self.clock_ms = clock_ms
         self.writer = GroupCommitWriter(writer_conn)
+        self._closed = False
         self.writer.register("sale", chain.handle, chain.on_commit)
 
     @classmethod
@@ -70,7 +71,10 @@ class Store:
         return store
 
     async def close(self) -> None:
-        """Finish queued writes, then close both connections."""
+        """Finish queued writes, then close both connections (a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         await self.writer.stop()
         await self.reader.close()
         await self._wconn.close()
