@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -26,7 +24,7 @@ from agent.enrollment import credentials_dir_from
 from agent.errors import UpstreamUnavailable
 from agent.outbox import SqliteOutbox, read_sync_status
 from agent.secrets import SecretStore, SecretStoreError
-from agent.settings import Settings, load_settings
+from agent.settings import Settings
 from agent.store import db
 from sync.client import DeviceCredential, SyncClient
 from sync.errors import SyncError
@@ -197,34 +195,3 @@ async def _migrate(settings: Settings) -> None:
         await db.migrate(conn)
     finally:
         await conn.close()
-
-
-async def _run_monitor(config: Path | None, credentials_dir: Path | None) -> None:
-    """Migrate, start the monitor, run until SIGTERM/SIGINT (the agent's sync half as its own process)."""
-    settings = load_settings(config)
-    await _migrate(settings)
-    service = await SyncService.open(settings, credentials_dir=credentials_dir)
-    service.start()
-    print(f"sync monitor running ({'enabled' if service.uploader else service.disabled_reason})", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await service.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m agent.uploader --config FILE`: only the sync monitor (e2e chaos harness, debugging)."""
-    parser = argparse.ArgumentParser(prog="python -m agent.uploader")
-    parser.add_argument("--config", type=Path)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_run_monitor(args.config, credentials_dir_from(dict(os.environ))))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ from typing import Any
 from sync.batch import OutboxItem, fit_count
 from sync.errors import SyncError
 from sync.models import BatchResponse, ItemError, ItemResult
-from sync.uploader import ItemOutcome
+from sync.results import ItemOutcome
 from sync.wire import GENESIS_HASH, canonical_json, item_hash
 
 

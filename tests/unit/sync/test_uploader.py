@@ -12,7 +12,8 @@ import pytest
 from sync.batch import OutboxItem
 from sync.errors import BatchRejected, TransientUploadError
 from sync.models import SyncBatch
-from sync.uploader import SyncResult, Uploader, UploaderConfig
+from sync.results import SyncResult
+from sync.uploader import Uploader, UploaderConfig
 from tests.unit.sync.fakes import MemoryOutbox, ScriptedSender, make_items
 
 
