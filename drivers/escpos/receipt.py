@@ -1,7 +1,8 @@
-"""Builds the ESC/POS bytes of a sale receipt (Japanese layout) from agent.ports.SaleReceipt; pure."""
+"""Builds the ESC/POS bytes of a sale receipt (Japanese labels by default) from a SaleReceipt; pure."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from agent.ports import SaleReceipt
@@ -10,7 +11,27 @@ from drivers.escpos import encode as e
 JST = timezone(timedelta(hours=9), "JST")
 # ISO 4217 minor-unit exponents of the currencies a store here takes; others default to 2.
 _EXPONENT = {"JPY": 0, "KRW": 0, "USD": 2, "EUR": 2, "CNY": 2, "TWD": 2}
-_METHOD = {"cash": "現金", "card": "クレジットカード", "qr_mpm": "QRコード決済", "qr_cpm": "QRコード決済"}
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """The fixed words of a receipt (Japanese by default; ENGLISH for visitors' copies)."""
+
+    title: str = "領収書"
+    total: str = "合計"
+    tax: str = "(内消費税等)"
+    method: str = "お支払方法"
+    tendered: str = "お預り"
+    change: str = "お釣り"
+    card: str = "カード"
+    approval: str = "承認番号"
+    methods: dict[str, str] = field(default_factory=lambda: {
+        "cash": "現金", "card": "クレジットカード", "qr_mpm": "QRコード決済", "qr_cpm": "QRコード決済"})
+
+
+JAPANESE = Labels()
+ENGLISH = Labels("RECEIPT", "TOTAL", "(incl. tax)", "Payment", "Cash", "Change", "Card", "Approval",
+                 {"cash": "Cash", "card": "Credit card", "qr_mpm": "QR payment", "qr_cpm": "QR payment"})
 
 
 _width = e.display_width
@@ -65,7 +86,9 @@ class _Doc:
         return b"".join(self.out)
 
 
-def build_receipt(r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer: bool = False) -> bytes:
+def build_receipt(
+    r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer: bool = False, labels: Labels = JAPANESE
+) -> bytes:
     """The whole receipt: header, lines, totals with tax, payment, change or card details, QR, cut."""
     cur, doc = r.currency, _Doc()
     rule = "-" * width
@@ -73,7 +96,7 @@ def build_receipt(r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer
     doc.cmd(e.init(), e.japanese_setup(), e.align("center"), e.bold(True), e.size(2, 2))
     doc.lines.append(_fit(r.store_name, width // 2))
     doc.cmd(e.size(1, 1))
-    doc.lines.append("領収書")
+    doc.lines.append(labels.title)
     doc.cmd(e.bold(False), e.align("left"))
     add = doc.lines.append
     add(two_columns(when, f"No.{r.receipt_number:06d}", width))
@@ -83,18 +106,18 @@ def build_receipt(r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer
         add(two_columns(line.name, qty + money(line.amount, cur), width))
     add(rule)
     doc.cmd(e.bold(True), e.size(1, 2))
-    add(two_columns("合計", money(r.total, cur), width))
+    add(two_columns(labels.total, money(r.total, cur), width))
     doc.cmd(e.size(1, 1), e.bold(False))
-    add(two_columns("(内消費税等)", money(r.tax, cur), width))
-    add(two_columns("お支払方法", _METHOD.get(r.payment_method, r.payment_method), width))
+    add(two_columns(labels.tax, money(r.tax, cur), width))
+    add(two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width))
     if r.cash_received is not None:
-        add(two_columns("お預り", money(r.cash_received, cur), width))
+        add(two_columns(labels.tendered, money(r.cash_received, cur), width))
     if r.change is not None:
-        add(two_columns("お釣り", money(r.change, cur), width))
+        add(two_columns(labels.change, money(r.change, cur), width))
     if r.card_last_4 is not None:
-        add(two_columns("カード", f"{r.card_brand or ''} ****{r.card_last_4}".strip(), width))
+        add(two_columns(labels.card, f"{r.card_brand or ''} ****{r.card_last_4}".strip(), width))
     if r.approval_code is not None:
-        add(two_columns("承認番号", r.approval_code, width))
+        add(two_columns(labels.approval, r.approval_code, width))
     add(rule)
     doc.cmd(e.align("center"), e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), e.feed(1))
     add(_fit(r.receipt_id, width))

@@ -75,6 +75,7 @@ class _Style:
     align: str = "left"
     underline: int = 0
     kanji: bool = False
+    table: int = 1  # ESC t: a Japanese-model printer starts on the Katakana table; 0 is PC437
 
 
 @dataclass
@@ -145,7 +146,7 @@ class EscPosParser:
                 return 0
             self._line.append(bytes(buf[pos : pos + 2]).decode("cp932", errors="replace"))
             return 2
-        self._line.append(_single(b))
+        self._line.append(_single(b, self._style.table))
         return 1
 
     def _command(self, buf: bytearray, pos: int) -> int:
@@ -184,6 +185,8 @@ class EscPosParser:
             s.bold = bool(n & 0x08)
         elif key == (0x1B, 0x64):
             self._feed_lines(n)
+        elif key == (0x1B, 0x74):
+            s.table = n
         elif key == (0x1C, 0x26):
             s.kanji = True
         elif key == (0x1C, 0x2E):
@@ -268,8 +271,10 @@ class EscPosParser:
         self._line.clear()
 
 
-def _single(b: int) -> str:
-    """A single-byte character: ASCII with the Japan set's ¥ and ‾, Katakana table 0xA1-0xDF."""
+def _single(b: int, table: int) -> str:
+    """A single-byte character: ASCII with the Japan set's ¥ and ‾; 0x80+ from the Katakana table or PC437."""
     if b < 0x80:
         return {0x5C: "¥", 0x7E: "‾"}.get(b, chr(b))
+    if table == 0:
+        return bytes((b,)).decode("cp437")
     return bytes((b,)).decode("cp932") if 0xA1 <= b <= 0xDF else "?"
