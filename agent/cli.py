@@ -103,10 +103,18 @@ def add_sync(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=lambda args: run_sync_cli(args, settings_from_args(args), dict(os.environ)))
 
 
+def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `demo` (the README's first command)."""
+    from agent.demo import add_demo_parser, cmd_demo  # noqa: PLC0415 -- keeps --help fast
+
+    add_demo_parser(sub).set_defaults(handler=cmd_demo)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_run,
     add_enroll,
     add_sync,
+    add_demo,
 ]
 
 

@@ -1,0 +1,320 @@
+"""`mpac-agent demo`: a cloud on SQLite, an enrolled agent and simulated devices, started together.
+
+The README's first command. Everything runs on loopback: `mpac-pgw serve` and `mpac-agent run` as child
+processes, the printer / scanner / card reader simulators on pseudo-terminals inside this process. State lives
+in one directory (default ./var/demo) so a second run finds the same sales, device and store again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from drivers.simulators.rig import SimulatorRig, start_simulators
+
+READY_TIMEOUT_S = 30.0
+_URL_RE = re.compile(r"(https?://\S+)")
+PARTNER_NAME = "Demo Partner"
+STORE_CODE = "DEMO-001"
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and why."""
+
+
+@dataclass
+class Child:
+    """A child process and the URL it announced when ready."""
+
+    name: str
+    proc: asyncio.subprocess.Process
+    url: str
+    log: Path
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
+        if self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 10)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+async def _copy_lines(stream: asyncio.StreamReader, log: Path) -> None:
+    with log.open("ab") as out:
+        while line := await stream.readline():
+            out.write(line)
+            out.flush()
+
+
+async def spawn(name: str, argv: list[str], log: Path, ready: str) -> Child:
+    """Start a process, wait for the line containing `ready`, return it with the URL on that line."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    seen: list[bytes] = []
+
+    async def wait_ready() -> str:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            seen.append(line)
+            text = line.decode(errors="replace")
+            match = _URL_RE.search(text)
+            if ready in text and match:
+                return match.group(1)
+        tail = b"".join(seen[-20:]).decode(errors="replace")
+        raise DemoError(f"{name} exited before it was ready:\n{tail}")
+
+    try:
+        url = await asyncio.wait_for(wait_ready(), READY_TIMEOUT_S)
+    except TimeoutError as err:
+        proc.kill()
+        raise DemoError(f"{name} was not ready within {READY_TIMEOUT_S:.0f} s (see {log})") from err
+    except DemoError:
+        await proc.wait()
+        raise
+    log.write_bytes(b"".join(seen))  # noqa: ASYNC240 -- a few lines, once, at start-up
+    asyncio.get_running_loop().create_task(_copy_lines(proc.stdout, log))
+    return Child(name, proc, url.rstrip("/."), log)
+
+
+async def run_json(argv: list[str]) -> dict[str, Any]:
+    """Run a CLI that prints JSON on stdout; raise DemoError with its stderr on failure."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise DemoError(f"`{' '.join(argv[2:5])} …` failed: {err.decode(errors='replace').strip()[:800]}")
+    try:
+        result: dict[str, Any] = json.loads(out)
+    except ValueError as exc:
+        raise DemoError(f"`{' '.join(argv[2:5])} …` printed no JSON: {out[:200]!r}") from exc
+    return result
+
+
+class Demo:
+    """The demo's steps; `state` is the one directory everything lives in."""
+
+    def __init__(self, state: Path, host: str, cloud_port: int, agent_port: int) -> None:
+        self.state, self.host = state, host
+        self.cloud_port, self.agent_port = cloud_port, agent_port
+        self.cloud_db = f"sqlite:///{state / 'pgw.sqlite3'}"
+        self.config = state / "agent.toml"
+        self.record = state / "demo.json"
+
+    def _pgw(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "cloud.cli", *args]
+
+    def _agent(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "agent.cli", *args]
+
+    def load_record(self) -> dict[str, Any]:
+        """What an earlier run provisioned (ids, device, admin password), or {}."""
+        try:
+            loaded: dict[str, Any] = json.loads(self.record.read_text())
+        except (OSError, ValueError):
+            return {}
+        return loaded
+
+    def save_record(self, record: dict[str, Any]) -> None:
+        """Kept 0600: it holds the demo admin password."""
+        fd = os.open(self.record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(record, out, indent=1)
+
+    async def start_cloud(self, record: dict[str, Any]) -> Child:
+        """`mpac-pgw serve` on the demo database.
+
+        With --cloud-port 0 a second run first tries the port of the first run: the enrolled agent keeps the
+        cloud URL it enrolled with, and a new port would mean enrolling a second device.
+        """
+        ports = [self.cloud_port]
+        earlier = urlsplit(str(record.get("cloud_url", ""))).port
+        if self.cloud_port == 0 and earlier:
+            ports.insert(0, earlier)
+        for port in ports:
+            argv = self._pgw("serve", "--host", self.host, "--port", str(port), "--db", self.cloud_db)
+            try:
+                return await spawn("mpac-pgw", argv, self.state / "pgw.log", ready="listening")
+            except DemoError:
+                if port == ports[-1]:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def provision(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Partner → merchant → store (simulator QR provider) once; later runs reuse them."""
+        if "store_id" in record:
+            return record
+        partner = await run_json(self._pgw("admin", "partner", "create", "--name", PARTNER_NAME,
+                                           "--db", self.cloud_db))
+        merchant = await run_json(self._pgw("admin", "merchant", "create", "--partner",
+                                            partner["client_partner_id"], "--name", "Demo Merchant",
+                                            "--db", self.cloud_db))
+        store = await run_json(self._pgw("admin", "store", "create", "--merchant", merchant["merchant_id"],
+                                         "--code", STORE_CODE, "--db", self.cloud_db))
+        await run_json(self._pgw("admin", "provider-config", "set", "--store", store["store_id"],
+                                 "--provider", "simulator", "--credentials", "{}", "--db", self.cloud_db))
+        record.update(client_partner_id=partner["client_partner_id"], api_key=partner["api_key"],
+                      merchant_id=merchant["merchant_id"], store_id=store["store_id"])
+        # The partner's secret key is shown to no one: the demo only needs the device credential.
+        self.save_record(record)
+        return record
+
+    def write_config(self, rig: SimulatorRig) -> None:
+        """The agent's TOML: state in the demo dir, the web port, the simulators as devices."""
+        lines = [
+            "[agent]", f"state_dir = {json.dumps(str(self.state / 'agent'))}", 'serial = "DEMO-0001"', "",
+            "[web]", f"host = {json.dumps(self.host)}", f"port = {self.agent_port}", "",
+            "[store]", 'name = "MPAC デモ店"', "",
+        ]
+        for name, table in rig.devices_config().items():
+            lines.append(f"[devices.{name}]")
+            lines.extend(f"{key} = {json.dumps(value)}" for key, value in table.items())
+            lines.append("")
+        self.config.write_text("\n".join(lines))
+
+    async def enroll(self, record: dict[str, Any], cloud_url: str) -> dict[str, Any]:
+        """Activation code + `mpac-agent enroll`, unless this device is already enrolled with this cloud."""
+        if record.get("device_id") and record.get("cloud_url") == cloud_url:
+            return record
+        code = await run_json(self._pgw("admin", "activation-code", "--store", record["store_id"],
+                                        "--db", self.cloud_db))
+        enrolled = await run_json(self._agent("enroll", "--cloud", cloud_url,
+                                              "--code", code["activation_code"],
+                                              "--config", str(self.config)))
+        record.update(device_id=enrolled["device_id"], cloud_url=cloud_url,
+                      admin_password=enrolled["admin_password"])
+        self.save_record(record)
+        return record
+
+
+def banner(cloud: Child, agent: Child, record: dict[str, Any], demo: Demo, rig: SimulatorRig) -> str:
+    """What the newcomer sees: the two URLs first, then where everything is."""
+    devices = rig.devices_config()
+    return "\n".join([
+        "",
+        "MPAC demo is running (Ctrl-C stops everything)",
+        f"  Cashier screen : {agent.url}/",
+        f"  Status page    : {agent.url}/status",
+        f"  Cloud (pgw)    : {cloud.url}  (health: {cloud.url}/health, API: {cloud.url}/openapi.json)",
+        f"  Admin password : {record.get('admin_password', '?')}  (for admin actions on the status page)",
+        f"  Devices        : printer {devices['printer'].get('path', devices['printer'])}, "
+        f"scanner {devices['scanner']['path']}, card reader {devices['card_reader']['path']}",
+        f"  State and logs : {demo.state}",
+        "  Type here: 'scan CODE' (scanner), 'decline' (next card declined), 'paper out' / 'paper in',",
+        "             'receipt' (save the printed paper as PNG), 'quit'.",
+        "",
+    ])
+
+
+async def console(rig: SimulatorRig, state: Path, stop: asyncio.Event) -> None:
+    """A few typed commands that play the customer and the hardware (only when stdin is a terminal)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        raw = await loop.run_in_executor(None, sys.stdin.readline)
+        if raw == "":
+            return  # end of input: the demo goes on until Ctrl-C
+        line = raw.strip()
+        if not line:
+            continue
+        if line == "quit":
+            stop.set()
+        elif line.startswith("scan "):
+            rig.scanner.emit(line[5:].strip())
+        elif line == "decline":
+            rig.card_reader.decline_next()
+        elif line == "paper out":
+            rig.printer.paper = "out"
+        elif line == "paper in":
+            rig.printer.paper = "ok"
+        elif line == "receipt":
+            print(f"saved {rig.printer.save_png(state / 'paper.png')}", flush=True)
+        else:
+            print("commands: scan CODE | decline | paper out | paper in | receipt | quit", flush=True)
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Start everything, print the URLs, wait for Ctrl-C / SIGTERM, stop everything."""
+    state: Path = args.state_dir.resolve()
+    (state / "devices").mkdir(parents=True, exist_ok=True)
+    demo = Demo(state, args.host, args.cloud_port, args.agent_port)
+    children: list[Child] = []
+    rig = await start_simulators(state / "devices")
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    try:
+        print(f"==> starting the cloud (SQLite {state / 'pgw.sqlite3'})", flush=True)
+        record = demo.load_record()
+        cloud = await demo.start_cloud(record)
+        children.append(cloud)
+        record = await demo.provision(record)
+        demo.write_config(rig)
+        print("==> enrolling the agent with the cloud", flush=True)
+        record = await demo.enroll(record, cloud.url)
+        print("==> starting the agent with simulated printer, scanner and card reader", flush=True)
+        agent = await spawn("mpac-agent", demo._agent("run", "--config", str(demo.config)),
+                            state / "agent.log", ready="ready")
+        children.append(agent)
+        print(banner(cloud, agent, record, demo, rig), flush=True)
+        if sys.stdin.isatty():
+            asyncio.get_running_loop().create_task(console(rig, state, stop))
+        waiters = [asyncio.create_task(stop.wait())] + [asyncio.create_task(c.proc.wait()) for c in children]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        for child in children:
+            if child.proc.returncode is not None and not stop.is_set():
+                print(f"{child.name} stopped unexpectedly (exit {child.proc.returncode}); see {child.log}",
+                      file=sys.stderr)
+                return 1
+        return 0
+    except DemoError as err:
+        print(f"mpac-agent demo: {err}", file=sys.stderr)
+        return 1
+    finally:
+        print("==> stopping", flush=True)
+        for child in reversed(children):
+            await child.stop()
+        with contextlib.suppress(Exception):
+            await rig.stop()
+
+
+def add_demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `mpac-agent demo`."""
+    parser = sub.add_parser(
+        "demo", help="start a local cloud, an enrolled agent and simulated devices",
+        description="Start mpac-pgw on SQLite, enroll an agent with it, start simulated printer / scanner / "
+        "card reader on pseudo-terminals, and print the cashier screen and status page URLs. State is kept "
+        "in "
+        "--state-dir, so a second run continues where the first stopped.")
+    parser.add_argument("--state-dir", type=Path, default=Path("var/demo"), help="default ./var/demo")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="bind address of both servers (default 127.0.0.1)")
+    parser.add_argument("--cloud-port", type=int, default=8080,
+                        help="cloud port (default 8080; 0 = any free)")
+    parser.add_argument("--agent-port", type=int, default=8700,
+                        help="agent port (default 8700; 0 = any free)")
+    return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Entry point of `mpac-agent demo`."""
+    return asyncio.run(run_demo(args))
