@@ -210,7 +210,7 @@ def text(value: str) -> bytes:
     """Text as bytes: control characters dropped (text never becomes a command), Kanji in FS &/FS .."""
     if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
         return value.encode("ascii")
-    if not value.isprintable():
+    if not value.isprintable() and not value.replace("\n", "").isprintable():
         value = _CONTROL.sub("", value)
     value = _to_printer(value)
     if value.isascii():
