@@ -2,6 +2,10 @@
 
 Usage: `@endpoint(token=True)` over `async def handler(call: Call) -> Reply`. Device enrollment and sync batch
 routes reuse it (an HMAC device credential is just another Credential).
+
+With `atomic=True` and an Idempotency-Key, the handler's writes are held and committed in ONE unit together
+with the stored response (DESIGN §5), so a crash leaves both or neither: a retry always learns the outcome.
+Only for handlers that never read back their own writes and whose repositories map write errors on the Stmt.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from cloud.api.auth import authenticate_hmac, authenticate_token, unauthorized
 from cloud.api.errors import ApiError, error_body, json_response, to_api_error
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
 from cloud.deps import Deps
+from cloud.domain.errors import DomainError
 from cloud.domain.ports import StoredResponse
 from cloud.domain.tenants import Credential, Principal
 from cloud.service.handlers import issue_token
@@ -106,7 +111,9 @@ def _rate_limit(request: web.Request, principal: Principal) -> None:
         )  # fmt: skip
 
 
-def endpoint(*, token: bool = False, max_body: int | None = None) -> Callable[[Handler], Any]:
+def endpoint(
+    *, token: bool = False, max_body: int | None = None, atomic: bool = False
+) -> Callable[[Handler], Any]:
     """Wrap a Call handler into an aiohttp handler with the shared pipeline."""
 
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -119,7 +126,7 @@ def endpoint(*, token: bool = False, max_body: int | None = None) -> Callable[[H
             call = Call(request, body, principal, request.app[DEPS], settings)
             if key is None:
                 return _render(await handler(call))
-            return await _idempotent(call, key, handler)
+            return await _idempotent(call, key, handler, atomic=atomic)
 
         return view
 
@@ -134,39 +141,62 @@ def _scope(principal: Principal) -> str:
     return principal.api_key if isinstance(principal, Credential) else f"token:{principal.intent_id}"
 
 
-async def _idempotent(call: Call, key: str, handler: Handler) -> web.Response:
+async def _idempotent(call: Call, key: str, handler: Handler, *, atomic: bool) -> web.Response:
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise ApiError(
             400, "invalid_idempotency_key", f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} chars"
         )
-    request, deps = call.request, call.deps
+    request, store = call.request, call.deps.idempotency
     scope = _scope(call.principal)
     digest = hashlib.sha256(f"{request.method}\n{request.path}\n".encode() + call.body).hexdigest()
     in_flight = request.app[IN_FLIGHT]
     if (scope, key) in in_flight:
-        raise ApiError(409, "idempotency_in_flight", "a request with this Idempotency-Key is still in flight",
-                       type_="idempotency_error")  # fmt: skip
+        raise _in_flight()
     in_flight.add((scope, key))
     try:
-        now = deps.clock()
-        stored = await deps.idempotency.get(scope, key, now - call.settings.idempotency_ttl_seconds)
+        now = call.deps.clock()
+        expired_before = now - call.settings.idempotency_ttl_seconds
+        stored = await store.get(scope, key, expired_before)
         if stored is not None:
             return await _replay(stored, digest, call)
-        try:
-            reply = await handler(call)
-        except Exception as exc:
-            api = to_api_error(exc)
-            reply = Reply(
-                api.status, error_body(api.type, api.code, api.message, api.param), headers=api.headers
-            )
-        if reply.status < 500:
-            await deps.idempotency.put(scope, key, _to_store(reply, digest, now))
+        if atomic:
+            with store.hold_writes() as held:
+                reply = await _run(handler, call)
+        else:  # writes commit as they happen; the record follows in its own unit
+            held, reply = (), await _run(handler, call)
+        for attempt in (held, ()):  # the second pass records the error of a held unit that failed
+            try:
+                await store.commit(attempt, scope, key, _to_store(reply, digest, now), expired_before)
+                break
+            except Exception as exc:  # conflict, stale write, key recorded meanwhile, storage unavailable
+                reply = _error_reply(exc)
         return _render(reply)
     finally:
         in_flight.discard((scope, key))
 
 
-def _to_store(reply: Reply, digest: str, now: float) -> StoredResponse:
+def _in_flight() -> ApiError:
+    return ApiError(409, "idempotency_in_flight", "a request with this Idempotency-Key is still in flight",
+                    type_="idempotency_error")  # fmt: skip
+
+
+def _error_reply(exc: Exception) -> Reply:
+    api = to_api_error(exc)
+    if isinstance(exc, DomainError) and exc.code == "idempotency_in_flight":
+        api = _in_flight()  # another process recorded this key between our read and our commit
+    return Reply(api.status, error_body(api.type, api.code, api.message, api.param), headers=api.headers)
+
+
+async def _run(handler: Handler, call: Call) -> Reply:
+    try:
+        return await handler(call)
+    except Exception as exc:
+        return _error_reply(exc)
+
+
+def _to_store(reply: Reply, digest: str, now: float) -> StoredResponse | None:
+    if reply.status >= 500 or reply.payload.get("error", {}).get("code") == "idempotency_in_flight":
+        return None  # a 5xx is not kept, so a retry can succeed; nor is "in flight", which is not an outcome
     kept = {k: v for k, v in reply.payload.items() if k not in ("payment_token", "payment_token_expires_at")}
     body = json.dumps(kept, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return StoredResponse(digest, reply.status, body, reply.token_intent, now)

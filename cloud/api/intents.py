@@ -16,7 +16,7 @@ from cloud.service import handlers as h
 from cloud.service import payments as p
 
 
-@endpoint()
+@endpoint(atomic=True)
 async def create_intent(call: Call) -> Reply:
     """POST /v1/payment_intents."""
     body = call.parse(m.CreatePaymentIntentRequest)
@@ -58,7 +58,7 @@ async def retrieve_intent(call: Call) -> Reply:
     return Reply(200, intent_json(intent))
 
 
-@endpoint(token=True)
+@endpoint(token=True, atomic=True)
 async def confirm_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/confirm."""
     body = call.parse(m.ConfirmPaymentIntentRequest)
@@ -79,7 +79,7 @@ async def confirm_intent(call: Call) -> Reply:
     return Reply(200, intent_json(intent))
 
 
-@endpoint(token=True)
+@endpoint(token=True, atomic=True)
 async def cancel_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/cancel."""
     body = call.parse(m.CancelPaymentIntentRequest)
@@ -90,7 +90,7 @@ async def cancel_intent(call: Call) -> Reply:
     return Reply(200, intent_json(intent))
 
 
-@endpoint()
+@endpoint(atomic=True)
 async def capture_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/capture."""
     call.parse(m.EmptyRequest)
@@ -100,7 +100,7 @@ async def capture_intent(call: Call) -> Reply:
     return Reply(200, intent_json(intent))
 
 
-@endpoint()
+@endpoint(atomic=True)
 async def sync_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/sync."""
     call.parse(m.EmptyRequest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -165,8 +166,18 @@ class IdempotencyStore(Protocol):
     async def get(self, scope: str, key: str, newer_than: float) -> StoredResponse | None:
         """The response recorded after `newer_than`, or None."""
 
-    async def put(self, scope: str, key: str, stored: StoredResponse) -> None:
-        """Record a response."""
+    def hold_writes(self) -> AbstractContextManager[Sequence[object]]:
+        """Inside, this task's writes to the same storage are held, not committed, until commit()."""
+
+    async def commit(
+        self,
+        held: Sequence[object],
+        scope: str,
+        key: str,
+        stored: StoredResponse | None,
+        expired_before: float,
+    ) -> None:
+        """Commit the held writes and the record (if any) as one unit; Conflict if recorded meanwhile."""
 
     async def purge(self, older_than: float) -> None:
         """Forget records older than the retention."""

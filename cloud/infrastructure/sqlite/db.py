@@ -2,17 +2,22 @@
 
 Every write unit is its own SAVEPOINT inside a shared transaction, so concurrent requests share one fsync
 (synchronous=FULL: a unit's future resolves only after COMMIT returned) while a failing unit rolls back alone.
+Inside `hold_writes()` a task's writes are held instead and committed later as one unit with other statements
+(the Idempotency-Key record of DESIGN §5 commits in the same unit as the business rows it describes).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,6 +41,26 @@ class Stmt:
     params: Sequence[Any] = ()
     expect_one: bool = False
     many: bool = False  # params is a sequence of rows, run with one executemany (set-based insert)
+    # Maps an IntegrityError of this statement to the error write() raises (None: the IntegrityError itself).
+    # It lives on the statement because a held write fails only later, at its commit.
+    on_integrity: Callable[[sqlite3.IntegrityError], BaseException | None] | None = None
+
+
+# The statements held back by the current task (None: write() commits at once). Task-local by construction.
+_HELD: ContextVar[list[Stmt] | None] = ContextVar("sqlite_held_writes", default=None)
+
+
+@contextlib.contextmanager
+def hold_writes() -> Iterator[list[Stmt]]:
+    """Within this block, Database.write() in the current task holds its statements in the yielded list
+    instead of committing them; the caller commits them (with more) through one write() afterwards.
+    Only for code that never reads back what it wrote and maps write errors through Stmt.on_integrity."""
+    held: list[Stmt] = []
+    token = _HELD.set(held)
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)
 
 
 class StaleWrite(Conflict):
@@ -86,8 +111,12 @@ class Database:
     event loop is visited once per group. Reads go through aiosqlite.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, kill_after_insert_into: str | None = None) -> None:
         self.path = path
+        # TEST-ONLY fault injection (Settings.test_kill_after_insert_into, set only by a crash test): SIGKILL
+        # this process right after the COMMIT of a group that inserted into this table, before anyone is told.
+        table = kill_after_insert_into
+        self._kill_marker = None if table is None else f"INSERT INTO {table} "
         self._writer: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -148,7 +177,12 @@ class Database:
         return rows[0] if rows else None
 
     async def write(self, stmts: Sequence[Stmt]) -> None:
-        """Run the statements as one atomic unit; returns after the COMMIT that made them durable."""
+        """Run the statements as one atomic unit; returns after the COMMIT that made them durable
+        (inside hold_writes(): returns at once, the statements held for the caller's later commit)."""
+        held = _HELD.get()
+        if held is not None:
+            held.extend(stmts)
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put((stmts, future))
         await future
@@ -167,6 +201,8 @@ class Database:
             finally:
                 for _ in group:
                     self._queue.task_done()
+            if self._kill_marker is not None:
+                self._kill_if_marked([s for (s, _), e in zip(group, errors, strict=True) if e is None])
             for (_, future), error in zip(group, errors, strict=True):
                 if future.done():
                     continue
@@ -174,6 +210,11 @@ class Database:
                     future.set_result(None)
                 else:
                     future.set_exception(error)
+
+    def _kill_if_marked(self, committed: list[Sequence[Stmt]]) -> None:
+        marker = self._kill_marker
+        if marker is not None and any(s.sql.startswith(marker) for unit in committed for s in unit):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _commit_group(conn: sqlite3.Connection | None, units: list[Sequence[Stmt]]) -> list[BaseException | None]:
@@ -203,6 +244,17 @@ def _run_unit(conn: sqlite3.Connection, stmts: Sequence[Stmt]) -> BaseException 
     except (sqlite3.Error, StaleWrite) as err:  # this unit fails alone; the group's other units stay
         conn.execute("ROLLBACK TO unit")
         conn.execute("RELEASE unit")
-        return err
+        return _mapped(stmt, err)
     conn.execute("RELEASE unit")
     return None
+
+
+def _mapped(stmt: Stmt, err: sqlite3.Error | StaleWrite) -> BaseException:
+    """The error a failed statement reports: its on_integrity mapping of an IntegrityError, else the error."""
+    if not isinstance(err, sqlite3.IntegrityError) or stmt.on_integrity is None:
+        return err
+    mapped = stmt.on_integrity(err)
+    if mapped is None:
+        return err
+    mapped.__cause__ = err
+    return mapped

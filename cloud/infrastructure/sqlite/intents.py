@@ -85,6 +85,15 @@ def _txn_stmt(t: Transaction) -> Stmt:
     )
 
 
+def _duplicate_ref(err: sqlite3.IntegrityError) -> Conflict | None:
+    if "merchant_ref_id" not in str(err):
+        return None
+    return Conflict(
+        "merchant_ref_id was already used for this merchant", code="duplicate_merchant_ref_id",
+        param="merchant_ref_id",
+    )  # fmt: skip
+
+
 class SqliteIntentRepository:
     """Intents, Transactions and payment tokens in one SQLite file."""
 
@@ -96,20 +105,11 @@ class SqliteIntentRepository:
     ) -> None:
         """Insert intent + creation Transaction + first token in one unit."""
         stmts = [
-            Stmt(_INSERT, _row_values(intent)),
+            Stmt(_INSERT, _row_values(intent), on_integrity=_duplicate_ref),
             _txn_stmt(txn),
             Stmt(_TOKEN_INSERT, (token_hash, intent.id, ms(token_expires))),
         ]
-        try:
-            await self._db.write(stmts)
-        except sqlite3.IntegrityError as err:
-            if "merchant_ref_id" in str(err):
-                raise Conflict(
-                    "merchant_ref_id was already used for this merchant",
-                    code="duplicate_merchant_ref_id",
-                    param="merchant_ref_id",
-                ) from err
-            raise
+        await self._db.write(stmts)
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         """The intent, or None."""

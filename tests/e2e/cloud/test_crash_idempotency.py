@@ -1,0 +1,108 @@
+"""A keyed create survives a crash between its commit and its reply: the retry gets the stored 201.
+
+`mpac-pgw serve` runs as a real process with the TEST-ONLY fault hook MPAC_PGW_TEST_KILL_AFTER_INSERT_INTO,
+which SIGKILLs it right after the COMMIT that inserted the intent and before any reply is written. If the
+Idempotency-Key record were committed separately (after the business write), it would be lost with the
+process and the retry would get 409 duplicate_merchant_ref_id instead of the outcome of its own create.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.signing import authorization_header
+
+from .test_serve import API_KEY, SECRET, admin, pgw_command
+
+KILL_ENV = "MPAC_PGW_TEST_KILL_AFTER_INSERT_INTO"
+PATH = "/v1/payment_intents"
+BODY = json.dumps({"amount": 1200, "currency": "JPY", "payment_method_types": ["cash"],
+                   "merchant_ref_id": "crash-order-1"}).encode()  # fmt: skip
+
+
+def start(db: str, *, kill_after: str | None) -> tuple[subprocess.Popen[str], str]:
+    """`mpac-pgw serve --port 0`; the fault hook only when `kill_after` names a table."""
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    env["MPAC_PGW_ENCRYPTION_KEY"] = ""
+    if kill_after is not None:
+        env[KILL_ENV] = kill_after
+    proc = subprocess.Popen([*pgw_command(), "serve", "--port", "0", "--db", db], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("mpac-pgw listening on http://127.0.0.1:"), line
+    return proc, line.split()[-1]
+
+
+def post(base: str, path: str, body: bytes, idempotency_key: str) -> tuple[int, Any, dict[str, str]]:
+    """A POST signed at send time, with an Idempotency-Key."""
+    headers = {
+        "Authorization": authorization_header(API_KEY, SECRET, "POST", path, int(time.time()), body),
+        "Content-Type": "application/json",
+        "Idempotency-Key": idempotency_key,
+    }
+    req = urllib.request.Request(base + path, data=body, method="POST", headers=headers)  # noqa: S310 — loopback
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 — loopback URL we started
+            return resp.status, json.loads(resp.read()), dict(resp.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read()), dict(err.headers)
+
+
+def count(db_path: Path, sql: str) -> int:
+    """One integer read from the committed database."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        value: int = conn.execute(sql).fetchone()[0]
+    return value
+
+
+def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(tmp_path: Path) -> None:
+    """SIGKILL right after the intent's COMMIT: no reply reached the client; after a restart the same key and
+    body return the stored 201 (same id, fresh working token), and the database holds exactly one intent."""
+    db_path = tmp_path / "pgw.sqlite3"
+    db = f"sqlite:///{db_path}"
+    partner = admin(db, "partner", "create", "--name", "Crash", "--api-key", API_KEY, "--secret-key", SECRET)
+    merchant = admin(db, "merchant", "create", "--partner", partner["client_partner_id"], "--name", "Shop")
+    admin(db, "store", "create", "--merchant", merchant["merchant_id"], "--code", "store_001")
+
+    proc, base = start(db, kill_after="payment_intents")
+    try:
+        with pytest.raises((ConnectionError, urllib.error.URLError)):  # the process died before replying
+            post(base, PATH, BODY, "crash-key-1")
+        assert proc.wait(timeout=15) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert count(db_path, "SELECT count(*) FROM payment_intents") == 1  # the create was committed
+
+    proc, base = start(db, kill_after=None)
+    try:
+        status, again, headers = post(base, PATH, BODY, "crash-key-1")
+        assert status == 201, again  # the old two-commit design answered 409 duplicate_merchant_ref_id here
+        assert again["merchant_ref_id"] == "crash-order-1"
+        assert headers.get("Idempotent-Replayed") == "true"
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+            assert conn.execute("SELECT id FROM payment_intents").fetchall() == [(again["id"],)]
+        token_url = f"{base}{PATH}/{again['id']}?payment_token={again['payment_token']}"
+        with urllib.request.urlopen(token_url, timeout=10) as resp:  # noqa: S310 — loopback
+            assert json.loads(resp.read())["id"] == again["id"]
+        # Without the key the same body is a second create of a used merchant_ref_id: the 409 a client
+        # would have been stuck with had the stored response been lost.
+        status, other, _ = post(base, PATH, BODY, "another-key")
+        assert (status, other["error"]["code"]) == (409, "duplicate_merchant_ref_id")
+        assert count(db_path, "SELECT count(*) FROM payment_intents") == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
