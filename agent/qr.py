@@ -8,7 +8,6 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-import aiosqlite
 from uuid6 import uuid7
 
 from agent.cloud import CloudClient
@@ -83,8 +82,8 @@ class QrSales:
                   qr_content if isinstance(qr_content, str) else None,
                   json.dumps(metadata, ensure_ascii=False))
 
-        async def _insert(conn: aiosqlite.Connection) -> None:
-            await conn.execute(f"INSERT INTO qr_sales ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",  # noqa: S608
+        def _insert(conn: sqlite3.Connection) -> None:
+            conn.execute(f"INSERT INTO qr_sales ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",  # noqa: S608
                                values)
 
         await self._store.writer.run(_insert)
@@ -112,8 +111,8 @@ class QrSales:
     async def _update_status(self, local_id: str, status: str) -> None:
         now = self._clock()
 
-        async def _update(conn: aiosqlite.Connection) -> None:
-            await conn.execute("UPDATE qr_sales SET status = ?, updated_at = ? WHERE local_id = ?",
+        def _update(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE qr_sales SET status = ?, updated_at = ? WHERE local_id = ?",
                                (status, now, local_id))
 
         await self._store.writer.run(_update)

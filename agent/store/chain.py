@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,19 +37,26 @@ def sale_from_row(row: sqlite3.Row) -> Sale:
     return Sale(**{key: row[key] for key in row.keys()})  # noqa: SIM118 -- sqlite3.Row has no __iter__ of keys
 
 
-async def read_pending(conn: aiosqlite.Connection) -> PendingState:
-    """Count, succeeded amount per currency and oldest created_at of the sales not yet acknowledged."""
+# INDEXED BY: left alone the planner walks every pending row through sales_sync_state_seq (O(n)).
+_PENDING_SQL = ("SELECT '' AS currency, 0 AS count, MIN(created_at) AS amount "
+                "FROM sales INDEXED BY sales_pending_created WHERE sync_state IN ('queued', 'sending') "
+                "UNION ALL SELECT currency, count, amount FROM pending_totals")
+
+
+def _pending_from(rows: Iterable[Sequence[Any]]) -> PendingState:
     state = PendingState()
-    sql = ("SELECT '' AS currency, 0 AS count, MIN(created_at) AS amount FROM sales "
-           "WHERE sync_state IN ('queued', 'sending') "
-           "UNION ALL SELECT currency, count, amount FROM pending_totals")
-    for currency, count, amount in await conn.execute_fetchall(sql):
+    for currency, count, amount in rows:
         if currency == "":
             state.oldest_ms = amount
         else:
             state.count += count
             state.amounts[currency] = amount
     return state
+
+
+async def read_pending(conn: aiosqlite.Connection) -> PendingState:
+    """Count, succeeded amount per currency and oldest created_at of the sales not yet acknowledged."""
+    return _pending_from(await conn.execute_fetchall(_PENDING_SQL))
 
 
 class ChainWriter:
@@ -74,10 +81,11 @@ class ChainWriter:
             self.head_seq, self.head_hash = self._tentative
         self._tentative = None
 
-    async def handle(self, conn: aiosqlite.Connection, news: list[NewSale]) -> list[Any]:
-        """Record each sale or explain why not; one SELECT for references, one for caps, one executemany."""
-        existing = await _by_refs(conn, [n.merchant_ref_id for n in news])
-        pending = await read_pending(conn)
+    def handle(self, conn: sqlite3.Connection, news: list[NewSale]) -> list[Any]:
+        """On the writer thread: record each sale or say why not (one SELECT each for refs and caps, one
+        executemany); the chain head moves in on_commit, once the batch is durable."""
+        existing = _by_refs(conn, [n.merchant_ref_id for n in news])
+        pending = _pending_from(conn.execute(_PENDING_SQL))
         seq, prev = self.head_seq, self.head_hash
         outcomes: list[Any] = []
         rows: list[tuple[Any, ...]] = []
@@ -102,7 +110,7 @@ class ChainWriter:
             rows.append(_row(sale))
             outcomes.append(Recorded(sale, created=True))
         if rows:
-            await conn.executemany(_INSERT, rows)
+            conn.executemany(_INSERT, rows)
             self._tentative = (seq, prev)
         return outcomes
 
@@ -118,7 +126,7 @@ def _replay(known: Sale | str, new: NewSale) -> Recorded | SaleRefused:
     )
 
 
-async def _by_refs(conn: aiosqlite.Connection, refs: list[str]) -> dict[str, Sale | str]:
+def _by_refs(conn: sqlite3.Connection, refs: list[str]) -> dict[str, Sale | str]:
     """Sales already stored under these references; a QR sale's reference maps to its local_id."""
     marks = ", ".join("?" * len(refs))
     # One round trip: full sale rows, then QR references (local_id in the first column, the rest NULL).
@@ -127,7 +135,7 @@ async def _by_refs(conn: aiosqlite.Connection, refs: list[str]) -> dict[str, Sal
            f"SELECT local_id, {', '.join(['NULL'] * 9)}, merchant_ref_id, {nulls}, "
            f"'qr' FROM qr_sales WHERE merchant_ref_id IN ({marks})")
     found: dict[str, Sale | str] = {}
-    for row in await conn.execute_fetchall(sql, [*refs, *refs]):
+    for row in conn.execute(sql, [*refs, *refs]):
         if row["receipt_json"] == "qr":
             found.setdefault(row["merchant_ref_id"], row["local_id"])
         else:

@@ -3,6 +3,9 @@
 Group commit: while one batch is being fsynced, new requests queue up; the next batch takes all of them, so
 concurrent sales share one commit (one WAL fsync with synchronous=FULL). Each caller is answered only after
 its batch committed, which is what makes "durable before approved" hold.
+
+A batch runs as one plain function on the aiosqlite connection's own thread (BEGIN … COMMIT in a single
+hop): each awaited aiosqlite call is a thread round trip, and five of them per sale cost more than the fsync.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,10 +25,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BATCH = 512
 
-WriteFn = Callable[[aiosqlite.Connection], Awaitable[Any]]
+# A write job: a plain function run on the writer thread inside the batch transaction (in a savepoint).
+WriteFn = Callable[[sqlite3.Connection], Any]
 # A batch handler takes the payloads of consecutive jobs of one kind and returns one outcome per payload
-# (a value, or an exception meant for that caller alone). It runs inside the open transaction.
-BatchHandler = Callable[[aiosqlite.Connection, list[Any]], Awaitable[list[Any]]]
+# (a value, or an exception meant for that caller alone). It runs on the writer thread in the transaction.
+BatchHandler = Callable[[sqlite3.Connection, list[Any]], list[Any]]
 
 
 @dataclass(slots=True)
@@ -33,6 +37,14 @@ class _Job:
     kind: str  # "fn" or the name of a registered batch handler
     payload: Any
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class _BatchFailed(Exception):
+    """The transaction was rolled back: storage trouble (sqlite3.Error) or a bug; nobody's job committed."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class GroupCommitWriter:
@@ -63,8 +75,8 @@ class GroupCommitWriter:
             await self._task
             self._task = None
 
-    async def run(self, fn: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """Run `fn(conn)` in the next batch's transaction (a savepoint); return its result once committed."""
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(conn)` on the writer thread in the next batch (a savepoint); its result once committed."""
         result: T = await self.submit("fn", fn)
         return result
 
@@ -74,8 +86,7 @@ class GroupCommitWriter:
             raise StoreUnavailable("the store is not running")
         job = _Job(kind, payload)
         self._queue.put_nowait(job)
-        outcome = await job.future
-        return outcome
+        return await job.future
 
     async def _loop(self) -> None:
         while True:
@@ -92,73 +103,82 @@ class GroupCommitWriter:
             await self._run_batch(batch)
 
     async def _run_batch(self, batch: list[_Job]) -> None:
-        outcomes: list[Any] = []
+        work = [(job.kind, job.payload) for job in batch]
         try:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            for kind, jobs in _groups(batch):
-                if kind == "fn":
-                    for job in jobs:
-                        outcomes.append(await self._run_fn(job.payload))
-                else:
-                    outcomes.extend(await self._handlers[kind](self._conn, [j.payload for j in jobs]))
-            await self._conn.execute("COMMIT")
-        except sqlite3.Error as err:
-            await self._rollback()
-            self.last_error = str(err)
-            log.error("store write failed, batch of %d refused: %s", len(batch), err)
+            # aiosqlite runs every call as one function on its thread; _execute is that entry point
+            # (present across the pinned 0.20-0.22). One hop per batch instead of one per statement.
+            outcomes: list[Any] = await self._conn._execute(  # type: ignore[no-untyped-call]
+                self._transaction, work)
+        except _BatchFailed as failed:
             self._after(ok=False)
+            cause = failed.cause
+            if isinstance(cause, sqlite3.Error):
+                self.last_error = str(cause)
+                log.error("store write failed, batch of %d refused: %s", len(batch), cause)
+                cause = StoreUnavailable(str(cause))
             for job in batch:
-                _settle(job.future, StoreUnavailable(str(err)))
+                _settle(job.future, cause)
             return
-        except BaseException as err:  # a bug or cancellation: nothing may stay half-written or unanswered
-            await self._rollback()
-            self._after(ok=False)
-            for job in batch:
-                _settle(job.future, err if isinstance(err, Exception) else StoreUnavailable("writer stopped"))
-            raise
         self.last_error = None
         self.batches += 1
         self._after(ok=True)
         for job, outcome in zip(batch, outcomes, strict=True):
             _settle(job.future, outcome)
 
-    async def _run_fn(self, fn: WriteFn) -> Any:
-        await self._conn.execute("SAVEPOINT job")
+    def _transaction(self, work: list[tuple[str, Any]]) -> list[Any]:
+        """On the writer thread: BEGIN, every job, COMMIT; on failure ROLLBACK and raise _BatchFailed."""
+        conn = self._conn._conn  # the sqlite3 connection, only ever touched on its own thread
+        assert conn is not None
+        outcomes: list[Any] = []
         try:
-            result = await fn(self._conn)
-        except sqlite3.IntegrityError as err:
-            await self._conn.execute("ROLLBACK TO job")
-            await self._conn.execute("RELEASE job")
-            return err
-        except sqlite3.Error:
-            raise  # storage trouble fails the whole batch
-        except Exception as err:
-            await self._conn.execute("ROLLBACK TO job")
-            await self._conn.execute("RELEASE job")
-            return err
-        await self._conn.execute("RELEASE job")
-        return result
-
-    async def _rollback(self) -> None:
-        try:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
-        except sqlite3.Error as err:
-            log.error("rollback failed: %s", err)
+            conn.execute("BEGIN IMMEDIATE")
+            for kind, payloads in _groups(work):
+                if kind == "fn":
+                    outcomes.extend(_run_fn(conn, fn) for fn in payloads)
+                else:
+                    outcomes.extend(self._handlers[kind](conn, payloads))
+            conn.execute("COMMIT")
+        except BaseException as err:  # storage trouble or a bug: nothing may stay half-written
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error as rollback_err:
+                log.error("rollback failed: %s", rollback_err)
+            raise _BatchFailed(err) from err
+        return outcomes
 
     def _after(self, ok: bool) -> None:
         for hook in self._commit_hooks:
             hook(ok)
 
 
-def _groups(batch: list[_Job]) -> list[tuple[str, list[_Job]]]:
+def _run_fn(conn: sqlite3.Connection, fn: WriteFn) -> Any:
+    """One job in a savepoint: its own failure (not storage trouble) undoes only its own writes."""
+    conn.execute("SAVEPOINT job")
+    try:
+        result = fn(conn)
+    except sqlite3.IntegrityError as err:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return err
+    except sqlite3.Error:
+        raise  # storage trouble fails the whole batch
+    except Exception as err:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return err
+    conn.execute("RELEASE job")
+    return result
+
+
+def _groups(work: list[tuple[str, Any]]) -> list[tuple[str, list[Any]]]:
     """Split the batch into runs of consecutive jobs of one kind, keeping the order."""
-    groups: list[tuple[str, list[_Job]]] = []
-    for job in batch:
-        if groups and groups[-1][0] == job.kind:
-            groups[-1][1].append(job)
+    groups: list[tuple[str, list[Any]]] = []
+    for kind, payload in work:
+        if groups and groups[-1][0] == kind:
+            groups[-1][1].append(payload)
         else:
-            groups.append((job.kind, [job]))
+            groups.append((kind, [payload]))
     return groups
 
 
