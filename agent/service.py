@@ -18,6 +18,7 @@ from agent.qr import QrSales
 from agent.sale import NewSale, Sale, same_request
 from agent.settings import Settings
 from agent.store import Store
+from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
 PRINT_TIMEOUT_S = 5.0
@@ -124,10 +125,9 @@ class SaleService:
         async with self._reader_lock:
             try:
                 card = await self._reader.authorize(cmd.amount, currency, ref)
-            except Exception as err:  # a device fault of any kind: nothing was charged or recorded
+            except Exception as err:  # a device fault of any kind: nothing is recorded
                 log.warning("card reader failed for %s: %s", ref, type(err).__name__)
-                raise UpstreamUnavailable("card_reader_error", "The card reader did not complete the payment "
-                                          f"({type(err).__name__}). Nothing was charged; try again.") from err
+                raise _reader_failure(err) from err
         return self._card(cmd, ref, currency, card, enforce_caps=False)
 
     async def _print(self, sale: Sale, cmd: CreateSale) -> dict[str, Any]:
@@ -153,6 +153,17 @@ class SaleService:
             card_brand=result.get("card_brand"), card_last_4=result.get("card_last_4"),
             approval_code=result.get("approval_code"),
         )
+
+
+def _reader_failure(err: Exception) -> UpstreamUnavailable:
+    """What the cashier must do after a reader fault; the driver says whether the card may be charged."""
+    if isinstance(err, DriverError) and err.outcome_unknown:
+        return UpstreamUnavailable("card_outcome_unknown", "The card reader stopped after accepting the "
+                                   "card: it may have been charged. Check the reader before taking the "
+                                   "payment again.")
+    advice = err.cashier_message if isinstance(err, DriverError) else f"({type(err).__name__})"
+    return UpstreamUnavailable("card_reader_error", "The card reader did not complete the payment. "
+                               f"{advice} Nothing was recorded; try again.")
 
 
 def _check_method_fields(cmd: CreateSale) -> None:

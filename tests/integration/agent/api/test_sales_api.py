@@ -11,6 +11,7 @@ import pytest
 
 from agent.context import Devices
 from agent.ports import CardResult
+from drivers.errors import DeviceDisconnected, DeviceTimeout
 from tests.integration.agent.conftest import FakeCardReader, FakePrinter, MakeClient
 
 CASH = {"amount": 1200, "payment_method": "cash", "cash_received": 2000}
@@ -312,3 +313,25 @@ class TestRead:
         client = await make_client()
         resp = await client.get("/api/sales?starting_after=nope")
         assert resp.status == 400 and (await resp.json())["error"]["param"] == "starting_after"
+
+
+class TestCardReaderFaults:
+    async def test_outcome_unknown_tells_the_cashier_to_check(
+        self, make_client: MakeClient, tmp_path: Path
+    ) -> None:
+        """A fault after the reader accepted the card says it may have been charged; nothing is recorded."""
+        fault = DeviceDisconnected("link lost mid-sale")
+        fault.outcome_unknown = True
+        client = await make_client(devices=Devices(card_reader=FakeCardReader(fault)))
+        resp = await client.post("/api/sales", json={"amount": 800, "payment_method": "card"})
+        err = (await resp.json())["error"]
+        assert resp.status == 503 and err["code"] == "card_outcome_unknown"
+        assert "may have been charged" in err["message"]
+        assert rows(tmp_path / "state") == [(0,)]
+
+    async def test_driver_message_is_passed_on(self, make_client: MakeClient) -> None:
+        """A reader timeout carries the driver's cashier message."""
+        client = await make_client(devices=Devices(card_reader=FakeCardReader(DeviceTimeout("no answer"))))
+        resp = await client.post("/api/sales", json={"amount": 800, "payment_method": "card"})
+        err = (await resp.json())["error"]
+        assert err["code"] == "card_reader_error" and DeviceTimeout.cashier_message in err["message"]
