@@ -67,3 +67,9 @@ def reader_agent(tmp_path: Path) -> Iterator[AgentThread]:
     """An agent (not enrolled) with drivers' card reader simulator on a pty as its card reader."""
     sim = CardReaderSimulator(CardRules(present_delay=0.05, brand="VISA", last4="4242"))
     yield from _run(AgentThread(tmp_path / "state", card_reader=sim))
+
+
+@pytest.fixture
+def tiny_db_agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """A not-enrolled agent whose database may grow to 1 MiB only (max_db_mb = 1)."""
+    yield from _run(AgentThread(tmp_path / "state", {"agent": {"max_db_mb": 1}}))

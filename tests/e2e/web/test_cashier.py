@@ -102,6 +102,28 @@ class TestCashierScreen:
         _status, listing = agent.call("GET", "/api/sales")
         assert listing["data"] == []
 
+    def test_full_database_refuses_with_503_message(self, page: Page, tiny_db_agent: AgentThread,
+                                                    tmp_path: Path) -> None:
+        """Once the 1 MiB database quota is used up, a sale is refused (503) with a call-support message."""
+        for size, tries in ((4000, 100), (0, 1000)):  # big sales fill it, small ones the last pages
+            meta = {f"k{i}": "x" * size for i in range(15)} if size else {}
+            for i in range(tries):  # bounded: 60 KB sales fill 1 MiB in under 20
+                status, _body = tiny_db_agent.call("POST", "/api/sales", {
+                    "amount": 1, "payment_method": "cash", "cash_received": 1, "metadata": meta,
+                    "merchant_ref_id": f"fill-{size}-{i}"})
+                if status == 503:
+                    break
+            assert status == 503
+        new_sale(page, tiny_db_agent)
+        key_in(page, "300")
+        page.locator("[data-method='cash']").click()
+        page.locator("[data-quick='exact']").click()
+        page.locator("#cash-confirm").click()
+        error = page.get_by_test_id("error")
+        expect(error).to_contain_text("保存できません Cannot save sales")
+        expect(error).to_contain_text("no sale was recorded")
+        page.screenshot(path=str(tmp_path / "cashier-db-full.png"))
+
     def test_not_enough_cash_is_caught_on_screen(self, page: Page, agent: AgentThread) -> None:
         """Cash received below the amount due is refused before anything is sent."""
         new_sale(page, agent)
