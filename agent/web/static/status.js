@@ -46,6 +46,14 @@
       : `${(s.clock_offset_ms / 1000).toFixed(1)} s`);
     const states = q.by_sync_state || {};
     set("f-expired", String(states.expired ?? 0));
+    const caps = status.caps || {};
+    const totals = Object.entries(caps.total || {}).map(([cur, t]) =>
+      `${MPAC.money(t.used, cur)} / ${MPAC.money(t.limit, cur)}`);
+    set("f-caps", caps.count ? [`${caps.count.used} / ${caps.count.limit} sales`, ...totals].join(" · ") : "—");
+    const store = status.store || {};
+    set("f-db", store.writable === false ? `書き込み不可 NOT writable: ${store.last_error || ""}`
+      : store.writable ? "OK" : "—");
+    $("f-db").classList.toggle("bad", store.writable === false);
     const quarantined = s.quarantined || [];
     set("q-count", String(s.quarantined_count ?? states.rejected ?? quarantined.length));
     $("q-rows").replaceChildren(...(quarantined.length ? quarantined.map((item) =>

@@ -30,6 +30,8 @@ class TestStatusPage:
         expect(page.get_by_test_id("queue-depth")).to_have_text("2")
         expect(page.get_by_test_id("pending-amount")).to_have_text("¥3,500")
         expect(page.get_by_test_id("connected")).to_contain_text("Not enrolled")
+        expect(page.get_by_test_id("caps")).to_have_text("2 / 1000 sales · ¥3,500 / ¥500,000")
+        expect(page.get_by_test_id("database")).to_have_text("OK")
         page.screenshot(path=str(tmp_path / "status-not-enrolled.png"), full_page=True)
 
     def test_page_refreshes_by_itself(self, page: Page, agent: AgentThread) -> None:
