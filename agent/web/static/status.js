@@ -95,10 +95,26 @@
     $("admin-password").disabled = a.enabled === false;
   }
 
+  async function fillExpired(count) {
+    set("x-count", String(count));
+    let sales = [];
+    if (count > 0) {
+      const res = await MPAC.api("GET", "/api/sales?sync_state=expired&limit=20");
+      sales = (res.ok && res.data && res.data.data) || [];
+    }
+    $("x-rows").replaceChildren(...(sales.length ? sales.map((x) =>
+      row([x.seq, MPAC.money(x.amount, x.currency), x.payment_method, MPAC.when(x.created_at), x.merchant_ref_id]))
+      : [row(["なし None", "", "", "", ""])]));
+  }
+
   async function refresh() {
     const [status, web] = await Promise.all([MPAC.api("GET", "/api/status"), MPAC.api("GET", "/api/web/status")]);
-    if (status.ok && status.data) fillSync(status.data);
-    else MPAC.showConnection("agent_down");
+    if (status.ok && status.data) {
+      fillSync(status.data);
+      await fillExpired(((status.data.queue || {}).by_sync_state || {}).expired || 0);
+    } else {
+      MPAC.showConnection("agent_down");
+    }
     if (web.ok) {
       fillDevices(web.data);
       fillAdmin(web.data);

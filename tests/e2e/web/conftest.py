@@ -73,3 +73,10 @@ def reader_agent(tmp_path: Path) -> Iterator[AgentThread]:
 def tiny_db_agent(tmp_path: Path) -> Iterator[AgentThread]:
     """A not-enrolled agent whose database may grow to 1 MiB only (max_db_mb = 1)."""
     yield from _run(AgentThread(tmp_path / "state", {"agent": {"max_db_mb": 1}}))
+
+
+@pytest.fixture
+def expiring_agent(tmp_path: Path) -> Iterator[AgentThread]:
+    """A not-enrolled agent whose unsynced sales expire after about a second (swept every 0.2 s)."""
+    yield from _run(AgentThread(tmp_path / "state", {"agent": {"expiry_interval_s": 0.2},
+                                                     "offline": {"max_age_hours": 0.0003}}))

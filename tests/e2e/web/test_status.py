@@ -113,3 +113,12 @@ class TestStatusPage:
         for secret in ("sk_test_web", ADMIN_PASSWORD, "scrypt$"):
             assert secret not in text
         expect(page.get_by_test_id("admin-result")).to_contain_text("Support bundle downloaded")
+
+    def test_expired_sales_listed(self, page: Page, expiring_agent: AgentThread) -> None:
+        """A sale that never reached the cloud within the max age is listed as expired, not hidden."""
+        sale = cash_sale(expiring_agent, 1500)
+        page.goto(expiring_agent.url + "/status")
+        expect(page.get_by_test_id("expired")).to_have_text("1", timeout=8000)
+        expired = page.get_by_test_id("expired-sales")
+        expect(expired).to_contain_text(str(sale["merchant_ref_id"]))
+        expect(expired).to_contain_text("¥1,500")
