@@ -249,3 +249,15 @@ class TestHostileNumbers:
         resp = await post_batch(dev, chain.batch([item, chain.add()]))  # type: ignore[list-item]
         assert resp.status == 200, resp.body
         assert [r["status"] for r in resp.body["results"]] == ["rejected", "accepted"]
+
+
+class TestIdempotencyKey:
+    async def test_same_key_replays_the_stored_results(self, pgw: Pgw, dev: PgwClient, chain: Chain) -> None:
+        """A batch re-sent with its Idempotency-Key gets the stored 200 (accepted again) and adds no rows."""
+        raw = json.dumps(chain.batch([chain.add(), chain.add()])).encode()
+        first = await dev.post(BATCHES, raw=raw, headers={"Idempotency-Key": "batch-1"})
+        before = rows(pgw.db_path, "SELECT count(*) FROM payment_intents")
+        again = await dev.post(BATCHES, raw=raw, headers={"Idempotency-Key": "batch-1"})
+        assert first.status == again.status == 200
+        assert again.body == first.body and again.headers.get("Idempotent-Replayed") == "true"
+        assert rows(pgw.db_path, "SELECT count(*) FROM payment_intents") == before == [(2,)]
