@@ -60,6 +60,7 @@ class Store:
         self._closed = False
         self.writer.register("sale", chain.handle, chain.on_commit)
         self._checkpointer: asyncio.Task[None] | None = None
+        self._checkpoint_conn: aiosqlite.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path, caps: OfflineSection, *, clock_ms: Callable[[], int] = wall_clock_ms,
@@ -81,21 +82,19 @@ class Store:
             raise
         store = cls(path, wconn, reader, chain, clock_ms)
         store.writer.start()
-        store._checkpointer = asyncio.create_task(store._checkpoint_loop(), name="agent-store-checkpoint")
+        store._checkpoint_conn = await db.connect(path)
+        store._checkpointer = asyncio.create_task(store._checkpoint_loop(store._checkpoint_conn),
+                                                  name="agent-store-checkpoint")
         return store
 
-    async def _checkpoint_loop(self) -> None:
+    async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
         """Copy the WAL into the database off the sale path (the writer only checkpoints as a last resort)."""
-        conn = await db.connect(self.path)
-        try:
-            while True:
-                await asyncio.sleep(CHECKPOINT_INTERVAL_S)
-                try:
-                    await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as err:  # busy or read-only: try again next time
-                    log.debug("checkpoint skipped: %s", err)
-        finally:
-            await conn.close()
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            try:
+                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as err:  # busy or read-only: try again next time
+                log.debug("checkpoint skipped: %s", err)
 
     async def close(self) -> None:
         """Finish queued writes, then close both connections (a second call does nothing)."""
@@ -106,6 +105,8 @@ class Store:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
+        if self._checkpoint_conn is not None:
+            await self._checkpoint_conn.close()
         await self.writer.stop()
         await self.reader.close()
         await self._wconn.close()
