@@ -36,6 +36,42 @@ class ActivateDeviceResponse(BaseModel):
     store_id: str
 
 
+class DeviceSyncOut(BaseModel):
+    """A device's sync state: chain head, flags, clock offset (server_time - sent_at of its last batch)."""
+
+    last_seq: int
+    last_hash: str
+    chain_broken: bool
+    seq_gaps: int
+    anomalies: int
+    clock_offset_ms: int | None
+    last_batch_id: str | None
+    last_batch_at: int | None
+    accepted_total: int
+
+
+class AnomalyOut(BaseModel):
+    """One recorded chain or sequence anomaly (the item itself was kept)."""
+
+    kind: str
+    local_id: str
+    seq: int
+    detail: str
+
+
+class DeviceOut(BaseModel):
+    """GET /v1/devices/{id}."""
+
+    device_id: str
+    store_id: str
+    merchant_id: str
+    serial_number: str
+    model: str
+    status: str
+    sync: DeviceSyncOut
+    anomalies: list[AnomalyOut]
+
+
 async def activate(request: web.Request) -> web.Response:
     """Validate, redeem the code, answer 201 with the credential (404 / 409 / 410 for bad codes)."""
     body = await read_body(request, MAX_ACTIVATE_BODY)

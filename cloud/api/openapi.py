@@ -64,7 +64,7 @@ def openapi_document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [
         m.CreatePaymentIntentRequest, m.ConfirmPaymentIntentRequest, m.CancelPaymentIntentRequest,
         m.EmptyRequest, m.PaymentIntentOut, m.PaymentIntentList, m.ErrorOut,
-        dv.ActivateDeviceRequest, dv.ActivateDeviceResponse, sm.SyncBatch, sm.BatchResponse,
+        dv.ActivateDeviceRequest, dv.ActivateDeviceResponse, dv.DeviceOut, sm.SyncBatch, sm.BatchResponse,
     ]  # fmt: skip
     _, defs = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     pi = "/v1/payment_intents/{id}"
@@ -90,6 +90,8 @@ def openapi_document() -> dict[str, Any]:
         "/v1/devices/activate": {"post": {
             **_op("Activate a device with a code", [], dv.ActivateDeviceResponse, status="201",
                   body=dv.ActivateDeviceRequest), "parameters": []}},
+        "/v1/devices/{id}": {"get": _op("A device and its sync state", HMAC, dv.DeviceOut,
+                                        params=[{**ID, "schema": {"type": "string"}}])},
         "/v1/sync/batches": {"post": _op("Upload a batch of offline sales (device credential)", HMAC,
                                          sm.BatchResponse, body=sm.SyncBatch)},
     }

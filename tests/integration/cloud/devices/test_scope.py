@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 
+from cloud.api.devices import DeviceOut
 from cloud.domain import commands as c
 from cloud.service import tenants as t
 from cloud.testing import PgwClient, Tenant, seed_tenant
@@ -95,6 +96,7 @@ class TestShowDevice:
         own = await device_client(pgw, keys).get(path)
         assert own.status == 200, own.body
         assert own.body["sync"]["last_seq"] == 0 and own.body["status"] == "active"
+        DeviceOut.model_validate(own.body)  # the documented shape
         assert (await client.get(path)).body["device_id"] == keys.device_id
         assert (await device_client(pgw, sibling).get(path)).status == 404
         stranger = pgw.client(await seed_tenant(pgw.deps))
