@@ -16,7 +16,7 @@ from agent.errors import SaleRefused, StoreUnavailable
 from agent.sale import NewSale
 from agent.settings import OfflineSection, load_settings
 from agent.store import Store
-from agent.store.db import migration_files
+from agent.store.db import MigrationError, migration_files
 from sync.wire import GENESIS_HASH, item_hash
 
 CAPS = load_settings(overrides={"offline": {"max_count": 100_000, "max_total_amount": 10**12}}).offline
@@ -184,3 +184,37 @@ class TestStorageFull:
             assert after.seq > first.seq and verify_chain(mount / "agent.sqlite3") == after.seq
         finally:
             subprocess.run(["umount", "-l", str(mount)], check=False)  # noqa: ASYNC221
+
+
+class TestMigrationRunner:
+    async def test_new_file_is_picked_up_on_next_open(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A migration file that appears later (say another engineer's 0300_*.sql) is applied at next open."""
+        path = tmp_path / "agent.sqlite3"
+        await (await Store.open(path, CAPS)).close()
+        extra = [*migration_files(), ("0300_extra.sql", "CREATE TABLE extra (x INTEGER);")]
+        monkeypatch.setattr("agent.store.db.migration_files", lambda: extra)
+        await (await Store.open(path, CAPS)).close()
+        with sqlite3.connect(path) as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+            assert conn.execute("SELECT COUNT(*) FROM extra").fetchone() == (0,)
+        assert names[-1] == "0300_extra.sql"
+
+    async def test_failing_file_is_not_half_applied(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A migration failing midway leaves neither its tables nor its record; the open fails clearly."""
+        path = tmp_path / "agent.sqlite3"
+        await (await Store.open(path, CAPS)).close()
+        broken = [
+            *migration_files(),
+            ("0301_broken.sql", "CREATE TABLE half (x INTEGER); CREATE TABLE oops (;"),
+        ]
+        monkeypatch.setattr("agent.store.db.migration_files", lambda: broken)
+        with pytest.raises(MigrationError, match=r"0301_broken\.sql"):
+            await Store.open(path, CAPS)
+        with sqlite3.connect(path) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            recorded = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+        assert "half" not in tables and "0301_broken.sql" not in recorded
