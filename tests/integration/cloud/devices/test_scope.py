@@ -8,7 +8,9 @@ import sys
 
 from cloud.api.devices import DeviceOut
 from cloud.domain import commands as c
+from cloud.domain.devices import SuspendDevice
 from cloud.service import tenants as t
+from cloud.service.devices import suspend_device
 from cloud.testing import PgwClient, Tenant, seed_tenant
 
 from ..conftest import Pgw
@@ -69,8 +71,23 @@ class TestSuspend:
             "--db", f"sqlite:///{pgw.db_path}", stdout=asyncio.subprocess.PIPE)  # fmt: skip
         out, _ = await proc.communicate()
         assert proc.returncode == 0 and json.loads(out)["status"] == "suspended"
+        # The server may cache credentials for a bounded time (cloud.infrastructure.sqlite.tenants CACHE_TTL)
+        # when ANOTHER process wrote; wait for that bound at most, in steps.
+        for _ in range(50):
+            if (await dev.get(PATH)).status == 403:
+                break
+            await asyncio.sleep(0.1)
         for resp in (await dev.get(PATH), await dev.post(PATH, intent_body("cash"))):
             assert resp.status == 403 and resp.body["error"]["code"] == "credential_suspended"
+
+    async def test_suspension_in_process_is_immediate(self, pgw: Pgw, tenant: Tenant) -> None:
+        """Suspended through the server's own storage, the very next request is 403."""
+        keys = await enroll(pgw, tenant)
+        dev = device_client(pgw, keys)
+        assert (await dev.get(PATH)).status == 200
+        await suspend_device(SuspendDevice(keys.device_id), devices=pgw.deps.devices, clock=pgw.clock)
+        resp = await dev.get(PATH)
+        assert resp.status == 403 and resp.body["error"]["code"] == "credential_suspended"
 
     async def test_admin_activation_code_cli(self, pgw: Pgw, tenant: Tenant) -> None:
         """`admin activation-code --store` prints a 12-character code that the API then redeems."""
