@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -114,13 +116,38 @@ def add_enroll_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--code", required=True, help="the 12-character activation code")
     p.add_argument("--serial", help="device serial number (default: [agent].serial from the config)")
     p.add_argument("--model", default="SmartPOS", help="device model (default SmartPOS)")
+    p.add_argument("--force", action="store_true", help="re-enroll even with sales not yet synced")
     return p
+
+
+def _unsynced(db_path: Path) -> int:
+    """Sales not yet acknowledged by the cloud (0 when there is no database yet)."""
+    if not db_path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+        try:
+            sql = "SELECT COUNT(*) FROM sales WHERE sync_state IN ('queued', 'sending')"
+            row = conn.execute(sql).fetchone()
+        except sqlite3.Error:
+            return 0
+    return int(row[0])
+
+
+def _guard_reenroll(store: SecretStore, db_path: Path, force: bool) -> None:
+    """Re-enrolling moves the chain to a new device id: refuse while the old one still has sales to send."""
+    current = store.load()
+    pending = _unsynced(db_path) if current is not None else 0
+    if pending and not force:
+        raise EnrollmentError(f"This terminal is enrolled as {current.device_id if current else '?'} and "
+                              f"{pending} sale(s) are not synced yet. Run `mpac-agent sync --now` first, "
+                              "or pass --force to re-enroll anyway.")
 
 
 def run_enroll(args: argparse.Namespace, settings: Settings, env: dict[str, str]) -> int:
     """Enroll and print the result JSON once (the admin password is shown only here); 1 on failure."""
     store = SecretStore(settings.agent.state_dir, credentials_dir_from(env))
     try:
+        _guard_reenroll(store, settings.agent.db_path, args.force)
         result = asyncio.run(enroll(store, args.cloud, args.code, args.serial or settings.agent.serial,
                                     args.model))
     except (EnrollmentError, SecretStoreError, OSError) as err:

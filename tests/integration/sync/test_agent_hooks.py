@@ -89,6 +89,10 @@ class TestCli:
         await db.migrate(conn)
         await seed_sales(conn, 12, created_at=int(time.time() * 1000))
         await conn.close()
+        await cloud.cloud.add_activation_code("CLI223456789")
+        code, _, err = await _cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code",
+                                  "CLI223456789")
+        assert code == 1 and "not synced yet" in err  # re-enrolling would orphan the 12 queued sales
         code, out, _ = await _cli("sync", "--now", "--json", "--config", str(config))
         report = json.loads(out)
         assert code == 0 and (report["via"], report["acked"], report["pending"]) == ("cli", 12, 0)
