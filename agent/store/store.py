@@ -24,7 +24,9 @@ from agent.store.chain import SALE_COLUMNS, ChainWriter, Recorded, read_pending,
 from agent.store.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
-CHECKPOINT_INTERVAL_S = 0.5
+CHECKPOINT_POLL_S = 0.1
+CHECKPOINT_IDLE_S = 0.2  # no commit for this long: the till is between customers
+CHECKPOINT_MAX_WAIT_S = 10.0  # under steady load, checkpoint anyway this often
 WRITER_AUTOCHECKPOINT_PAGES = 10_000
 
 
@@ -88,9 +90,16 @@ class Store:
         return store
 
     async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
-        """Copy the WAL into the database off the sale path (the writer only checkpoints as a last resort)."""
+        """Copy the WAL into the database off the sale path, preferably between sales (a checkpoint's fsync
+        of the database file delays a concurrent sale's WAL fsync); the writer's own is the last resort."""
+        last = time.monotonic()
         while True:
-            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            await asyncio.sleep(CHECKPOINT_POLL_S)
+            now = time.monotonic()
+            idle = now - self.writer.last_commit_at >= CHECKPOINT_IDLE_S
+            if not (idle or now - last >= CHECKPOINT_MAX_WAIT_S) or self.writer.last_commit_at <= last:
+                continue
+            last = now
             try:
                 await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as err:  # busy or read-only: try again next time

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ class GroupCommitWriter:
         self._task: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.batches = 0
+        self.last_commit_at = 0.0  # time.monotonic() of the last commit
 
     def register(self, kind: str, handler: BatchHandler, on_commit: Callable[[bool], None]) -> None:
         """Add a batched job kind; `on_commit(ok)` runs after each batch commits (True) or not (False)."""
@@ -121,6 +123,7 @@ class GroupCommitWriter:
             return
         self.last_error = None
         self.batches += 1
+        self.last_commit_at = time.monotonic()
         self._after(ok=True)
         for job, outcome in zip(batch, outcomes, strict=True):
             _settle(job.future, outcome)

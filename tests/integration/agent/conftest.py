@@ -7,7 +7,6 @@ tests/*/agent/devices), so these tests exercise the sale flow, not the serial pr
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,9 @@ from agent.bootstrap import build_app
 from agent.context import Devices
 from agent.ports import CardResult, SaleReceipt
 from agent.settings import Settings, load_settings
+from tests.e2e.agent.process import closed_port
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def make_settings(folder: Path, overrides: dict[str, dict[str, Any]] | None = None) -> Settings:
