@@ -91,6 +91,10 @@ class QrSales:
         assert stored is not None  # just committed
         return qr_to_json(stored), True
 
+    async def has_ref(self, ref: str) -> bool:
+        """Is this reference already used by a QR sale?"""
+        return await self._row("merchant_ref_id", ref) is not None
+
     async def get(self, local_id: str) -> dict[str, Any] | None:
         """The QR sale, refreshed from the cloud while it is not final (stays as stored when offline)."""
         row = await self._row("local_id", local_id)

@@ -105,10 +105,10 @@ class SaleService:
     async def _known(self, ref: str, cmd: CreateSale, currency: str) -> SaleOutcome | None:
         """Before driving the reader: a retry must not charge the card twice."""
         sale = await self._store.get_by_ref(ref)
-        if sale is None:
+        if sale is None and not await self._qr.has_ref(ref):
             return None
         probe = NewSale(ref, cmd.amount, currency, "card", "succeeded")
-        if not same_request(sale, probe):
+        if sale is None or not same_request(sale, probe):
             raise SaleRefused("merchant_ref_id_reused", f"The reference {ref!r} already belongs to another "
                               "sale. Use a new reference for a new sale.", param="merchant_ref_id",
                               status=409)

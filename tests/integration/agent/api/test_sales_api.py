@@ -335,3 +335,12 @@ class TestCardReaderFaults:
         resp = await client.post("/api/sales", json={"amount": 800, "payment_method": "card"})
         err = (await resp.json())["error"]
         assert err["code"] == "card_reader_error" and DeviceTimeout.cashier_message in err["message"]
+
+    async def test_reference_of_another_sale_never_reaches_the_reader(self, make_client: MakeClient) -> None:
+        """A reference already used by a cash sale is refused (409) before the card is charged."""
+        reader = FakeCardReader(CardResult("approved", "OK1", "visa", "1111", "chip"))
+        client = await make_client(devices=Devices(card_reader=reader))
+        await client.post("/api/sales", json={**CASH, "merchant_ref_id": "taken"})
+        resp = await client.post("/api/sales", json={"amount": 1200, "payment_method": "card",
+                                                     "merchant_ref_id": "taken"})
+        assert resp.status == 409 and reader.calls == []
