@@ -67,3 +67,43 @@ async def list_sales(request: web.Request) -> web.Response:
                      limit=q.limit)
     sales, has_more = await request.app[CTX].require_store().list(flt)
     return web.json_response({"object": "list", "data": [s.to_json() for s in sales], "has_more": has_more})
+
+
+@routes.get("/api/openapi.json")
+async def openapi(_request: web.Request) -> web.Response:
+    """OpenAPI 3.1 of the local sale API, its schemas generated from the pydantic models."""
+    sale_schema = CreateSale.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = sale_schema.pop("$defs", {})
+    error = {"$ref": "#/components/schemas/Error"}
+    doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "mpac-agent local API", "version": "1"},
+        "paths": {
+            "/api/sales": {
+                "post": {"summary": "Create a sale (cash, card, qr_mpm); 201 new, 200 same merchant_ref_id",
+                         "requestBody": {"content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/CreateSale"}}}},
+                         "responses": {"201": {"description": "recorded"}, "200": {"description": "replay"},
+                                       "4XX": {"description": "refused", "content": {"application/json": {
+                                           "schema": error}}}}},
+                "get": {"summary": "Cash and card sales, newest first",
+                        "parameters": [{"name": name, "in": "query", "schema": prop}
+                                       for name, prop in ListQuery.model_json_schema()["properties"].items()],
+                        "responses": {"200": {"description": "list"}}},
+            },
+            "/api/sales/{local_id}": {"get": {"summary": "One sale", "responses": {
+                "200": {"description": "sale"}, "404": {"description": "unknown"}}}},
+            "/api/status": {"get": {"summary": "Queue, caps, store, sync", "responses": {
+                "200": {"description": "status"}}}},
+        },
+        "components": {"schemas": {**defs, "CreateSale": sale_schema, "Error": _ERROR_SCHEMA}},
+    }
+    return web.json_response(doc)
+
+
+_ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["type", "code", "message"], "properties": {
+        "type": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+        "param": {"type": "string"}}}},
+}

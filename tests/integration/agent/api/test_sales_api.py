@@ -344,3 +344,14 @@ class TestCardReaderFaults:
         resp = await client.post("/api/sales", json={"amount": 1200, "payment_method": "card",
                                                      "merchant_ref_id": "taken"})
         assert resp.status == 409 and reader.calls == []
+
+
+class TestOpenApi:
+    async def test_document_describes_the_sale_body(self, make_client: MakeClient) -> None:
+        """GET /api/openapi.json carries the CreateSale schema with its required fields and limits."""
+        client = await make_client()
+        doc = await (await client.get("/api/openapi.json")).json()
+        schema = doc["components"]["schemas"]["CreateSale"]
+        assert doc["openapi"] == "3.1.0" and set(schema["required"]) == {"amount", "payment_method"}
+        assert schema["properties"]["amount"]["exclusiveMinimum"] == 0
+        assert "CardResultIn" in doc["components"]["schemas"]
