@@ -121,6 +121,12 @@ class GroupCommitWriter:
             for job in batch:
                 _settle(job.future, cause)
             return
+        except Exception as err:  # the connection itself is gone: answer everyone, keep the loop alive
+            self.last_error = str(err)
+            self._after(ok=False)
+            for job in batch:
+                _settle(job.future, StoreUnavailable(f"connection lost: {err}"))
+            return
         self.last_error = None
         self.batches += 1
         self.last_commit_at = time.monotonic()
