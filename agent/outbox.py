@@ -18,7 +18,7 @@ import aiosqlite
 
 from agent.store import db
 from sync.batch import OutboxItem, fit_count
-from sync.uploader import ItemOutcome
+from sync.results import ItemOutcome
 
 _QUARANTINE_SHOWN = 20
 
@@ -90,26 +90,30 @@ class SqliteOutbox:
             raise
         return items
 
-    async def release(self, local_ids: Sequence[str], error: str) -> None:
-        """A whole-batch failure: the items go back to `queued`; the error is recorded for the status."""
+    async def release(self, local_ids: Sequence[str], error: str, *, connected: bool) -> None:
+        """A whole-batch failure: the items go back to `queued`; the error is recorded for the status
+        (`connected`: the cloud answered, e.g. 5xx/401, as opposed to no network at all)."""
         await self._write([
             ("UPDATE sales SET sync_state = 'queued' WHERE local_id = ? AND sync_state = 'sending'",
              [(lid,) for lid in local_ids]),
-            self._meta(last_error=error, last_error_at=self._clock_ms(), connected=False),
+            self._meta(last_error=error, last_error_at=self._clock_ms(), connected=connected),
         ])
 
     async def apply_results(self, outcomes: Sequence[ItemOutcome], release: Sequence[str],
-                            server_time: int, sent_at: int) -> None:
-        """Acked / rejected per item, unanswered items re-queued, status updated — one transaction."""
+                            server_time: int | None, sent_at: int) -> None:
+        """Acked / rejected per item, unanswered items re-queued, status updated — one transaction.
+
+        `server_time` is None for verdicts reached without a cloud answer (local quarantine)."""
         now = self._clock_ms()
         acked = [(o.cloud_intent_id, now, o.local_id) for o in outcomes if o.state == "acked"]
         rejected = [(o.error, now, o.local_id) for o in outcomes if o.state == "rejected"]
-        meta: dict[str, object] = {"connected": True, "last_contact_at": now,
-                                   "clock_offset_ms": server_time - sent_at}
+        meta: dict[str, object] = {}
+        if server_time is not None:
+            meta = {"connected": True, "last_contact_at": now, "clock_offset_ms": server_time - sent_at}
+            if not release:
+                meta["last_error"] = None
         if acked:
             meta["last_ack_at"] = now
-        if not release:
-            meta["last_error"] = None
         await self._write([
             ("UPDATE sales SET sync_state = 'acked', cloud_intent_id = ?, synced_at = ?, sync_error = NULL "
              "WHERE local_id = ? AND sync_state <> 'acked'", acked),

@@ -36,9 +36,9 @@ class Outbox(Protocol):
 
     async def reset_sending(self) -> int: ...
     async def claim(self, max_items: int, max_bytes: int) -> list[OutboxItem]: ...
-    async def release(self, local_ids: Sequence[str], error: str) -> None: ...
+    async def release(self, local_ids: Sequence[str], error: str, *, connected: bool) -> None: ...
     async def apply_results(self, outcomes: Sequence[ItemOutcome], release: Sequence[str],
-                            server_time: int, sent_at: int) -> None: ...
+                            server_time: int | None, sent_at: int) -> None: ...
     async def pending_count(self) -> int: ...
 
 
@@ -125,7 +125,8 @@ class Uploader:
                     try:
                         response, sent_at = await post
                     except SyncError as err:
-                        await self._outbox.release([it.local_id for it in prefetch], str(err))
+                        await self._outbox.release([it.local_id for it in prefetch], str(err),
+                                                   connected=isinstance(err, BatchRejected))
                         total = total + await self._on_send_error(items, err)
                         items = await self._claim() if n + 1 < max_batches else []
                         continue
@@ -151,9 +152,9 @@ class Uploader:
     async def _on_send_error(self, items: list[OutboxItem], err: SyncError) -> SyncResult:
         if isinstance(err, BatchRejected):
             return await self._on_batch_rejected(items, err)
-        await self._outbox.release([it.local_id for it in items], str(err))
-        status = err.status if isinstance(err, TransientUploadError) else None
-        self._note_failure(str(err), connected=status is not None)
+        connected = isinstance(err, TransientUploadError) and err.status is not None
+        await self._outbox.release([it.local_id for it in items], str(err), connected=connected)
+        self._note_failure(str(err), connected=connected)
         raise err
 
     async def _apply(self, items: list[OutboxItem], response: BatchResponse, sent_at: int) -> SyncResult:
@@ -178,25 +179,24 @@ class Uploader:
             return items, SyncResult()
         error = rejection_text(
             ItemError(code="corrupt_local_item", message="stored item is not a JSON object"))
-        now = int(self._clock() * 1000)
-        await self._outbox.apply_results([ItemOutcome(lid, "rejected", None, error) for lid in corrupt], [],
-                                         now, now)
+        outcomes = [ItemOutcome(lid, "rejected", None, error) for lid in corrupt]
+        await self._outbox.apply_results(outcomes, [], None, int(self._clock() * 1000))
         return [it for it in items if it.local_id not in set(corrupt)], SyncResult(rejected=len(corrupt))
 
     async def _on_batch_rejected(self, items: list[OutboxItem], err: BatchRejected) -> SyncResult:
         """400/413/422: halve the batch to isolate the item at fault; one item alone → quarantine it."""
         ids = [it.local_id for it in items]
         if err.status not in _SHRINK_STATUSES:
-            await self._outbox.release(ids, str(err))
+            await self._outbox.release(ids, str(err), connected=True)
             self._note_failure(str(err), connected=True)
             raise err
         if len(items) > 1:
-            await self._outbox.release(ids, str(err))
+            await self._outbox.release(ids, str(err), connected=True)
             self._limit = max(1, len(items) // 2)
             return SyncResult(sent=len(items), pending=await self._outbox.pending_count())
         error = ItemError(code=err.code or f"batch_{err.status}", message=str(err))
         outcome = ItemOutcome(ids[0], "rejected", None, rejection_text(error))
-        await self._outbox.apply_results([outcome], [], int(self._clock() * 1000), int(self._clock() * 1000))
+        await self._outbox.apply_results([outcome], [], None, int(self._clock() * 1000))
         self._limit = self._config.max_items
         return SyncResult(sent=1, rejected=1, pending=await self._outbox.pending_count())
 

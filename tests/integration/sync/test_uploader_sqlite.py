@@ -11,7 +11,7 @@ import pytest
 
 from agent.outbox import SqliteOutbox
 from sync.batch import encode_batch, item_wire_bytes
-from sync.errors import BatchRejected
+from sync.errors import BatchRejected, TransientUploadError
 from sync.testing import ChaosConfig, ChaosProxy
 from sync.uploader import Uploader, UploaderConfig
 from sync.wire import canonical_json, item_hash
@@ -169,3 +169,31 @@ class TestNetworkBack:
         await proxy.stop()
         assert answers[0] is False and answers[-1] is True
         await _assert_exactly_once(agent_store, cloud)
+
+
+class TestStatusOnFailure:
+    async def test_5xx_means_reachable_but_failing(self, agent_store: AgentDb, outbox: SqliteOutbox,
+                                                   cloud: CloudUnderTest) -> None:
+        """A 503 keeps the items queued and the status says: the cloud answers (connected) but failed."""
+        await record_sales(agent_store, 2)
+        cloud.cloud.fail_next = [503]
+        client = make_client(cloud.url)
+        with pytest.raises(TransientUploadError):
+            await Uploader(outbox, client, DEVICE.device_id, FAST).sync_once()
+        await client.close()
+        status = await outbox.status()
+        assert status["connected"] is True and "503" in status["last_error"]
+        assert status["pending_count"] == 2 and status["last_ack_at"] is None
+
+    async def test_no_network_means_disconnected(self, agent_store: AgentDb, outbox: SqliteOutbox,
+                                                 cloud: CloudUnderTest) -> None:
+        """A refused connection keeps the items queued and the status says disconnected."""
+        await record_sales(agent_store, 2)
+        url = cloud.url
+        await cloud.server.close()
+        client = make_client(url)
+        with pytest.raises(TransientUploadError):
+            await Uploader(outbox, client, DEVICE.device_id, FAST).sync_once()
+        await client.close()
+        status = await outbox.status()
+        assert status["connected"] is False and status["pending_count"] == 2

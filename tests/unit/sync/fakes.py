@@ -60,14 +60,14 @@ class MemoryOutbox:
             self.state[it.local_id] = "sending"
         return queued
 
-    async def release(self, local_ids: Sequence[str], error: str) -> None:
+    async def release(self, local_ids: Sequence[str], error: str, *, connected: bool) -> None:
         for lid in local_ids:
             if self.state[lid] == "sending":
                 self.state[lid] = "queued"
         self.last_error = error
 
     async def apply_results(self, outcomes: Sequence[ItemOutcome], release: Sequence[str],
-                            server_time: int, sent_at: int) -> None:
+                            server_time: int | None, sent_at: int) -> None:
         for o in outcomes:
             self.state[o.local_id] = o.state
             if o.cloud_intent_id:
@@ -76,7 +76,8 @@ class MemoryOutbox:
                 self.errors[o.local_id] = o.error
         for lid in release:
             self.state[lid] = "queued"
-        self.clock_offset = server_time - sent_at
+        if server_time is not None:
+            self.clock_offset = server_time - sent_at
 
     async def pending_count(self) -> int:
         return len(self.in_state("queued")) + len(self.in_state("sending"))
