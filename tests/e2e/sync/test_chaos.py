@@ -35,7 +35,7 @@ class TestChaos:
 
     async def test_exactly_once_against_the_reference_endpoint(self, tmp_path: Path) -> None:
         """The reference endpoint (sync.testing) as the cloud process: the agent side is exactly once."""
-        plan = ChaosPlan(cycles=10, seed=_seed(), cloud="reference")
+        plan = ChaosPlan(cycles=6, seed=_seed(), cloud="reference")
         print(f"chaos seed={plan.seed} (replay: MPAC_CHAOS_SEED={plan.seed})")
         report = await run_chaos(plan, tmp_path)
         assert report.ok, report.summary()
