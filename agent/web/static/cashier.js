@@ -256,6 +256,7 @@
   }));
   $("cash-confirm").addEventListener("click", cashConfirm);
   $("card-confirm").addEventListener("click", cardConfirm);
+  $("card-form").addEventListener("submit", (e) => { e.preventDefault(); cardConfirm(); });
   $("next-sale").addEventListener("click", reset);
   $("qr-back").addEventListener("click", reset);
   document.addEventListener("keydown", (e) => {

@@ -153,6 +153,7 @@
     refresh();
   }
 
+  $("admin-form").addEventListener("submit", (e) => e.preventDefault());
   document.querySelectorAll("#admin-form [data-action]").forEach((b) =>
     b.addEventListener("click", () => admin(b.dataset.action)));
   refresh();

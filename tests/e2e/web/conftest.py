@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page
 
 from drivers.simulators.cardreader import CardReaderSimulator, CardRules
 from drivers.simulators.printer import PrinterSimulator
@@ -28,6 +29,16 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     """A SmartPOS-like landscape screen, Japanese locale."""
     return {**browser_context_args, "viewport": {"width": 1024, "height": 768}, "locale": "ja-JP"}
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors(page: Page) -> Iterator[None]:
+    """Every browser test also fails on an uncaught script error (a CSP block or a bug in the page JS)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    yield
+    assert errors == []
 
 
 def _run(server: AgentThread) -> Iterator[AgentThread]:
