@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from sync.batch import encode_batch, fit_count, item_wire_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sync.batch import OutboxItem, encode_batch, fit_count, item_wire_bytes
 from sync.models import ItemError, SyncBatch, SyncItem, hash_matches, raw_local_id, validate_item
 from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 from tests.unit.sync.fakes import make_items
@@ -61,3 +64,25 @@ class TestBatch:
     def test_oversized_single_item_still_goes_alone(self) -> None:
         """One item larger than the limit is sent alone (the cloud's 413 then quarantines it)."""
         assert fit_count([2 * MAX_BATCH_BYTES, 10], "dev") == 1
+
+
+class TestBatchLimitsProperty:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.integers(0, 3000), min_size=1, max_size=1200),
+           st.lists(st.integers(200_000, 1_100_000), max_size=4), st.integers(0, 1200))
+    def test_batches_cover_all_items_in_order_within_limits(self, small: list[int], giants: list[int],
+                                                            at: int) -> None:
+        """Cutting any queue with fit_count gives FIFO batches of ≤ 500 items, ≤ 1 MiB (lone giants aside)."""
+        pads = small[:at] + giants + small[at:]  # bounded memory: at most 4 big items
+        items = [OutboxItem(f"L{i}", i + 1, f'{{"local_id":"L{i}","p":"{"x" * pad}"}}'.encode(), "0" * 64)
+                 for i, pad in enumerate(pads)]
+        sent: list[str] = []
+        while len(sent) < len(items):
+            rest = items[len(sent):]
+            wire = [item_wire_bytes(it) for it in rest[:MAX_BATCH_ITEMS]]
+            n = fit_count((len(w) for w in wire), "dev_1")
+            body = encode_batch("01HZZZZZZZZZZZZZZZZZZZZZZZ", "dev_1", 1_700_000_000_000, wire[:n])
+            assert 1 <= n <= MAX_BATCH_ITEMS
+            assert len(body) <= MAX_BATCH_BYTES or n == 1
+            sent.extend(json.loads(body)["items"][i]["local_id"] for i in range(n))
+        assert sent == [it.local_id for it in items]
