@@ -31,8 +31,9 @@ class SyncResult:
 
     @property
     def progressed(self) -> bool:
-        """Did the pass move any item (sent it, or quarantined it)?"""
-        return bool(self.sent or self.rejected)
+        """Did the pass settle any item (acked or quarantined)? Sent-but-unanswered is not progress, so a
+        cloud that keeps omitting results cannot make the monitor spin."""
+        return bool(self.acked or self.rejected)
 
     def __add__(self, other: SyncResult) -> SyncResult:
         return SyncResult(self.sent + other.sent, self.acked + other.acked, self.rejected + other.rejected,

@@ -177,3 +177,15 @@ class TestMonitor:
         assert up.state.last_error == "offline" and up.state.connected is False
         await up.sync_once()
         assert up.state.last_error is None and up.state.connected is True
+
+
+class TestNoSpin:
+    async def test_cloud_omitting_results_does_not_spin_the_monitor(self) -> None:
+        """If the cloud answers 200 yet never lists an item, the monitor does one bounded pass, then waits."""
+        outbox = MemoryOutbox(make_items(1))
+        sender = ScriptedSender(drop_results_for={"L000001"})
+        up = _uploader(outbox, sender, UploaderConfig(interval=3600, batches_per_pass=3))
+        task = asyncio.create_task(up.run())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        assert len(sender.bodies) == 1 and outbox.in_state("queued") == ["L000001"]
