@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.errors import Conflict
 from cloud.domain.intent import (
@@ -43,7 +45,8 @@ def ms(seconds: float) -> int:
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # orjson: compact UTF-8 like json.dumps(separators=(",", ":"), ensure_ascii=False), ~8x faster.
+    return orjson.dumps(value).decode("utf-8")
 
 
 def _row_values(i: PaymentIntent) -> tuple[Any, ...]:

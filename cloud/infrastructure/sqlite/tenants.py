@@ -1,9 +1,15 @@
-"""TenantRepository and CredentialResolver on SQLite (provider credentials sealed with a SecretBox)."""
+"""TenantRepository and CredentialResolver on SQLite (provider credentials sealed with a SecretBox).
+
+Credentials and stores are read on every create, so they go through a small in-process ReadCache (see there
+for why it stays correct: a write in this process invalidates at once, another process's within CACHE_TTL).
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Hashable, Sequence
+from typing import Generic, TypeVar
 
 from cloud.domain.errors import Conflict, NotFound
 from cloud.domain.tenants import (
@@ -17,6 +23,11 @@ from cloud.domain.tenants import (
 from cloud.infrastructure.crypto import SecretBox
 from cloud.infrastructure.sqlite.db import Database, Stmt
 from cloud.infrastructure.sqlite.intents import ms
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+CACHE_TTL = 1.0  # seconds a cached row may lag a write made by ANOTHER process (e.g. `mpac-pgw admin`)
+CACHE_MAX = 10_000
 
 _STORE_COLS = "id, merchant_id, partner_id, code, name, created_at"
 _STORE_INSERT = f"INSERT INTO stores ({_STORE_COLS}) VALUES (?, ?, ?, ?, ?, ?)"  # noqa: S608 — constants
@@ -32,6 +43,40 @@ def credential_stmt(c: Credential, created_at: float) -> Stmt:
     )  # fmt: skip
 
 
+class ReadCache(Generic[K, V]):
+    """Rows of one table, cached in this process. An entry is served only while (a) the table's write
+    generation in this process is still the one seen BEFORE the row was read (so any write here, e.g. a
+    device suspension, takes effect for the very next request), and (b) it is younger than CACHE_TTL (a write
+    by another process is seen within that bound). Bounded: cleared whole when full. Misses are not cached."""
+
+    def __init__(
+        self, db: Database, table: str, ttl: float = CACHE_TTL, max_entries: int = CACHE_MAX
+    ) -> None:
+        self._db, self._table, self._ttl, self._max = db, table, ttl, max_entries
+        self._entries: dict[K, tuple[V, int, float]] = {}
+
+    def generation(self) -> int:
+        """Take this BEFORE reading the row that put() will store."""
+        return self._db.generation(self._table)
+
+    def get(self, key: K) -> V | None:
+        """The cached value if still valid, else None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, generation, at = entry
+        if generation != self._db.generation(self._table) or time.monotonic() - at > self._ttl:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: K, value: V, generation: int) -> None:
+        """Remember a value read after generation() returned `generation`."""
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[key] = (value, generation, time.monotonic())
+
+
 def _store(r: sqlite3.Row) -> Store:
     return Store(r["id"], r["merchant_id"], r["partner_id"], r["code"], r["name"], r["created_at"] / 1000)
 
@@ -39,9 +84,12 @@ def _store(r: sqlite3.Row) -> Store:
 class SqliteTenantRepository:
     """Partners, merchants, stores and provider configs."""
 
-    def __init__(self, db: Database, box: SecretBox) -> None:
+    def __init__(self, db: Database, box: SecretBox, cache_ttl: float = CACHE_TTL) -> None:
         self._db = db
         self._box = box
+        self._by_id: ReadCache[str, Store] = ReadCache(db, "stores", cache_ttl)
+        self._found: ReadCache[tuple[str, str | None, str | None], tuple[Store, ...]]
+        self._found = ReadCache(db, "stores", cache_ttl)
 
     async def add_partner(self, partner: ClientPartner, credential: Credential) -> None:
         """Partner and its first credential in one unit."""
@@ -81,20 +129,36 @@ class SqliteTenantRepository:
         return None if r is None else Merchant(r["id"], r["partner_id"], r["name"], r["created_at"] / 1000)
 
     async def get_store(self, store_id: str) -> Store | None:
-        """The store, or None."""
+        """The store, or None (cached: see ReadCache)."""
+        cached = self._by_id.get(store_id)
+        if cached is not None:
+            return cached
+        generation = self._by_id.generation()
         r = await self._db.fetch_one(f"SELECT {_STORE_COLS} FROM stores WHERE id=?", (store_id,))  # noqa: S608
-        return None if r is None else _store(r)
+        if r is None:
+            return None
+        store = _store(r)
+        self._by_id.put(store_id, store, generation)
+        return store
 
     async def find_stores(
         self, partner_id: str, code: str | None, merchant_id: str | None
     ) -> Sequence[Store]:
-        """Stores of a partner, optionally by code and merchant (at most a few rows are needed)."""
+        """Stores of a partner, optionally by code and merchant (at most 2 rows are needed; cached)."""
+        key = (partner_id, code, merchant_id)
+        cached = self._found.get(key)
+        if cached is not None:
+            return cached
+        generation = self._found.generation()
         sql, params = f"SELECT {_STORE_COLS} FROM stores WHERE partner_id=?", [partner_id]  # noqa: S608
         if code is not None:
             sql, params = sql + " AND code=?", [*params, code]
         if merchant_id is not None:
             sql, params = sql + " AND merchant_id=?", [*params, merchant_id]
-        return [_store(r) for r in await self._db.fetch_all(sql + " LIMIT 2", params)]
+        found = tuple(_store(r) for r in await self._db.fetch_all(sql + " LIMIT 2", params))
+        if found:  # "no such store" is not cached: a store created a moment later must be found
+            self._found.put(key, found, generation)
+        return found
 
     async def set_provider_config(self, config: StoreProviderConfig) -> None:
         """Upsert the sealed credentials of (store, provider)."""
@@ -123,16 +187,23 @@ class SqliteTenantRepository:
 class SqliteCredentialResolver:
     """api_key -> Credential from the credentials table (partner and, later, device rows)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache_ttl: float = CACHE_TTL) -> None:
         self._db = db
+        self._cache: ReadCache[str, Credential] = ReadCache(db, "credentials", cache_ttl)
 
     async def resolve(self, api_key: str) -> Credential | None:
-        """The credential for an api_key, or None."""
+        """The credential for an api_key, or None (cached: a suspension in this process applies at once)."""
+        cached = self._cache.get(api_key)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation()
         r = await self._db.fetch_one("SELECT * FROM credentials WHERE api_key=?", (api_key,))
         if r is None:
-            return None
-        return Credential(
+            return None  # unknown keys are not cached (bounded memory under a flood of made-up keys)
+        credential = Credential(
             api_key=r["api_key"], secret_key_hash=r["secret_key_hash"], kind=CredentialKind(r["kind"]),
             partner_id=r["partner_id"], merchant_id=r["merchant_id"], store_id=r["store_id"],
             device_id=r["device_id"], active=bool(r["active"]),
         )  # fmt: skip
+        self._cache.put(api_key, credential, generation)
+        return credential

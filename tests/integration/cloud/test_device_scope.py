@@ -11,6 +11,7 @@ import pytest
 
 from cloud.domain import commands as c
 from cloud.domain.tenants import Credential, CredentialKind
+from cloud.infrastructure.sqlite.db import Stmt
 from cloud.infrastructure.sqlite.tenants import credential_stmt
 from cloud.service import tenants as t
 from cloud.testing import PgwClient, Tenant
@@ -81,6 +82,18 @@ class TestDeviceCredential:
         assert (await device.post(f"{PATH}/{other_store_intent['id']}/cancel", {})).status == 404
         assert [i["id"] for i in (await device.get(PATH)).body["data"]] == [own["id"]]
         assert len((await client.get(PATH)).body["data"]) == 2  # the partner sees both stores
+
+    async def test_suspension_in_this_process_applies_to_the_next_request(
+        self, pgw: Pgw, device: PgwClient
+    ) -> None:
+        """The key is cached after a request; a suspension written through this process's database (as
+        `suspend_device` does) refuses the very next request, with no cache delay."""
+        assert (await device.get(PATH)).status == 200
+        await pgw.deps.db.write(  # type: ignore[attr-defined]
+            [Stmt("UPDATE credentials SET active=0 WHERE device_id=? AND kind='device'", ("dev_01",))]
+        )
+        resp = await device.get(PATH)
+        assert (resp.status, resp.body["error"]["code"]) == (403, "credential_suspended")
 
     async def test_suspended_device_is_403(self, pgw: Pgw, device: PgwClient) -> None:
         """After suspension (active=0) the key is refused with 403."""
