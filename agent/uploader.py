@@ -91,9 +91,10 @@ class SyncService:
             return {"ok": False, "error": self.disabled_reason, **asdict(SyncResult())}
         try:
             result = await self.uploader.drain(max_batches)
-        except SyncError as err:
+        except SyncError as err:  # report what got through before the failure, and what is left
             pending = await self.outbox.pending_count() if self.outbox else 0
-            return {"ok": False, "error": str(err), **asdict(SyncResult(pending=pending))}
+            done = self.uploader.state.last_pass
+            return {"ok": False, "error": str(err), **asdict(done + SyncResult(pending=pending))}
         return {"ok": True, "error": None, **asdict(result)}
 
     async def status(self) -> dict[str, Any]:

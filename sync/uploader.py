@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
@@ -70,6 +70,7 @@ class UploaderState:
     last_success_at: float | None = None
     retry_in: float | None = None
     running: bool = False
+    last_pass: SyncResult = field(default_factory=SyncResult)
 
 
 class Uploader:
@@ -137,6 +138,7 @@ class Uploader:
                     post.cancel()  # an orphan send would never be applied; `sending` rows get reset
                 if applying is not None:
                     total = total + await applying
+                self.state.last_pass = total  # what got through, even when the pass then failed
             self._unsettled = False
             return total + SyncResult(pending=await self._outbox.pending_count())
 

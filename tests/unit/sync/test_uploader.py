@@ -189,3 +189,15 @@ class TestNoSpin:
         await asyncio.sleep(0.2)
         task.cancel()
         assert len(sender.bodies) == 1 and outbox.in_state("queued") == ["L000001"]
+
+
+class TestPartialPass:
+    async def test_a_failing_pass_still_reports_what_got_through(self) -> None:
+        """Batches acked before a failure stay acked and are visible in state.last_pass."""
+        outbox = MemoryOutbox(make_items(6))
+        sender = ScriptedSender(script=[None, TransientUploadError("down")])
+        up = _uploader(outbox, sender, UploaderConfig(max_items=3))
+        with pytest.raises(TransientUploadError):
+            await up.drain()
+        assert up.state.last_pass.acked == 3 and len(outbox.in_state("acked")) == 3
+        assert outbox.in_state("queued") == ["L000004", "L000005", "L000006"]
