@@ -8,6 +8,8 @@ the same work in both runs. Each run is bounded in count and in time.
 
 Phase 1 (closed loop, `--concurrency` connections): baseline and pgw rounds alternate (so a noisy neighbour on
 the machine hits both alike); requests/s is the median round, p50/p95/p99 pool all rounds; then the ratio.
+Each round also reads the server's CPU time (all its threads, /proc) and prints CPU microseconds per request:
+throughput here swings with whatever else runs on the machine, CPU per request much less.
 Phase 2 (open loop, fixed rate): pgw at `--rate` requests/s for `--rate-seconds`; latency is
 measured from each request's scheduled send time, so a stalled server cannot hide queueing (no coordinated
 omission).
@@ -66,6 +68,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    cpu_us: float = float("nan")  # server CPU (all threads) per completed request, microseconds
 
     @property
     def rps(self) -> float:
@@ -82,7 +85,8 @@ class Result:
         """A printable summary."""
         return (
             f"{self.name:<28} {self.rps:9.0f} req/s   p50 {self.pct(50):6.2f} ms   p95 {self.pct(95):6.2f} ms"
-            f"   p99 {self.pct(99):6.2f} ms   ok {self.done}  errors {self.errors}  in {self.seconds:.2f} s"
+            f"   p99 {self.pct(99):6.2f} ms   cpu {self.cpu_us:4.0f} us/req"
+            f"   ok {self.done}  errors {self.errors}  in {self.seconds:.2f} s"
         )
 
 
@@ -143,8 +147,20 @@ class Bodies:
         ).encode()
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of every thread of a process (Linux /proc), or NaN."""
+    if pid is None:
+        return float("nan")
+    ticks = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def closed_loop(
-    name: str, url: str, total: int, concurrency: int, *, seconds: float, tag: str
+    name: str, url: str, total: int, concurrency: int, *, seconds: float, tag: str, pid: int | None = None
 ) -> Result:
     """`concurrency` connections send back to back until `total` are done or `seconds` pass."""
     host, port = url.removeprefix("http://").split(":")
@@ -152,6 +168,7 @@ async def closed_loop(
     await asyncio.gather(*(c.open() for c in conns))
     bodies, latencies = Bodies(tag), []
     errors, sent = 0, 0
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -168,11 +185,14 @@ async def closed_loop(
 
     await asyncio.gather(*(worker(c) for c in conns))
     elapsed = time.perf_counter() - start
+    cpu_us = (cpu_seconds(pid) - cpu_start) * 1e6 / max(len(latencies), 1)
     await asyncio.gather(*(c.close() for c in conns))
-    return Result(name, len(latencies), errors, elapsed, latencies)
+    return Result(name, len(latencies), errors, elapsed, latencies, cpu_us)
 
 
-async def fixed_rate(name: str, url: str, rate: float, *, seconds: float, pool: int, tag: str) -> Result:
+async def fixed_rate(
+    name: str, url: str, rate: float, *, seconds: float, pool: int, tag: str, pid: int | None = None
+) -> Result:
     """Open loop: request i is due at start + i/rate; latency counts from that due time."""
     host, port = url.removeprefix("http://").split(":")
     idle: asyncio.Queue[Connection] = asyncio.Queue()
@@ -182,6 +202,7 @@ async def fixed_rate(name: str, url: str, rate: float, *, seconds: float, pool: 
         idle.put_nowait(conn)
     bodies, latencies, errors = Bodies(tag), [], 0
     total = int(rate * seconds)
+    cpu_start = cpu_seconds(pid)
     start = time.perf_counter()
 
     async def one(due: float) -> None:
@@ -205,9 +226,10 @@ async def fixed_rate(name: str, url: str, rate: float, *, seconds: float, pool: 
         tasks.append(asyncio.create_task(one(due)))
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + 30)
     elapsed = time.perf_counter() - start
+    cpu_us = (cpu_seconds(pid) - cpu_start) * 1e6 / max(len(latencies), 1)
     while not idle.empty():
         await idle.get_nowait().close()
-    return Result(name, len(latencies), errors, elapsed, latencies)
+    return Result(name, len(latencies), errors, elapsed, latencies, cpu_us)
 
 
 def start_server(
@@ -252,29 +274,26 @@ def pooled(name: str, runs: list[Result]) -> Result:
     """Rounds merged: the median round's throughput, latencies of all rounds."""
     median = sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
     latencies = [x for r in runs for x in r.latencies]
-    return Result(name, median.done, sum(r.errors for r in runs), median.seconds, latencies)
+    cpu = statistics.median(r.cpu_us for r in runs)
+    return Result(name, median.done, sum(r.errors for r in runs), median.seconds, latencies, cpu)
 
 
-async def alternate(bare_url: str, pgw_url: str, args: argparse.Namespace) -> tuple[Result, Result]:
+async def alternate(
+    bare: tuple[str, int], pgw: tuple[str, int], args: argparse.Namespace
+) -> tuple[Result, Result]:
     """Warm both up, then alternate bare / pgw rounds so a noisy neighbour hits both alike."""
-    for url in (bare_url, pgw_url):
+    for url, _ in (bare, pgw):
         await closed_loop("warm-up", url, 500, args.concurrency, seconds=10, tag=f"w{url[-5:]}")
-    bare_runs, pgw_runs = [], []
+    bare_runs: list[Result] = []
+    pgw_runs: list[Result] = []
     for n in range(args.rounds):
-        bare_runs.append(
-            await closed_loop(
-                "bare", bare_url, args.requests, args.concurrency, seconds=args.seconds, tag=f"b{n}"
-            )
-        )
-        pgw_runs.append(
-            await closed_loop(
-                "pgw", pgw_url, args.requests, args.concurrency, seconds=args.seconds, tag=f"c{n}"
-            )
-        )
-        ratio = pgw_runs[-1].rps / bare_runs[-1].rps
+        for (url, pid), runs, tag in ((bare, bare_runs, "b"), (pgw, pgw_runs, "c")):
+            runs.append(await closed_loop(tag, url, args.requests, args.concurrency, seconds=args.seconds,
+                                          tag=f"{tag}{n}", pid=pid))  # fmt: skip
+        b, p = bare_runs[-1], pgw_runs[-1]
         print(
-            f"round {n + 1}: bare {bare_runs[-1].rps:7.0f} req/s   pgw {pgw_runs[-1].rps:7.0f} req/s   "
-            f"ratio {ratio:.1%}"
+            f"round {n + 1}: bare {b.rps:7.0f} req/s {b.cpu_us:4.0f} us/req   "
+            f"pgw {p.rps:7.0f} req/s {p.cpu_us:4.0f} us/req   ratio {p.rps / b.rps:.1%}"
         )
     return pooled("bare aiohttp JSON handler", bare_runs), pooled("mpac-pgw create (SQLite)", pgw_runs)
 
@@ -316,7 +335,7 @@ def main() -> None:
         bare, bare_url = start_server([py, "-c", BARE_SERVER], server_core)
         pgw, pgw_url = start_server([py, *serve], server_core)
         try:
-            base, ours = asyncio.run(alternate(bare_url, pgw_url, args))
+            base, ours = asyncio.run(alternate((bare_url, bare.pid), (pgw_url, pgw.pid), args))
             paced = asyncio.run(
                 fixed_rate(
                     f"mpac-pgw @ {args.rate:.0f} req/s",
@@ -325,6 +344,7 @@ def main() -> None:
                     seconds=args.rate_seconds,
                     pool=64,
                     tag="r",
+                    pid=pgw.pid,
                 )
             )
         finally:
@@ -335,6 +355,7 @@ def main() -> None:
     print(
         f"ratio pgw / bare: throughput {ours.rps / base.rps:.1%}   p50 x{ours.pct(50) / base.pct(50):.2f}"
         f"   p95 x{ours.pct(95) / base.pct(95):.2f}   p99 x{ours.pct(99) / base.pct(99):.2f}"
+        f"   server CPU per request x{ours.cpu_us / base.cpu_us:.2f}"
     )
     print(paced.line())
     print(
