@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from cloud.domain.errors import Conflict, StorageUnavailable
+from cloud.domain.errors import Conflict, StorageUnavailable, ValidationFailed
 
 MAX_GROUP = 128
 T = TypeVar("T")
@@ -80,6 +80,13 @@ class StaleWrite(Conflict):
     """An UPDATE guarded by a version matched no row: someone else moved the record first."""
 
     code = "concurrent_update"
+
+
+class UnstorableValue(ValidationFailed):
+    """A statement of the unit raised something other than a database error while running (e.g. binding
+    an int past SQLite's 64 bits raises OverflowError): that unit fails alone, the writer goes on."""
+
+    code = "unstorable_value"
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -218,9 +225,10 @@ class Database:
             while not self._queue.empty() and len(group) < MAX_GROUP:
                 group.append(self._queue.get_nowait())
             units = [stmts for stmts, _ in group]
+            errors: list[BaseException | None]
             try:
                 errors = await self._in_writer(_commit_group, self._writer, units)
-            except (sqlite3.Error, OSError) as err:
+            except Exception as err:  # whatever it was: this group fails, the writer goes on
                 failure = StorageUnavailable(f"the database refused the write: {type(err).__name__}")
                 failure.__cause__ = err
                 errors = [failure] * len(group)
@@ -252,6 +260,8 @@ def _commit_group(conn: sqlite3.Connection | None, units: list[Sequence[Stmt]]) 
     two more statements (two more GIL round trips with the event loop) per unit, ~6% of a create's CPU.
     """
     assert conn is not None
+    if conn.in_transaction:  # never expected; a leftover would make every later BEGIN fail
+        conn.execute("ROLLBACK")
     try:
         conn.execute("BEGIN IMMEDIATE")
         errors: list[BaseException | None] = [None] * len(units)
@@ -272,7 +282,7 @@ def _commit_group(conn: sqlite3.Connection | None, units: list[Sequence[Stmt]]) 
 
 
 class _Failed(Exception):
-    def __init__(self, stmt: Stmt, err: sqlite3.Error | StaleWrite) -> None:
+    def __init__(self, stmt: Stmt, err: Exception) -> None:
         super().__init__(str(err))
         self.stmt, self.err = stmt, err
 
@@ -288,6 +298,11 @@ def _execute(conn: sqlite3.Connection, stmts: Sequence[Stmt]) -> None:
                 raise StaleWrite("the record was changed by another request; retry")
         except (sqlite3.Error, StaleWrite) as err:
             raise _Failed(stmt, err) from err
+        except Exception as err:  # e.g. OverflowError binding a huge int: this unit's fault alone
+            table = written_table(stmt.sql) or "the database"
+            refused = UnstorableValue(f"a value could not be stored in {table}: {type(err).__name__}: {err}")
+            refused.__cause__ = err
+            raise _Failed(stmt, refused) from err
 
 
 def _run_unit(conn: sqlite3.Connection, stmts: Sequence[Stmt]) -> BaseException | None:
@@ -302,7 +317,7 @@ def _run_unit(conn: sqlite3.Connection, stmts: Sequence[Stmt]) -> BaseException 
     return None
 
 
-def _mapped(stmt: Stmt, err: sqlite3.Error | StaleWrite) -> BaseException:
+def _mapped(stmt: Stmt, err: Exception) -> BaseException:
     """The error a failed statement reports: its on_integrity mapping of an IntegrityError, else the error."""
     if not isinstance(err, sqlite3.IntegrityError) or stmt.on_integrity is None:
         return err
