@@ -26,6 +26,7 @@ from agent.cloud import CloudClient
 from agent.context import AgentContext, Devices
 from agent.devices import build_devices
 from agent.qr import QrSales
+from agent.qr_scan import ScanWaiter
 from agent.service import SaleService
 from agent.settings import Settings
 from agent.store import Store, wall_clock_ms
@@ -97,7 +98,15 @@ def build_app(settings: Settings, *, credentials_dir: Path | None = None, device
                 ctx.devices = devices
             if sync:
                 await _open_sync(ctx, stack, credentials_dir)
-            qr = QrSales(ctx.require_store(), ctx.cloud, settings.agent.serial, clock_ms)
+            scans = None
+            if ctx.devices.scanner is not None:  # QR CPM takes the next scan as the customer's code
+                scans = ScanWaiter(ctx.devices.scanner)
+                scans.start()
+                stack.push_async_callback(scans.stop)
+                ctx.status_providers["qr_cpm"] = scans.status
+            qr = QrSales(ctx.require_store(), ctx.cloud, settings.agent.serial, clock_ms, scans=scans,
+                         scan_timeout_s=settings.cloud.cpm_scan_timeout_s)
+            stack.push_async_callback(qr.close)
             ctx.sales = SaleService(ctx.require_store(), settings, qr, card_reader=ctx.devices.card_reader,
                                     printer=ctx.devices.printer,
                                     on_recorded=ctx.sync.kick if ctx.sync is not None else None)

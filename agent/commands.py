@@ -11,6 +11,11 @@ from agent.ports import CardResult
 MAX_AMOUNT = 10**10
 Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 MetaValue = StrictStr | StrictInt | bool
+# A customer-presented QR/barcode as the cloud takes it: printable ASCII, no spaces, bounded (DESIGN §5).
+CUSTOMER_CODE_PATTERN = r"^[\x21-\x7e]+$"
+CUSTOMER_CODE_MAX = 256
+CustomerCode = Annotated[str, Field(min_length=1, max_length=CUSTOMER_CODE_MAX,
+                                    pattern=CUSTOMER_CODE_PATTERN)]
 
 
 class _Model(BaseModel):
@@ -52,10 +57,12 @@ class CreateSale(_Model):
 
     amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None  # None: the store's first currency
-    payment_method: Literal["cash", "card", "qr_mpm"]
+    payment_method: Literal["cash", "card", "qr_mpm", "qr_cpm"]
     merchant_ref_id: Ref | None = None  # the client's idempotency reference; generated when absent
     cash_received: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] | None = None
     card_result: CardResultIn | None = None
+    # qr_cpm: the customer's code; absent → the agent waits for the next scan on the configured scanner.
+    customer_code: CustomerCode | None = Field(default=None, repr=False)
     metadata: Annotated[dict[Annotated[str, Field(min_length=1, max_length=40)], MetaValue],
                         Field(max_length=20)] = Field(default_factory=dict)
     lines: Annotated[list[LineIn], Field(max_length=100)] = Field(default_factory=list)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +16,7 @@ from agent.caps import check_pending, check_sale_amount
 from agent.commands import CreateSale
 from agent.errors import SaleRefused, UpstreamUnavailable
 from agent.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
-from agent.qr import QrSales
+from agent.qr import QrRequest, QrSales
 from agent.sale import NewSale, Sale, same_request
 from agent.settings import Settings
 from agent.store import Store
@@ -33,7 +35,7 @@ class SaleOutcome:
 
 
 class SaleService:
-    """Cash and card sales go to the local chain (store-and-forward); QR MPM sales go to the cloud."""
+    """Cash and card sales go to the local chain (store-and-forward); QR (MPM, CPM) sales go to the cloud."""
 
     def __init__(self, store: Store, settings: Settings, qr: QrSales, *,
                  card_reader: CardReaderPort | None = None,
@@ -46,6 +48,7 @@ class SaleService:
         self._printer = printer
         self._on_recorded = on_recorded  # e.g. the uploader's kick(): send now rather than at the next tick
         self._reader_lock = asyncio.Lock()  # one reader, one customer at a time
+        qr.on_paid = self._print_qr  # QR sales succeed on the cloud, often after the request: print then
 
     async def create(self, cmd: CreateSale) -> SaleOutcome:
         """Validate, take the money (cash / card result / reader / cloud QR), commit, then print."""
@@ -56,8 +59,11 @@ class SaleService:
                               param="currency")
         ref = cmd.merchant_ref_id or f"{self._settings.agent.serial}-{uuid7()}"
         _check_method_fields(cmd)
-        if cmd.payment_method == "qr_mpm":
-            body, created = await self._qr.create(ref, cmd.amount, currency, dict(cmd.metadata))
+        if cmd.payment_method in ("qr_mpm", "qr_cpm"):
+            receipt = {"lines": [line.model_dump() for line in cmd.lines], "tax": cmd.tax}
+            body, created = await self._qr.create(QrRequest(
+                ref, cmd.amount, currency, dict(cmd.metadata), cmd.payment_method, cmd.customer_code,
+                receipt))
             return SaleOutcome(body, created)
         check_sale_amount(cmd.amount, currency, self._settings.offline)
         if cmd.payment_method == "cash":
@@ -85,6 +91,28 @@ class SaleService:
         if sale is not None:
             return sale.to_json()
         return await self._qr.get(local_id)
+
+    async def cancel(self, local_id: str) -> dict[str, Any] | None:
+        """Cancel a QR sale that is not final; cash and card sales are final once recorded (409)."""
+        sale = await self._store.get(local_id)
+        if sale is not None:
+            raise SaleRefused("not_cancellable", f"A {sale.method} sale is final once recorded; it cannot be "
+                              "cancelled here.", status=409)
+        return await self._qr.cancel(local_id)
+
+    async def _print_qr(self, row: sqlite3.Row) -> dict[str, Any]:
+        """The receipt of a QR sale that just succeeded (after its status is committed)."""
+        if self._printer is None:
+            return {"status": "no_printer"}
+        extra = json.loads(row["receipt_json"] or "{}")
+        receipt = SaleReceipt(  # receipt_number 0: QR sales are outside the numbered offline chain
+            receipt_id=row["local_id"], receipt_number=0, store_name=self._settings.store.name,
+            created_at_ms=row["created_at"], currency=row["currency"], total=row["amount"],
+            tax=int(extra.get("tax", 0)), payment_method=row["payment_method"],
+            lines=tuple(ReceiptLine(li["name"], li["quantity"], li["amount"])
+                        for li in extra.get("lines", [])),
+        )
+        return await self._send_receipt(lambda: receipt, row["local_id"])
 
     def _new(self, cmd: CreateSale, ref: str, currency: str, status: str, result: dict[str, Any], *,
              enforce_caps: bool = True) -> NewSale:
@@ -134,11 +162,14 @@ class SaleService:
         """Print after commit; a print failure is reported, never turned into a failed sale."""
         if self._printer is None:
             return {"status": "no_printer"}
+        return await self._send_receipt(lambda: self._receipt(sale, cmd), sale.local_id)
+
+    async def _send_receipt(self, build: Callable[[], SaleReceipt], local_id: str) -> dict[str, Any]:
+        assert self._printer is not None
         try:
-            receipt = self._receipt(sale, cmd)
-            job_id = await asyncio.wait_for(self._printer.print_receipt(receipt), PRINT_TIMEOUT_S)
+            job_id = await asyncio.wait_for(self._printer.print_receipt(build()), PRINT_TIMEOUT_S)
         except Exception as err:  # the sale is committed; the receipt can be reprinted
-            log.warning("receipt for sale %s not printed: %s", sale.local_id, type(err).__name__)
+            log.warning("receipt for sale %s not printed: %s", local_id, type(err).__name__)
             return {"status": "failed", "error": type(err).__name__}
         return {"status": "queued", "job_id": job_id}
 
@@ -177,5 +208,8 @@ def _check_method_fields(cmd: CreateSale) -> None:
                               param="cash_received")
     elif cmd.cash_received is not None:
         raise SaleRefused("unexpected_field", "cash_received is only for cash sales.", param="cash_received")
+    if cmd.customer_code is not None and cmd.payment_method != "qr_cpm":
+        raise SaleRefused("unexpected_field", "customer_code is only for qr_cpm sales.",
+                          param="customer_code")
     if cmd.card_result is not None and cmd.payment_method != "card":
         raise SaleRefused("unexpected_field", "card_result is only for card sales.", param="card_result")

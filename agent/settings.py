@@ -38,6 +38,9 @@ class WebSection(BaseModel):
     model_config = _STRICT
     host: str = Field(min_length=1)
     port: int = Field(ge=0, le=65535)
+    # Extra Host header names the local web answers to (besides the bind address and localhost); see
+    # agent.api.host_guard (DNS-rebinding defence).
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class CloudSection(BaseModel):
@@ -49,6 +52,8 @@ class CloudSection(BaseModel):
     api_key: str
     secret_key: SecretStr
     timeout_s: float = Field(gt=0, le=120)
+    # QR CPM: how long the agent waits for the customer's code on the scanner before cancelling the intent.
+    cpm_scan_timeout_s: float = Field(default=60.0, gt=0, le=600)
 
 
 class OfflineSection(BaseModel):

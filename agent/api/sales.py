@@ -57,6 +57,17 @@ async def get_sale(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@routes.post("/api/sales/{local_id}/cancel")
+async def cancel_sale(request: web.Request) -> web.Response:
+    """Cancel a QR sale not yet final (stops waiting for a scan; cancels the cloud intent) → 200 the sale."""
+    local_id = request.match_info["local_id"]
+    body = await request.app[CTX].require_sales().cancel(local_id) if len(local_id) <= 64 else None
+    if body is None:
+        return error_json(404, "invalid_request_error", "resource_missing", "No sale with that local_id.",
+                          param="local_id")
+    return web.json_response(body)
+
+
 @routes.get("/api/sales")
 async def list_sales(request: web.Request) -> web.Response:
     """Cash and card sales, newest first: {"object": "list", "data": [...], "has_more": bool}."""
@@ -80,7 +91,7 @@ async def openapi(_request: web.Request) -> web.Response:
         "info": {"title": "mpac-agent local API", "version": "1"},
         "paths": {
             "/api/sales": {
-                "post": {"summary": "Create a sale (cash, card, qr_mpm); 201 new, 200 same merchant_ref_id",
+                "post": {"summary": "Create a sale (cash, card, qr_mpm, qr_cpm); 201 new, 200 replay",
                          "requestBody": {"content": {"application/json": {
                              "schema": {"$ref": "#/components/schemas/CreateSale"}}}},
                          "responses": {"201": {"description": "recorded"}, "200": {"description": "replay"},
@@ -93,6 +104,11 @@ async def openapi(_request: web.Request) -> web.Response:
             },
             "/api/sales/{local_id}": {"get": {"summary": "One sale", "responses": {
                 "200": {"description": "sale"}, "404": {"description": "unknown"}}}},
+            "/api/sales/{local_id}/cancel": {"post": {
+                "summary": "Cancel a QR sale not yet final (409 sale_final / not_cancellable otherwise)",
+                "responses": {"200": {"description": "the cancelled sale"}, "404": {"description": "unknown"},
+                              "409": {"description": "final", "content": {"application/json": {
+                                  "schema": error}}}}}},
             "/api/status": {"get": {"summary": "Queue, caps, store, sync", "responses": {
                 "200": {"description": "status"}}}},
         },
