@@ -4,13 +4,18 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const MAX_DIGITS = 9;
-  const STEPS = ["step-method", "step-cash", "step-card", "step-qr", "step-busy", "step-result"];
+  const STEPS = ["step-method", "step-cash", "step-card", "step-qr", "step-cpm", "step-busy", "step-result"];
+  const FINAL = ["succeeded", "failed", "cancelled"];
   const TITLES = {
     offline_sale_limit: "金額上限 Over the offline limit",
     offline_total_limit: "オフライン上限 Offline limit reached",
     offline_count_limit: "オフライン上限 Offline limit reached",
     offline_age_limit: "オフライン上限 Offline limit reached",
     cloud_unavailable: "QRは使えません QR unavailable (offline)",
+    cloud_unreachable: "QRは使えません QR unavailable (offline)",
+    scanner_busy: "スキャナー使用中 Scanner busy",
+    customer_code_required: "コードを入力 Enter the customer's code",
+    sale_final: "取消できません Already final",
     not_enrolled: "QRは使えません QR unavailable (not enrolled)",
     cloud_refused: "QR決済を拒否 QR payment refused",
     card_reader_error: "カードリーダーの異常 Card reader problem",
@@ -19,6 +24,7 @@
   };
   const state = {
     amount: 0, received: 0, field: "amount", ref: null, cardReader: false, readerMessage: "", poll: null,
+    scanner: false, qrSale: null,
   };
 
   function newRef() {
@@ -70,8 +76,9 @@
 
   function reset() {
     if (state.poll) clearTimeout(state.poll);
-    Object.assign(state, { amount: 0, received: 0, field: "amount", ref: newRef(), poll: null });
+    Object.assign(state, { amount: 0, received: 0, field: "amount", ref: newRef(), poll: null, qrSale: null });
     $("card-form").reset();
+    $("cpm-form").reset();
     clearError();
     render();
     show("step-method");
@@ -96,6 +103,8 @@
         : `${due} — 外部端末で決済後、結果を入力 Enter the card terminal's result`
           + (state.readerMessage ? ` (${state.readerMessage})` : "");
       show("step-card");
+    } else if (method === "qr_cpm") {
+      openCpm();
     } else {
       startQr();
     }
@@ -205,25 +214,98 @@
     }
     $("qr-img").src = `/api/web/qr.svg?data=${encodeURIComponent(content)}`;
     $("qr-state").textContent = `${MPAC.money(sale.amount, sale.currency)} — お支払い待ち Waiting for payment`;
+    state.qrSale = sale.local_id;
     show("step-qr");
-    pollQr(sale.local_id || sale.id);
+    pollQr(sale.local_id, "step-qr");
   }
 
-  async function pollQr(id) {
+  const FAILURES = {
+    scan_timeout: "時間切れ Timed out waiting for the code",
+    cancelled_by_cashier: "レジで取消 Stopped by the cashier",
+    provider_declined: "コードが拒否されました The code was declined",
+  };
+
+  /* A QR sale that reached a final state: paid, failed or cancelled. */
+  function showQrResult(sale) {
+    const paid = sale.status === "succeeded";
+    const title = paid ? "QR決済完了 Paid by QR"
+      : sale.status === "failed" ? "QR決済失敗 QR payment failed" : "取消 Cancelled";
+    const lines = [["r-title", title], ["r-line", `合計 Total ${MPAC.money(sale.amount, sale.currency)}`]];
+    if (!paid && sale.failure_code) lines.push(["r-line", FAILURES[sale.failure_code] || sale.failure_code]);
+    lines.push(["r-ref", `Ref ${sale.merchant_ref_id}`]);
+    showResult(lines, paid, sale);
+  }
+
+  async function pollQr(id, step) {
     const res = await MPAC.api("GET", `/api/sales/${encodeURIComponent(id)}`);
-    const status = res.ok && res.data ? res.data.status : null;
-    if (status === "succeeded") {
-      showResult([["r-title", "QR決済完了 Paid by QR"],
-        ["r-line", `合計 Total ${MPAC.money(res.data.amount, res.data.currency)}`],
-        ["r-ref", `Ref ${res.data.merchant_ref_id}`]], true);
+    if (res.ok && res.data && FINAL.includes(res.data.status)) {
+      showQrResult(res.data);
       return;
     }
-    if (status === "failed" || status === "cancelled") {
-      showResult([["r-title", status === "failed" ? "QR決済失敗 QR payment failed" : "取消 Cancelled"],
-        ["r-ref", `Ref ${res.data.merchant_ref_id}`]], false);
+    if (!$(step).hidden && state.qrSale === id) state.poll = setTimeout(() => pollQr(id, step), 500);
+  }
+
+  /* QR CPM: with a scanner the agent waits for the next scan; without one the cashier types the code. */
+  function openCpm() {
+    $("cpm-form").hidden = state.scanner;
+    $("cpm-confirm").hidden = state.scanner;
+    $("cpm-hint").textContent = state.scanner
+      ? "お客様のコードをスキャンしてください Scan the customer's code"
+      : "お客様のコードを入力 Type the customer's code (no scanner connected)";
+    $("cpm-state").textContent = MPAC.money(state.amount);
+    if (state.scanner) startCpm(null);
+    else show("step-cpm");
+  }
+
+  async function startCpm(code) {
+    const body = { payment_method: "qr_cpm" };
+    if (code) body.customer_code = code;
+    const sale = await postSale(body, code ? "決済中 Charging the code…" : "準備中 Preparing…");
+    if (!sale) return;
+    state.qrSale = sale.local_id;
+    if (FINAL.includes(sale.status)) {
+      showQrResult(sale);
       return;
     }
-    if (!$("step-qr").hidden) state.poll = setTimeout(() => pollQr(id), 1000);
+    $("cpm-state").textContent =
+      `${MPAC.money(sale.amount, sale.currency)} — コード待ち Waiting for the customer's code`;
+    show("step-cpm");
+    pollQr(sale.local_id, "step-cpm");
+  }
+
+  function cpmConfirm() {
+    clearError();
+    const form = $("cpm-form");
+    if (!form.reportValidity()) return;
+    startCpm(String(new FormData(form).get("customer_code") || "").trim());
+  }
+
+  /* "Stop waiting": cancel the QR sale on the cloud, then show how it ended. */
+  async function stopWaiting() {
+    const id = state.qrSale;
+    if (state.poll) clearTimeout(state.poll);
+    if (!id) {
+      reset();
+      return;
+    }
+    state.qrSale = null;
+    $("busy-text").textContent = "取消中 Cancelling…";
+    show("step-busy");
+    const res = await MPAC.api("POST", `/api/sales/${encodeURIComponent(id)}/cancel`);
+    if (res.ok && res.data) {
+      showQrResult(res.data);
+      return;
+    }
+    const code = res.data && res.data.error && res.data.error.code;
+    if (code === "sale_final") {
+      const now = await MPAC.api("GET", `/api/sales/${encodeURIComponent(id)}`);
+      if (now.ok && now.data) {
+        showQrResult(now.data);
+        return;
+      }
+    }
+    show("step-method");
+    refusal(res);
   }
 
   async function refreshStatus() {
@@ -233,11 +315,15 @@
     MPAC.showConnection(conn);
     // Unknown (enrolled, nothing sent yet) stays allowed: the agent itself refuses clearly when offline.
     $("btn-qr").disabled = conn === "offline" || conn === "not_enrolled" || conn === "agent_down";
+    $("btn-cpm").disabled = $("btn-qr").disabled;
     const devices = (web.ok && web.data && web.data.devices) || {};
     const reader = Object.values(devices).find((d) => d && d.kind === "card_reader");
     state.cardReader = Boolean(reader && reader.state === "online");
     state.readerMessage = reader && !state.cardReader ? reader.cashier_message || `Card reader ${reader.state}` : "";
     document.body.dataset.cardReader = reader ? reader.state : "none";
+    const scanner = Object.values(devices).find((d) => d && d.kind === "scanner");
+    state.scanner = Boolean(scanner && scanner.state === "online");
+    document.body.dataset.scanner = scanner ? scanner.state : "none";
   }
 
   document.querySelectorAll("[data-key]").forEach((b) => b.addEventListener("click", () => key(b.dataset.key)));
@@ -258,7 +344,10 @@
   $("card-confirm").addEventListener("click", cardConfirm);
   $("card-form").addEventListener("submit", (e) => { e.preventDefault(); cardConfirm(); });
   $("next-sale").addEventListener("click", reset);
-  $("qr-back").addEventListener("click", reset);
+  $("qr-back").addEventListener("click", stopWaiting);
+  $("cpm-back").addEventListener("click", stopWaiting);
+  $("cpm-confirm").addEventListener("click", cpmConfirm);
+  $("cpm-form").addEventListener("submit", (e) => { e.preventDefault(); cpmConfirm(); });
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (/^[0-9]$/.test(e.key)) key(e.key);

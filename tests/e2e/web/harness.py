@@ -25,6 +25,8 @@ from agent.secrets import EnrolledDevice, SecretStore, hash_password
 from agent.settings import load_settings
 from drivers.simulators.cardreader import CardReaderSimulator
 from drivers.simulators.printer import PrinterSimulator
+from drivers.simulators.scanner import ScannerSimulator
+from sync.client import DeviceCredential
 from tests.e2e.web.fake_cloud import FakeCloud
 
 ADMIN_PASSWORD = "Adm1n-Test-Pass"
@@ -45,8 +47,10 @@ class AgentThread:
 
     def __init__(self, state_dir: Path, overrides: dict[str, Any] | None = None, *, enrolled: bool = False,
                  cloud: FakeCloud | None = None, printer: PrinterSimulator | None = None,
-                 card_reader: CardReaderSimulator | None = None) -> None:
+                 card_reader: CardReaderSimulator | None = None, scanner: ScannerSimulator | None = None,
+                 real_cloud: tuple[str, DeviceCredential] | None = None) -> None:
         self.enrolled, self.cloud, self.printer, self.card_reader = enrolled, cloud, printer, card_reader
+        self.scanner, self.real_cloud = scanner, real_cloud  # real_cloud: (URL, device credential)
         table: dict[str, Any] = {
             "agent": {"state_dir": str(state_dir), "serial": "WEB-TEST-1", "expiry_interval_s": 3600},
             "web": {"port": 0},
@@ -86,13 +90,19 @@ class AgentThread:
         if self.card_reader is not None:
             devices["card_reader"] = {"path": self.card_reader.start_pty(folder / "reader-by-id"),
                                       "ack_timeout_s": 0.2, "retries": 2, "result_timeout_s": 5}
+        if self.scanner is not None:
+            scanner_path = self.scanner.start_pty(folder / "scanner-by-id")
+            devices["scanner"] = {"transport": "serial", "path": scanner_path}
         if len(devices) > 1:
             self._table["devices"] = devices
             self.settings = load_settings(overrides=self._table)
         cloud_url = await self._listen(self.cloud.app()) if self.cloud else self.settings.cloud.url
+        cred = DeviceCredential("dev_web_1", "pk_test_web", "sk_test_web")
+        if self.real_cloud is not None:
+            cloud_url, cred = self.real_cloud
         if self.enrolled:
             SecretStore(self.settings.agent.state_dir).save(EnrolledDevice(
-                device_id="dev_web_1", api_key="pk_test_web", secret_key="sk_test_web",
+                device_id=cred.device_id, api_key=cred.api_key, secret_key=cred.secret_key,
                 merchant_id="m_1", store_id="s_1", cloud_url=cloud_url, serial_number="WEB-TEST-1",
                 model="test", enrolled_at=1, admin_password_hash=hash_password(ADMIN_PASSWORD)))
         return await self._listen(build_app(self.settings))
@@ -105,7 +115,7 @@ class AgentThread:
         """Clean up the apps (closes the store), then stop the loop and the thread."""
         for runner in reversed(self._runners):
             self.run(runner.cleanup())
-        for sim in (self.printer, self.card_reader):
+        for sim in (self.printer, self.card_reader, self.scanner):
             if sim is not None:
                 self.run(sim.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
