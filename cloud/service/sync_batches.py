@@ -8,12 +8,14 @@ the second sender sees `duplicate` with the first sender's payment_intent_id. Ne
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from ulid import ULID
 
 from cloud.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
@@ -30,10 +32,10 @@ from cloud.domain.sync import (
     SyncRace,
     SyncRepository,
     chain_step,
-    offline_intent,
+    offline_record,
 )
 from cloud.domain.tenants import Credential, CredentialKind, Store
-from sync.models import SyncBatchEnvelope, SyncItem, hash_matches, raw_local_id, validate_item
+from sync.models import ItemError, SyncBatchEnvelope, SyncItem, hash_matches, raw_local_id, validate_item
 
 MAX_ATTEMPTS = 5
 MAX_INT = 2**53  # integers past this (JSON's safe range) are refused before they reach SQLite's 64 bits
@@ -94,6 +96,35 @@ def _chain_fields(raw: Any) -> tuple[int, str, str] | None:
     return int(seq), prev, digest  # type: ignore[arg-type]
 
 
+def floatless(value: Any) -> bool:
+    """True when no float occurs anywhere in the value (dicts and lists walked)."""
+    kind = type(value)
+    if kind is dict:
+        return all(floatless(v) for v in value.values())
+    if kind is list:
+        return all(floatless(v) for v in value)
+    return kind is not float
+
+
+def item_hash_ok(raw: Mapping[str, Any], item: SyncItem) -> bool:
+    """Does the raw item's `hash` equal sha256(prev_hash + canonical JSON of the rest)?
+
+    sync.wire.canonical_json (stdlib json) is the definition. orjson with OPT_SORT_KEYS writes the same bytes
+    for str, 64-bit int, bool, None, list and str-keyed dict (tests/unit/cloud/sync/test_item_hash.py checks
+    every Unicode scalar value and key order) but formats some floats differently (1e-07 vs 1e-7). `item` is
+    `raw` validated (strict, extra keys forbidden): only result and metadata are free-form, so only they are
+    walked for floats; with one, or an int past 64 bits, the stdlib definition decides.
+    """
+    if not (floatless(item.intent.result) and floatless(item.intent.metadata)):
+        return hash_matches(raw)
+    body = {k: v for k, v in raw.items() if k != "hash"}
+    try:
+        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # e.g. an int past 64 bits: the stdlib definition handles it
+        return hash_matches(raw)
+    return hashlib.sha256(item.prev_hash.encode("ascii") + canonical).hexdigest() == item.hash
+
+
 def _raw_ref(raw: Any) -> str | None:
     intent = raw.get("intent") if isinstance(raw, Mapping) else None
     ref = intent.get("merchant_ref_id") if isinstance(intent, Mapping) else None
@@ -101,10 +132,10 @@ def _raw_ref(raw: Any) -> str | None:
 
 
 def _sale(item: SyncItem) -> OfflineSale:
-    i = item.intent
+    i = item.intent  # result and metadata: the model's own fresh dicts, read only, so not copied
     return OfflineSale(
         item.local_id, item.seq, item.created_at, i.amount, i.currency, i.processing_mode,
-        i.payment_method_type, i.merchant_ref_id, i.status, dict(i.result), dict(i.metadata),
+        i.payment_method_type, i.merchant_ref_id, i.status, i.result, i.metadata,
     )  # fmt: skip
 
 
@@ -118,7 +149,10 @@ class _Plan:
     rejected_known: dict[str, str]
     refs_used: set[str]
     head: ChainHead
-    ids: Iterator[str]
+    ids: list[str]
+    next_id: int = 0
+    pi_prefix: str = f"{PAYMENT_INTENT}_"
+    txn_prefix: str = f"{TRANSACTION}_"
     results: list[Result] = field(default_factory=list)
     accepted: list[AcceptedSale] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
@@ -135,15 +169,20 @@ class _Plan:
         if local_id in self.rejected_known:
             self._reject(local_id, None, json.loads(self.rejected_known[local_id]), store=False)
             return
-        fields = _chain_fields(raw)
-        if fields is not None:
-            self.head, found = chain_step(self.head, local_id=local_id, seq=fields[0], prev_hash=fields[1],
-                                          item_hash=fields[2], hash_ok=hash_matches(raw))  # fmt: skip
-            self.anomalies.extend(found)
-        self._decide(raw, local_id, None if fields is None else fields[0])
-
-    def _decide(self, raw: Any, local_id: str, seq: int | None) -> None:
         item = validate_item(raw)
+        if isinstance(item, SyncItem):
+            fields = (item.seq, item.prev_hash, item.hash) if item.seq <= MAX_INT else None
+        else:
+            fields = _chain_fields(raw)
+        if fields is not None:
+            hash_ok = item_hash_ok(raw, item) if isinstance(item, SyncItem) else hash_matches(raw)
+            self.head, found = chain_step(self.head, local_id=local_id, seq=fields[0], prev_hash=fields[1],
+                                          item_hash=fields[2], hash_ok=hash_ok)  # fmt: skip
+            if found:
+                self.anomalies.extend(found)
+        self._decide(item, local_id, None if fields is None else fields[0])
+
+    def _decide(self, item: SyncItem | ItemError, local_id: str, seq: int | None) -> None:
         if not isinstance(item, SyncItem):
             self._reject(local_id, seq, item.model_dump())
             return
@@ -157,18 +196,21 @@ class _Plan:
                                          "message": "merchant_ref_id was already used by another sale",
                                          "param": "intent.merchant_ref_id"})  # fmt: skip
             return
-        pi, *txn_ids = (next(self.ids) for _ in range(4))
+        at = self.next_id
+        self.next_id = at + 4  # one intent + up to three Transactions per item
+        ids = self.ids
+        sale = _sale(item)
         try:
-            intent, txns = offline_intent(_sale(item), self.store, intent_id=f"{PAYMENT_INTENT}_{pi}",
-                                          device_id=self.device_id,
-                                          txn_ids=[f"{TRANSACTION}_{t}" for t in txn_ids])  # fmt: skip
+            record = offline_record(sale, self.store, intent_id=self.pi_prefix + ids[at], txn_ids=(
+                self.txn_prefix + ids[at + 1], self.txn_prefix + ids[at + 2], self.txn_prefix + ids[at + 3]))
         except DomainError as err:
             self._reject(local_id, seq, _error(err))
             return
-        self.refs_used.add(item.intent.merchant_ref_id)
-        self.accepted_known[local_id] = intent.id
-        self.accepted.append(AcceptedSale(intent, txns, local_id, item.seq, item.hash))
-        self.results.append({"local_id": local_id, "status": "accepted", "payment_intent_id": intent.id})
+        self.refs_used.add(sale.merchant_ref_id)
+        self.accepted_known[local_id] = record.intent_id
+        self.accepted.append(AcceptedSale(sale, record, item.hash))
+        self.results.append({"local_id": local_id, "status": "accepted",
+                             "payment_intent_id": record.intent_id})  # fmt: skip
 
     def _reject(self, local_id: str, seq: int | None, error: dict[str, Any], *, store: bool = True) -> None:
         if store and local_id:
@@ -196,14 +238,14 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
     refs = sorted(ref for ref in map(_raw_ref, envelope.items) if ref is not None)
     accepted, rejected = await sync.known(device_id, local_ids)
     state = await sync.state(device_id)
-    ids = iter(fresh_ids(4 * len(envelope.items), now))  # one intent + three Transactions per item, at most
+    ids = fresh_ids(4 * len(envelope.items), now)  # one intent + three Transactions per item, at most
     plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
                  ChainHead(state.last_seq, state.last_hash), ids)  # fmt: skip
     for raw in envelope.items:
         plan.item(raw)
     write = BatchWrite(envelope.batch_id, device_id, envelope.sent_at, now, len(envelope.items),
                        plan.duplicates, plan.accepted, plan.rejections, plan.anomalies,
-                       _next_state(state, plan, envelope, now))  # fmt: skip
+                       _next_state(state, plan, envelope, now), store)  # fmt: skip
     return write, BatchReply(envelope.batch_id, round(now * 1000), plan.results)
 
 

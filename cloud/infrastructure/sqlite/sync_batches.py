@@ -6,11 +6,14 @@ import json
 import sqlite3
 from typing import Any
 
-from cloud.domain.intent import Transaction
-from cloud.domain.sync import Anomaly, BatchWrite, DeviceSyncState, SyncRace
+import orjson
+
+from cloud.domain.intent import MODE_OF, MethodType
+from cloud.domain.sync import AcceptedSale, Anomaly, BatchWrite, DeviceSyncState, SyncRace
+from cloud.domain.tenants import Store
 from cloud.infrastructure.sqlite.db import Database, StaleWrite, Stmt
 from cloud.infrastructure.sqlite.intents import _INSERT as INTENT_INSERT
-from cloud.infrastructure.sqlite.intents import _row_values, ms
+from cloud.infrastructure.sqlite.intents import ms
 
 _TXN = "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?)"
 _ITEM = "INSERT INTO sync_items VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -27,9 +30,32 @@ _STATE_UPDATE = ("UPDATE device_sync_state SET last_seq=?, last_hash=?, chain_br
                  "version=version+1 WHERE device_id=? AND version=?")  # fmt: skip
 
 
-def _txn_row(t: Transaction) -> tuple[Any, ...]:
-    from_status = None if t.from_status is None else t.from_status.value
-    return (t.id, t.intent_id, from_status, t.to_status.value, t.actor, t.reason, ms(t.created_at))
+_METHODS_JSON = {m: orjson.dumps([m.value]).decode("utf-8") for m in MethodType}
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+def intent_row(a: AcceptedSale, store: Store, device_id: str) -> tuple[Any, ...]:
+    """The payment_intents row of an accepted sale, straight from its record: equal, column for column, to
+    intents._row_values(offline_intent(...)) (tests/unit/cloud/sync/test_rows.py holds them to it)."""
+    s, r = a.sale, a.record
+    at = ms(r.at)
+    return (
+        r.intent_id, store.partner_id, store.merchant_id, store.id, store.code, r.status.value, s.amount,
+        s.currency, _METHODS_JSON[r.method], r.method.value, MODE_OF[r.method].value, "automatic",
+        s.merchant_ref_id, None, device_id, None, _dump(r.metadata), None, None, None, _dump(r.details),
+        r.failure_code, r.cancellation_reason, at, at, at, 0,
+    )  # fmt: skip
+
+
+def txn_rows(a: AcceptedSale, actor: str) -> list[tuple[Any, ...]]:
+    """The transactions rows of an accepted sale (as intents._txn_stmt writes a Transaction)."""
+    r = a.record
+    at, pi = ms(r.at), r.intent_id
+    return [(tid, pi, None if before is None else before.value, after.value, actor, reason, at)
+            for tid, before, after, reason in r.edges]  # fmt: skip
 
 
 def _marks(n: int) -> str:
@@ -83,9 +109,11 @@ class SqliteSyncRepository:
     async def commit(self, batch: BatchWrite) -> None:
         """One unit: intents, Transactions, sync_items, rejections, anomalies, state, receipt."""
         b, at = batch, ms(batch.received_at)
-        intents = [_row_values(a.intent) for a in b.accepted]
-        txns = [_txn_row(t) for a in b.accepted for t in a.txns]
-        items = [(b.device_id, a.local_id, a.intent.id, a.seq, a.hash, b.batch_id, at) for a in b.accepted]
+        actor = f"device:{b.device_id}"
+        intents = [intent_row(a, b.store, b.device_id) for a in b.accepted]
+        txns = [row for a in b.accepted for row in txn_rows(a, actor)]
+        items = [(b.device_id, a.sale.local_id, a.record.intent_id, a.sale.seq, a.hash, b.batch_id, at)
+                 for a in b.accepted]  # fmt: skip
         rejections = [(b.device_id, r.local_id, r.seq, json.dumps(r.error, ensure_ascii=False), b.batch_id,
                        at) for r in b.rejections if r.local_id]  # fmt: skip
         anomalies = [(b.device_id, x.kind, x.local_id, x.seq, x.detail, b.batch_id, at) for x in b.anomalies]

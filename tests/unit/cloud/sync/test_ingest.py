@@ -12,8 +12,15 @@ import pytest
 from ulid import ULID
 
 from cloud.domain.errors import Forbidden
-from cloud.domain.intent import PaymentIntent
-from cloud.domain.sync import AcceptedSale, Anomaly, BatchWrite, DeviceSyncState, SyncRace
+from cloud.domain.sync import (
+    AcceptedSale,
+    Anomaly,
+    BatchWrite,
+    DeviceSyncState,
+    OfflineSale,
+    SyncRace,
+    offline_record,
+)
 from cloud.domain.tenants import Credential, CredentialKind, Store
 from cloud.service.sync_batches import MAX_ATTEMPTS, fresh_ids, ingest_batch
 from sync.models import SyncBatchEnvelope
@@ -53,8 +60,8 @@ class FakeSync:
 
     def _apply(self, batch: BatchWrite) -> None:
         for a in batch.accepted:
-            self.items[a.local_id] = a.intent.id
-            self.refs.add(a.intent.merchant_ref_id)
+            self.items[a.local_id] = a.intent_id
+            self.refs.add(a.sale.merchant_ref_id)
         for r in batch.rejections:
             self.rejected[r.local_id] = json.dumps(r.error)
         self.state_ = batch.state
@@ -111,7 +118,7 @@ class TestIngest:
     async def test_gives_up_after_max_attempts(self) -> None:
         """A batch that loses every race surfaces SyncRace (the API answers 503, the agent retries)."""
         sync = FakeSync()
-        empty = BatchWrite("x", "dev_1", 0, 0.0, 0, 0, [], [], [], DeviceSyncState("dev_1"))
+        empty = BatchWrite("x", "dev_1", 0, 0.0, 0, 0, [], [], [], DeviceSyncState("dev_1"), STORE)
         sync.race.extend([empty] * MAX_ATTEMPTS)
         with pytest.raises(SyncRace):
             await ingest(envelope(items(1)), sync)
@@ -154,7 +161,9 @@ def _write_of(done: FakeSync, raw: list[dict[str, Any]]) -> BatchWrite:
     """A BatchWrite that re-applies what `done` stored (the competing batch's commit)."""
     accepted: list[AcceptedSale] = []
     for item in raw:
-        intent = PaymentIntent(done.items[item["local_id"]], "cp_1", "mer_1", "str_1", "s001", 100, "JPY", (),
-                               item["intent"]["merchant_ref_id"], 0.0, 0.0)  # fmt: skip
-        accepted.append(AcceptedSale(intent, [], item["local_id"], item["seq"], item["hash"]))
-    return BatchWrite("b0", "dev_1", 0, 0.0, len(raw), 0, accepted, [], [], done.state_)
+        sale = OfflineSale(item["local_id"], item["seq"], 0, 100, "JPY", "manual", "cash",
+                           item["intent"]["merchant_ref_id"], "succeeded")  # fmt: skip
+        record = offline_record(sale, STORE, intent_id=done.items[item["local_id"]],
+                                txn_ids=["t1", "t2", "t3"])  # fmt: skip
+        accepted.append(AcceptedSale(sale, record, item["hash"]))
+    return BatchWrite("b0", "dev_1", 0, 0.0, len(raw), 0, accepted, [], [], done.state_, STORE)
