@@ -110,11 +110,50 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_demo_parser(sub).set_defaults(handler=cmd_demo)
 
 
+def add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `doctor [--json]` (exit 1 on any failed check)."""
+    parser = sub.add_parser("doctor", help="check config, storage, enrollment, cloud, devices, clock, queue",
+                            description="Field checks, one line each with a hint. Exit 1 when any check "
+                            "fails (the terminal cannot work as configured); warnings exit 0.")
+    add_config_option(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def handler(args: argparse.Namespace) -> int:
+        from agent.doctor import run_doctor  # noqa: PLC0415 -- keeps --help fast
+
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        return run_doctor(args, lambda: settings_from_args(args), Path(directory) if directory else None)
+
+    parser.set_defaults(handler=handler)
+
+
+def add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `status [--json]` (from the running agent, else the database read-only)."""
+    parser = sub.add_parser("status", help="sync status: connected, pending, last ack, errors, quarantine",
+                            description="Sync status from the running agent's /api/status, or from the "
+                            "database (read-only) when the agent is not running.")
+    add_config_option(parser)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def handler(args: argparse.Namespace) -> int:
+        from agent.status_cli import run_status  # noqa: PLC0415 -- keeps --help fast
+        from agent.uploader import resolve_credential  # noqa: PLC0415
+
+        settings = settings_from_args(args)
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        found = resolve_credential(settings, Path(directory) if directory else None)
+        return run_status(args, settings, not isinstance(found, str))
+
+    parser.set_defaults(handler=handler)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_run,
     add_enroll,
     add_sync,
     add_demo,
+    add_doctor,
+    add_status,
 ]
 
 

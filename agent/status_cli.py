@@ -1,0 +1,138 @@
+"""`mpac-agent status [--json]`: the sync picture for a technician, from the running agent or its database.
+
+When the agent answers GET /api/status on its configured address, that is the source (`"source": "agent"`);
+otherwise the database is opened read-only (`"source": "database"`). Nothing is written either way.
+
+JSON: {"source", "agent_running", "enrolled", "connected", "pending_count", "pending_amount": {cur: minor},
+"oldest_pending_at", "oldest_pending_age_s", "last_ack_at", "last_contact_at", "last_error", "last_error_at",
+"quarantined_count", "clock_offset_ms", "qr_pending": n}. Times are unix ms, ages seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from agent.outbox import read_sync_status
+from agent.settings import Settings
+from agent.store import db
+
+AGENT_TIMEOUT_S = 2.0
+_FIELDS = ("connected", "pending_count", "pending_amount", "oldest_pending_at", "last_ack_at",
+           "last_contact_at", "last_error", "last_error_at", "quarantined_count", "clock_offset_ms")
+
+
+def agent_url(settings: Settings) -> str:
+    """Where the running agent listens (a wildcard bind is reached on loopback)."""
+    host = settings.web.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 -- recognising a wildcard bind, not binding one
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.web.port}"
+
+
+def fetch_agent_status(settings: Settings, timeout_s: float = AGENT_TIMEOUT_S) -> dict[str, Any] | None:
+    """The running agent's /api/status, or None when it does not answer (not running, port 0, …)."""
+    if settings.web.port == 0:
+        return None
+    req = urllib.request.Request(agent_url(settings) + "/api/status",  # noqa: S310 -- http from our config
+                                 headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:  # noqa: S310
+            body = json.loads(resp.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return body if isinstance(body, dict) and body.get("object") == "status" else None
+
+
+def read_db_status(db_path: Path) -> dict[str, Any] | None:
+    """Sync status straight from the database, read-only; None when there is no database yet."""
+    if not db_path.exists():
+        return None
+
+    async def read() -> dict[str, Any]:
+        conn = await db.connect(db_path, readonly=True)
+        try:
+            status = await read_sync_status(conn)
+            async with conn.execute("SELECT COUNT(*) FROM qr_sales WHERE status NOT IN "
+                                    "('succeeded', 'failed', 'cancelled')") as cur:
+                row = await cur.fetchone()
+            status["qr_pending"] = int(row[0]) if row else 0
+            return status
+        finally:
+            await conn.close()
+
+    return asyncio.run(read())
+
+
+def collect_status(settings: Settings, enrolled: bool) -> dict[str, Any]:
+    """The status JSON (see the module doc); raises sqlite3.Error when the database cannot be read."""
+    now_ms = int(time.time() * 1000)
+    live = fetch_agent_status(settings)
+    out: dict[str, Any] = {"source": "agent" if live else "database", "agent_running": live is not None,
+                           "enrolled": enrolled}
+    if live is not None:
+        found_sync = live.get("sync")
+        sync: dict[str, Any] = found_sync if isinstance(found_sync, dict) else {}
+        queue = live.get("queue", {})
+        src = {**{k: sync.get(k) for k in _FIELDS}, "pending_count": queue.get("depth"),
+               "pending_amount": queue.get("pending_amount"),
+               "oldest_pending_at": queue.get("oldest_pending_at")}
+        out["enrolled"] = bool(live.get("device", {}).get("enrolled", enrolled))
+    else:
+        found = read_db_status(settings.agent.db_path)
+        if found is None:
+            src = {"pending_count": 0, "pending_amount": {}}
+            out["source"] = "none"
+        else:
+            src = found
+            out["qr_pending"] = found.get("qr_pending")
+    out.update({k: src.get(k) for k in _FIELDS})
+    oldest = out.get("oldest_pending_at")
+    out["oldest_pending_age_s"] = None if oldest is None else max(0, now_ms - int(oldest)) / 1000
+    return out
+
+
+def _when(ms: Any) -> str:
+    if ms is None:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(int(ms) / 1000))
+
+
+def render(status: dict[str, Any]) -> str:
+    """Human lines of the status."""
+    amounts = ", ".join(f"{v} {k}" for k, v in (status.get("pending_amount") or {}).items()) or "0"
+    connected = {True: "yes", False: "NO", None: "unknown (nothing sent yet)"}[status.get("connected")]
+    age = status.get("oldest_pending_age_s")
+    offset = status.get("clock_offset_ms")
+    lines = [
+        f"source         : {status['source']} (agent running: {'yes' if status['agent_running'] else 'no'})",
+        f"enrolled       : {'yes' if status['enrolled'] else 'NO'}",
+        f"connected      : {connected}",
+        f"pending        : {status.get('pending_count') or 0} sales, {amounts}",
+        f"oldest pending : {'-' if age is None else f'{age:.0f} s ago'}",
+        f"last ack       : {_when(status.get('last_ack_at'))}",
+        f"last error     : {status.get('last_error') or '-'}",
+        f"quarantined    : {status.get('quarantined_count') or 0}",
+        f"clock offset   : {'-' if offset is None else f'{offset} ms'}",
+    ]
+    return "\n".join(lines)
+
+
+def run_status(args: argparse.Namespace, settings: Settings, enrolled: bool) -> int:
+    """Print the status; 0, or 1 when the database exists but cannot be read."""
+    try:
+        status = collect_status(settings, enrolled)
+    except sqlite3.Error as err:
+        print(f"mpac-agent status: cannot read {settings.agent.db_path}: {err}")
+        return 1
+    print(json.dumps(status, ensure_ascii=False) if args.json else render(status))
+    return 0
