@@ -21,6 +21,7 @@ from aiohttp import web
 from agent.api import sales as sales_api
 from agent.api import status as status_api
 from agent.api.errors import error_middleware
+from agent.api.host_guard import host_guard
 from agent.api.keys import CTX
 from agent.cloud import CloudClient
 from agent.context import AgentContext, Devices
@@ -73,7 +74,9 @@ def build_app(settings: Settings, *, credentials_dir: Path | None = None, device
     credential, cloud_url = (None, settings.cloud.url) if isinstance(found, str) else found
     ctx = AgentContext(settings=settings, clock_ms=clock_ms, credentials=credential, cloud_url=cloud_url)
     built = build_devices(settings.devices, settings.agent.db_path) if devices is None else None
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    # The Host guard comes first: a misdirected (DNS-rebinding) request reaches nothing else.
+    app = web.Application(middlewares=[host_guard(settings), error_middleware],
+                          client_max_size=MAX_BODY_BYTES)
     app[CTX] = ctx
     app.add_routes(sales_api.routes)
     app.add_routes(status_api.routes)
