@@ -4,8 +4,8 @@ A page on evil.example can make a browser resolve evil.example to 127.0.0.1 and 
 as same-origin; its requests still carry `Host: evil.example`. So every request must name the bind address,
 loopback (`localhost`, `127.0.0.1`, `[::1]`) or a name listed in `[web] allowed_hosts`; anything else, or no
 Host at all, gets 421 Misdirected Request (DESIGN §4 JSON) before any handler runs. The port is not compared:
-a rebinding attack cannot change the name. With a wildcard bind (0.0.0.0 / ::) only loopback and the listed
-names are accepted — list the terminal's LAN address or hostname there to reach it from another machine.
+a rebinding attack cannot change the name. With a wildcard bind (0.0.0.0 / ::) only loopback, that literal and
+the listed names are accepted — list the terminal's LAN address or hostname to reach it from another machine.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ from agent.api.errors import Handler, error_json
 from agent.settings import Settings
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
-_WILDCARD = ("0.0.0.0", "::", "")  # noqa: S104 -- names of a wildcard bind, not a bind
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
     """The host names (lower case, no port, IPv6 without brackets) this agent answers to."""
     names = {*_LOOPBACK, *(_norm(h) for h in settings.web.allowed_hosts)}
-    bind = _norm(settings.web.host)
-    if bind not in _WILDCARD:
-        names.add(bind)
+    names.add(_norm(settings.web.host))  # an IP literal (even 0.0.0.0) is no attacker-controlled name
     return frozenset(n for n in names if n)
 
 

