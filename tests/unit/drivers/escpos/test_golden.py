@@ -1,0 +1,97 @@
+"""Golden bytes: the encoder and receipt builder output stays byte-identical to the captured fixture.
+
+tests/fixtures/drivers/escpos_golden.json was written by `.venv/bin/python -m tests.unit.drivers.escpos.test_golden --write`
+from the code before the speed work; regenerate only for an intended output change.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent.ports import ReceiptLine, SaleReceipt
+from drivers.escpos import encode as e
+from drivers.escpos.receipt import ENGLISH, JAPANESE, build_receipt, two_columns
+
+FIXTURE = Path(__file__).parents[3] / "fixtures" / "drivers" / "escpos_golden.json"
+RID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+
+# Text that exercises every branch of text()/display_width(): ASCII, the Japan-set swaps, NBSP, kana of both
+# widths, Kanji, unencodable and private-use characters, controls, FS &/FS . lookalikes, newlines, empties.
+TEXTS = [
+    "", "Hello", "a\\b~c", "¥1,234", "‾over", "a\u00a0b", "ｺｰﾋｰ ｶﾞﾑ", "カード", "領収書", "おにぎり 鮭 3",
+    "合計      ¥1,320", "mix ｶﾅ and 漢字 and ASCII", "emoji 😀 here", "\uf8f0\uf8f1\uf8f2\uf8f3", "\x1b@\x1dV\x00",
+    "tab\there\r\n", "\x1c&fake\x1c.", "line1\nline2\n", "\n", "¥\\~‾", "ｱ漢ｱ漢", "€ £ © ®", "\x7f\x85\x9f",
+    "Ａ全角ＡＳＣＩＩ", "①②③", "髙﨑", "～－", "¥" * 3 + "x", "漢" * 30, "a" * 100, "\u3000", "\u00a5\u00a0\u203e",
+]
+
+
+def _sale(japanese: bool, n: int, i: int = 0, **over: object) -> SaleReceipt:
+    names = [f"おにぎり 鮭 {k}" if japanese else f"Onigiri salmon {k}" for k in range(n)]
+    lines = tuple(ReceiptLine(name, 1 + k % 3, 150 * (1 + k % 7)) for k, name in enumerate(names))
+    total = sum(line.amount for line in lines)
+    base: dict[str, object] = {
+        "receipt_id": f"{RID[:-4]}{i:04d}", "receipt_number": 1234 + i,
+        "store_name": "テスト商店" if japanese else "MPAC Store", "created_at_ms": 1764034200000 + i * 61_000,
+        "currency": "JPY", "total": total, "tax": total // 11, "payment_method": "cash", "lines": lines,
+        "cash_received": total + 1000, "change": 1000, "qr_url": f"https://r.example/r/{RID}",
+    }
+    base.update(over)
+    return SaleReceipt(**base)  # type: ignore[arg-type]
+
+
+_CARD = {"payment_method": "card", "cash_received": None, "change": None, "card_brand": "VISA",
+         "card_last_4": "4242", "approval_code": "004211"}
+_ODD_NAMES = tuple(ReceiptLine(t or "-", 1 + k % 2, 100 * k) for k, t in enumerate(TEXTS))
+
+RECEIPTS: dict[str, Callable[[], bytes]] = {
+    "english_20": lambda: build_receipt(_sale(False, 20), labels=ENGLISH),
+    "japanese_20": lambda: build_receipt(_sale(True, 20)),
+    "english_20_id7": lambda: build_receipt(_sale(False, 20, 7), labels=ENGLISH),
+    "japanese_card_kick": lambda: build_receipt(_sale(True, 3, 2, **_CARD), kick_drawer=True),
+    "english_card_usd": lambda: build_receipt(_sale(False, 4, 3, currency="USD", **_CARD), labels=ENGLISH),
+    "odd_names_w32": lambda: build_receipt(_sale(True, 0, 4, lines=_ODD_NAMES, qr_url=None), width=32),
+    "odd_names_w48_en": lambda: build_receipt(_sale(False, 0, 5, lines=_ODD_NAMES), width=48, labels=ENGLISH),
+    "long_store": lambda: build_receipt(_sale(True, 2, 6, store_name="とても長い店名の商店" * 3,
+                                              payment_method="qr_mpm"), width=42, labels=JAPANESE),
+    "unknown_method_krw": lambda: build_receipt(_sale(False, 2, 8, currency="KRW", payment_method="points")),
+}
+
+
+def capture() -> dict[str, object]:
+    """Current output of every golden case (hex for bytes)."""
+    return {
+        "receipts": {name: fn().hex() for name, fn in RECEIPTS.items()},
+        "text": [e.text(t).hex() for t in TEXTS],
+        "textln": [e.textln(t).hex() for t in TEXTS],
+        "display_width": [e.display_width(t) for t in TEXTS],
+        "two_columns": [two_columns(t, "¥1,000", w) for t in TEXTS for w in (12, 32, 42)],
+    }
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, object]:
+    data: dict[str, object] = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.mark.parametrize("name", sorted(RECEIPTS))
+def test_receipt_bytes_match_golden(golden: dict[str, dict[str, str]], name: str) -> None:
+    """Each golden receipt encodes to exactly the bytes captured before the speed work."""
+    assert RECEIPTS[name]() == bytes.fromhex(golden["receipts"][name])
+
+
+@pytest.mark.parametrize("key", ["text", "textln", "display_width", "two_columns"])
+def test_text_helpers_match_golden(golden: dict[str, object], key: str) -> None:
+    """text/textln bytes, display widths and two-column layout equal the captured values for every sample."""
+    assert capture()[key] == golden[key]
+
+
+if __name__ == "__main__":
+    if "--write" not in sys.argv:
+        raise SystemExit("pass --write to overwrite the golden fixture")
+    FIXTURE.write_text(json.dumps(capture(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
