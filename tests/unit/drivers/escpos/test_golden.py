@@ -1,7 +1,8 @@
 """Golden bytes: the encoder and receipt builder output stays byte-identical to the captured fixture.
 
 tests/fixtures/drivers/escpos_golden.json was written by
-`.venv/bin/python -m tests.unit.drivers.escpos.test_golden --write` from the code before the speed work; regenerate only for an intended output change.
+`.venv/bin/python -m tests.unit.drivers.escpos.test_golden --write` from the code before the speed
+work; regenerate only for an intended output change.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ RID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 # Text that exercises every branch of text()/display_width(): ASCII, the Japan-set swaps, NBSP, kana of both
 # widths, Kanji, unencodable and private-use characters, controls, FS &/FS . lookalikes, newlines, empties.
 TEXTS = [
-    "", "Hello", "a\\b~c", "¥1,234", "‾over", "a\u00a0b", "ｺｰﾋｰ ｶﾞﾑ", "カード", "領収書", "おにぎり 鮭 3",
-    "合計      ¥1,320", "mix ｶﾅ and 漢字 and ASCII", "emoji 😀 here", "\uf8f0\uf8f1\uf8f2\uf8f3",
-    "\x1b@\x1dV\x00", "tab\there\r\n", "\x1c&fake\x1c.", "line1\nline2\n", "\n", "¥\\~‾", "ｱ漢ｱ漢", "€ £ © ®", "\x7f\x85\x9f",
-    "Ａ全角ＡＳＣＩＩ", "①②③", "髙﨑", "～－", "¥" * 3 + "x", "漢" * 30, "a" * 100, "\u3000",
-    "\u00a5\u00a0\u203e",
+    "", "Hello", "a\\b~c", "¥1,234", "‾over",
+    "a\u00a0b", "ｺｰﾋｰ ｶﾞﾑ", "カード", "領収書", "おにぎり 鮭 3",
+    "合計      ¥1,320", "mix ｶﾅ and 漢字 and ASCII", "emoji 😀 here",
+    "\uf8f0\uf8f1\uf8f2\uf8f3", "\x1b@\x1dV\x00",
+    "tab\there\r\n", "\x1c&fake\x1c.", "line1\nline2\n", "\n", "¥\\~‾",
+    "ｱ漢ｱ漢", "€ £ © ®", "\x7f\x85\x9f", "Ａ全角ＡＳＣＩＩ", "①②③",
+    "髙﨑", "～－", "¥" * 3 + "x", "漢" * 30, "a" * 100,
+    "\u3000", "\u00a5\u00a0\u203e",
 ]
 
 
