@@ -7,7 +7,7 @@ the second sender sees `duplicate` with the first sender's payment_intent_id. Ne
 
 from __future__ import annotations
 
-import base64
+import functools
 import hashlib
 import json
 import os
@@ -55,19 +55,29 @@ class BatchReply:
         return {"batch_id": self.batch_id, "server_time": self.server_time, "results": self.results}
 
 
-_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@functools.cache
+def _suffixes() -> tuple[str, ...]:
+    """The 32,768 three-character Crockford base32 numbers, in order (built once, on first use)."""
+    return tuple(a + b + c for a in _CROCKFORD for b in _CROCKFORD for c in _CROCKFORD)
 
 
 def fresh_ids(n: int, now: float) -> list[str]:
-    """n ULIDs of this millisecond with independent 80-bit randomness.
+    """n distinct ULIDs of this millisecond, ascending in the order they are handed out (n ≤ 32,768).
 
-    A batch mints 2,000 ids and python-ulid spends ~8 µs on each (a third of the intake's CPU). The 10
-    timestamp characters come from python-ulid once; each 80-bit random part is exactly 16 base32 characters,
-    so RFC 4648 base32 of 10 random bytes, mapped to Crockford's alphabet, is the ULID's random part.
+    A batch mints 2,000 ids: python-ulid spends ~8 µs on each, base32 of fresh random bytes ~1.3 µs. So, as
+    ULID's monotonic mode does within one millisecond, the ids share one fresh random part and count up in
+    its low 15 bits: 65 random bits per batch keep batches apart, the counter keeps a batch's ids apart, and
+    B-tree inserts append in item order.
     """
-    stamp = str(ULID.from_timestamp(now))[:10]
-    raw = base64.b32encode(os.urandom(10 * n)).decode("ascii").translate(_CROCKFORD)
-    return [stamp + raw[i:i + 16] for i in range(0, 16 * n, 16)]
+    if not 0 <= n <= 32_768:
+        raise ValueError("at most 32,768 ids per call")
+    # 10 timestamp characters, then 13 random ones (65 bits) drawn here: python-ulid counts up within a
+    # millisecond, so its random part would repeat between two batches of the same millisecond.
+    head = str(ULID.from_timestamp(now))[:10] + "".join(_CROCKFORD[b & 31] for b in os.urandom(13))
+    return [head + suffix for suffix in _suffixes()[:n]]
 
 
 def device_of(caller: Credential, device_id: str) -> str:

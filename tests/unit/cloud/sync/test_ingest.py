@@ -156,6 +156,14 @@ class TestFreshIds:
             parsed = ULID.from_str(value)
             assert str(parsed) == value and int(parsed.timestamp * 1000) == int(now * 1000)
 
+    def test_ids_ascend_and_batches_of_one_millisecond_differ(self) -> None:
+        """Ids come out in ascending order; two calls for the same millisecond share no id."""
+        now = time.time()
+        first, second = fresh_ids(2000, now), fresh_ids(2000, now)
+        assert first == sorted(first) and not set(first) & set(second)
+        with pytest.raises(ValueError, match="at most"):
+            fresh_ids(40_000, now)
+
 
 def _write_of(done: FakeSync, raw: list[dict[str, Any]]) -> BatchWrite:
     """A BatchWrite that re-applies what `done` stored (the competing batch's commit)."""
