@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from tests.e2e.web.harness import AgentThread
 
@@ -76,7 +76,11 @@ class TestCashierScreen:
     def test_markup_in_a_field_renders_as_text(self, page: Page, agent: AgentThread) -> None:
         """HTML typed into the approval code comes back from the agent and is shown as text, never run."""
         dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        def on_dialog(d: Dialog) -> None:
+            dialogs.append(d.message)
+            d.dismiss()
+
+        page.on("dialog", on_dialog)
         payload = "<img src=x onerror=alert(1)>"
         new_sale(page, agent)
         key_in(page, "100")

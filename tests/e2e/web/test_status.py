@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from tests.e2e.web.fake_cloud import CLOCK_AHEAD_MS, HOSTILE, REJECT_AMOUNT
 from tests.e2e.web.harness import ADMIN_PASSWORD, AgentThread
@@ -16,7 +16,7 @@ def cash_sale(agent: AgentThread, amount: int) -> dict[str, object]:
     status, sale = agent.call("POST", "/api/sales", {"amount": amount, "payment_method": "cash",
                                                      "cash_received": amount})
     assert status == 201, sale
-    return sale
+    return dict(sale)
 
 
 class TestStatusPage:
@@ -83,7 +83,11 @@ class TestStatusPage:
                                                       tmp_path: Path) -> None:
         """Synced to the cloud: connected, clock offset, and a rejected item's cloud message shown as text."""
         dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        def on_dialog(d: Dialog) -> None:
+            dialogs.append(d.message)
+            d.dismiss()
+
+        page.on("dialog", on_dialog)
         cash_sale(online_agent, 800)
         cash_sale(online_agent, REJECT_AMOUNT)
         page.goto(online_agent.url + "/status")
