@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
 from cloud.domain.currency import is_known_currency
@@ -28,9 +29,12 @@ _LAST4 = re.compile(r"^[0-9]{4}$")
 _STORE_KEYS = ("store_id", "merchant_store_id")
 
 
-@dataclass(frozen=True, slots=True)
-class OfflineSale:
-    """One synced item as the domain sees it: a sale the device already finished."""
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class OfflineSale(NamedTuple):
+    """One synced item as the domain sees it: a sale the device already finished (a tuple: 500 are made
+    per batch, and a frozen dataclass costs ~3 µs each to build)."""
 
     local_id: str
     seq: int
@@ -41,8 +45,8 @@ class OfflineSale:
     payment_method_type: str
     merchant_ref_id: str
     status: str
-    result: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    result: Mapping[str, Any] = _EMPTY
+    metadata: Mapping[str, Any] = _EMPTY
 
 
 # (payment_method_type, processing_mode) -> method, for every pair a synced sale may carry.

@@ -106,14 +106,20 @@ def _chain_fields(raw: Any) -> tuple[int, str, str] | None:
     return int(seq), prev, digest  # type: ignore[arg-type]
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def floatless(value: Any) -> bool:
     """True when no float occurs anywhere in the value (dicts and lists walked)."""
     kind = type(value)
     if kind is dict:
-        return all(floatless(v) for v in value.values())
-    if kind is list:
-        return all(floatless(v) for v in value)
-    return kind is not float
+        value = value.values()
+    elif kind is not list:
+        return kind is not float
+    kinds = set(map(type, value))
+    if kinds <= _SCALARS:  # the common flat case, decided without a Python-level loop
+        return True
+    return float not in kinds and all(floatless(v) for v in value if type(v) in (dict, list))
 
 
 def item_hash_ok(raw: Mapping[str, Any], item: SyncItem) -> bool:

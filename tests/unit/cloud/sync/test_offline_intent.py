@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ def sale(**changes: Any) -> OfflineSale:
     """A succeeded cash sale of 1,000 JPY paid with 1,500."""
     base = OfflineSale("loc-1", 1, 1_700_000_000_000, 1000, "JPY", "manual", "cash", "ref-1", "succeeded",
                        {"cash_received": 1500}, {"lane": 2, "cashier": "A"})  # fmt: skip
-    return replace(base, **changes)
+    return base._replace(**changes)
 
 
 def build(s: OfflineSale) -> Any:
