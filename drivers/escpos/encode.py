@@ -44,24 +44,36 @@ KANJI_OFF = FS + b"."
 _DOUBLE_CHAR = re.compile(r"[^\x20-\x5b\x5d-\x7d\u00a0\u00a5\u203e\uff61-\uff9f\n]")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 # After _to_printer every ASCII character and half-width katakana is single-byte; the rest is Kanji mode.
-_DOUBLE_SPLIT = re.compile("([^\n\x20-\x7e\uff61-\uff9f]+)")
+# split() on the single-byte runs leaves the double-byte runs at the even indexes (empty at an end when the
+# text starts or ends single-byte); matching the long single-byte runs greedily beats scanning past them.
+_SINGLE_SPLIT = re.compile("([\n\x20-\x7e\uff61-\uff9f]+)")
 _STRAY_SINGLE = re.compile("[\uf8f0-\uf8f3]")
-_TOGGLES = ("\x1c&", "\x1c.")  # FS & / FS . as text: cp932 encodes them to the same bytes
+_CLOSE_OPEN = ("\x1c.", "\x1c&")  # FS . / FS & as text: cp932 encodes them to the same bytes
+
+# Constant commands, built once at import (pure bytes, no I/O).
+_INIT = ESC + b"@"
+_JAPANESE_SETUP = ESC + b"R\x08" + ESC + b"t\x01" + FS + b"C\x01"
+_BOLD = (ESC + b"E\x00", ESC + b"E\x01")
+_INVERT = (GS + b"B\x00", GS + b"B\x01")
+_ALIGN_CMD = {where: ESC + b"a" + bytes((n,)) for where, n in _ALIGN.items()}
+_SIZE_CMD = {(w, h): GS + b"!" + bytes((((w - 1) << 4) | (h - 1),)) for w in range(1, 9) for h in range(1, 9)}
+_FEED_CMD = tuple(ESC + b"d" + bytes((n,)) for n in range(256))
+_CUT = (GS + b"V\x00", GS + b"V\x01")
 
 
 def init() -> bytes:
     """ESC @: reset the printer to its power-on modes."""
-    return ESC + b"@"
+    return _INIT
 
 
 def japanese_setup() -> bytes:
     """Select the Japan international set (ESC R 8), Katakana table (ESC t 1) and Shift_JIS Kanji (FS C 1)."""
-    return ESC + b"R\x08" + ESC + b"t\x01" + FS + b"C\x01"
+    return _JAPANESE_SETUP
 
 
 def bold(on: bool) -> bytes:
     """ESC E n: emphasized on/off (applies to ANK and Kanji)."""
-    return ESC + b"E" + (b"\x01" if on else b"\x00")
+    return _BOLD[1 if on else 0]
 
 
 def underline(dots: int) -> bytes:
@@ -74,31 +86,33 @@ def underline(dots: int) -> bytes:
 
 def size(width: int = 1, height: int = 1) -> bytes:
     """GS ! n: character magnification 1-8 each way (applies to ANK and Kanji)."""
-    if not (1 <= width <= 8 and 1 <= height <= 8):
-        raise ValueError("width and height must be 1-8")
-    return GS + b"!" + bytes((((width - 1) << 4) | (height - 1),))
+    try:
+        return _SIZE_CMD[width, height]
+    except KeyError:
+        raise ValueError("width and height must be 1-8") from None
 
 
 def align(where: Align) -> bytes:
     """ESC a n: justification of the following lines."""
-    return ESC + b"a" + bytes((_ALIGN[where],))
+    return _ALIGN_CMD[where]
 
 
 def invert(on: bool) -> bytes:
     """GS B n: white-on-black printing on/off."""
-    return GS + b"B" + (b"\x01" if on else b"\x00")
+    return _INVERT[1 if on else 0]
 
 
 def feed(lines: int = 1) -> bytes:
     """ESC d n: print the buffer and feed n lines."""
     if not 0 <= lines <= 255:
         raise ValueError("lines must be 0-255")
-    return ESC + b"d" + bytes((lines,))
+    return _FEED_CMD[lines]
 
 
 def cut(partial: bool = False, feed_lines: int = 0) -> bytes:
     """GS V 0/1: full or partial cut, after feeding `feed_lines` lines (ESC d) to clear the blade."""
-    return (feed(feed_lines) if feed_lines else b"") + GS + b"V" + (b"\x01" if partial else b"\x00")
+    cmd = _CUT[1 if partial else 0]
+    return feed(feed_lines) + cmd if feed_lines else cmd
 
 
 def drawer_kick(pin: Literal[2, 5] = 2, on_ms: int = 100, off_ms: int = 100) -> bytes:
@@ -176,8 +190,8 @@ def barcode(
 
 
 def _to_printer(value: str) -> str:
-    """Yen/overline to their Japan-set code points; backslash/tilde full-width; NBSP to space; ？ for the
-    private-use characters cp932 maps to stray single bytes. str.replace chains beat str.translate here."""
+    """Yen/overline to their Japan-set code points; backslash/tilde full-width; NBSP to space (text() turns
+    the private-use characters cp932 maps to stray single bytes into ？). str.replace beats str.translate."""
     if "\\" in value:
         value = value.replace("\\", "\uff3c")
     if "~" in value:
@@ -188,7 +202,7 @@ def _to_printer(value: str) -> str:
         value = value.replace("\u203e", "~")
     if "\u00a0" in value:
         value = value.replace("\u00a0", " ")
-    return value if value.isascii() else _STRAY_SINGLE.sub("？", value)
+    return value
 
 
 def _shift_jis(value: str) -> bytes:
@@ -215,20 +229,40 @@ def text(value: str) -> bytes:
     value = _to_printer(value)
     if value.isascii():
         return value.encode("ascii")
-    # split() alternates single-byte and double-byte runs; FS & / FS . go in as str (they encode to
-    # themselves) and the whole text is encoded in one call.
-    runs = _DOUBLE_SPLIT.split(value)
-    return _shift_jis("".join(chain.from_iterable(zip(runs, cycle(_TOGGLES))))[:-2])
+    # runs = [double, single, double, …, double]; FS & / FS . go in as str (they encode to themselves) and
+    # the whole text is encoded in one call.
+    runs = _SINGLE_SPLIT.split(value)
+    if _STRAY_SINGLE.search("".join(runs[::2])):  # private-use characters only ever sit in double runs
+        runs = _SINGLE_SPLIT.split(_STRAY_SINGLE.sub("？", value))
+    out = "\x1c&" + "".join(chain.from_iterable(zip(runs, cycle(_CLOSE_OPEN))))
+    # An empty double run at either end became FS & FS . (text itself never holds FS: controls are gone).
+    if not runs[0]:
+        out = out[4:]
+    if not runs[-1]:
+        out = out[:-4]
+    return _shift_jis(out)
 
 
 def display_width(value: str) -> int:
     """Columns the text takes on paper: 1 per single-byte character, 2 per Kanji-mode character."""
+    if value.isascii() and value.isprintable():
+        if "\\" in value or "~" in value:
+            return len(value) + value.count("\\") + value.count("~")  # those two print full-width
+        return len(value)
     if value.isprintable():
         rest = value.replace("\u00a5", "") if "\u00a5" in value else value  # money: ASCII plus yen signs
         if rest.isascii():
             if "\\" in rest or "~" in rest:
                 return len(value) + rest.count("\\") + rest.count("~")  # those two print full-width
             return len(value)
+        if "\\" not in value and "~" not in value:
+            # Printable cp932 characters other than those two take one byte exactly when they print
+            # single-width (ASCII, half-width katakana) and two when double (the private-use ones that
+            # encode to one byte are not printable); the rest raise and are counted below.
+            try:
+                return len(value.encode("cp932"))
+            except UnicodeEncodeError:
+                pass
     else:
         value = _CONTROL.sub("", value)
     return len(value) + len(_DOUBLE_CHAR.findall(value))

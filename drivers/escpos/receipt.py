@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from agent.ports import SaleReceipt
+from agent.ports import ReceiptLine, SaleReceipt
 from drivers.escpos import encode as e
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -68,60 +69,74 @@ def two_columns(left: str, right: str, width: int) -> str:
     return f"{left}{' ' * (width - left_w - right_w)}{right}"
 
 
-class _Doc:
-    """Collects commands and text lines; consecutive lines are encoded in one pass."""
+# Command runs of the receipt layout, joined once at import (pure bytes).
+_HEAD = e.init() + e.japanese_setup() + e.align("center") + e.bold(True) + e.size(2, 2)
+_TITLE = e.size(1, 1)
+_BODY = e.bold(False) + e.align("left")
+_TOTAL_ON = e.bold(True) + e.size(1, 2)
+_TOTAL_OFF = e.size(1, 1) + e.bold(False)
+_QR_ALIGN = e.align("center")
+_FOOT = e.feed(1)
+_END = e.align("left") + e.cut(partial=True, feed_lines=4)
+_KICK = e.drawer_kick(2)
 
-    def __init__(self) -> None:
-        self.out: list[bytes] = []
-        self.lines: list[str] = []
 
-    def cmd(self, *commands: bytes) -> None:
-        if self.lines:
-            self.out.append(e.text("\n".join(self.lines) + "\n"))
-            self.lines.clear()
-        self.out.extend(commands)
+def _item(name: str, right: str, right_w: int, width: int) -> str:
+    """two_columns(name, right, width) given right's display width, the plain-ASCII name done inline."""
+    if name.isascii() and name.isprintable() and "\\" not in name and "~" not in name:
+        name_w = len(name)
+    else:
+        name_w = _width(name)
+    if name_w > width - right_w - 1:
+        return two_columns(name, right, width)
+    return f"{name}{' ' * (width - name_w - right_w)}{right}"
 
-    def bytes(self) -> bytes:
-        self.cmd()
-        return b"".join(self.out)
+
+def _items(lines: Sequence[ReceiptLine], cur: str, width: int) -> list[str]:
+    """The item lines: name left, 'xN ' (when N is not 1) and the amount right."""
+    if cur != "JPY":
+        return [two_columns(ln.name, (f"x{ln.quantity} " if ln.quantity != 1 else "") + money(ln.amount, cur),
+                            width) for ln in lines]
+    # JPY amounts are '¥' plus ASCII digits and commas (integers), so the right side's width is its length.
+    out = []
+    for ln in lines:
+        right = f"x{ln.quantity} ¥{ln.amount:,}" if ln.quantity != 1 else f"¥{ln.amount:,}"
+        out.append(_item(ln.name, right, len(right), width))
+    return out
 
 
 def build_receipt(
     r: SaleReceipt, width: int = 42, tz: tzinfo = JST, kick_drawer: bool = False, labels: Labels = JAPANESE
 ) -> bytes:
     """The whole receipt: header, lines, totals with tax, payment, change or card details, QR, cut."""
-    cur, doc = r.currency, _Doc()
+    cur = r.currency
+
+    def fmt(amount: int) -> str:
+        return f"¥{amount:,}" if cur == "JPY" else money(amount, cur)
+
     rule = "-" * width
     when = datetime.fromtimestamp(r.created_at_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
-    doc.cmd(e.init(), e.japanese_setup(), e.align("center"), e.bold(True), e.size(2, 2))
-    doc.lines.append(_fit(r.store_name, width // 2))
-    doc.cmd(e.size(1, 1))
-    doc.lines.append(labels.title)
-    doc.cmd(e.bold(False), e.align("left"))
-    add = doc.lines.append
-    add(two_columns(when, f"No.{r.receipt_number:06d}", width))
-    add(rule)
-    for line in r.lines:
-        qty = f"x{line.quantity} " if line.quantity != 1 else ""
-        add(two_columns(line.name, qty + money(line.amount, cur), width))
-    add(rule)
-    doc.cmd(e.bold(True), e.size(1, 2))
-    add(two_columns(labels.total, money(r.total, cur), width))
-    doc.cmd(e.size(1, 1), e.bold(False))
-    add(two_columns(labels.tax, money(r.tax, cur), width))
-    add(two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width))
+    text = e.text
+    head = [_HEAD, text(f"{_fit(r.store_name, width // 2)}\n"), _TITLE, text(f"{labels.title}\n"), _BODY]
+    body = [two_columns(when, f"No.{r.receipt_number:06d}", width), rule]
+    body += _items(r.lines, cur, width)
+    body += [rule, ""]
+    rest = [two_columns(labels.tax, fmt(r.tax), width),
+            two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width)]
     if r.cash_received is not None:
-        add(two_columns(labels.tendered, money(r.cash_received, cur), width))
+        rest.append(two_columns(labels.tendered, fmt(r.cash_received), width))
     if r.change is not None:
-        add(two_columns(labels.change, money(r.change, cur), width))
+        rest.append(two_columns(labels.change, fmt(r.change), width))
     if r.card_last_4 is not None:
-        add(two_columns(labels.card, f"{r.card_brand or ''} ****{r.card_last_4}".strip(), width))
+        rest.append(two_columns(labels.card, f"{r.card_brand or ''} ****{r.card_last_4}".strip(), width))
     if r.approval_code is not None:
-        add(two_columns(labels.approval, r.approval_code, width))
-    add(rule)
-    doc.cmd(e.align("center"), e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), e.feed(1))
-    add(_fit(r.receipt_id, width))
-    doc.cmd(e.align("left"), e.cut(partial=True, feed_lines=4))
+        rest.append(two_columns(labels.approval, r.approval_code, width))
+    rest += [rule, ""]
+    out = [
+        *head, text("\n".join(body)), _TOTAL_ON, text(two_columns(labels.total, fmt(r.total), width) + "\n"),
+        _TOTAL_OFF, text("\n".join(rest)), _QR_ALIGN, e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), _FOOT,
+        text(_fit(r.receipt_id, width) + "\n"), _END,
+    ]
     if kick_drawer:
-        doc.cmd(e.drawer_kick(2))
-    return doc.bytes()
+        out.append(_KICK)
+    return b"".join(out)

@@ -8,11 +8,15 @@ work; regenerate only for an intended output change.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
+from itertools import chain, cycle
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.ports import ReceiptLine, SaleReceipt
 from drivers.escpos import encode as e
@@ -100,3 +104,59 @@ if __name__ == "__main__":
     if "--write" not in sys.argv:
         raise SystemExit("pass --write to overwrite the golden fixture")
     FIXTURE.write_text(json.dumps(capture(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+# The text encoder exactly as it was before the speed work, kept as the reference model for random input.
+_REF_DOUBLE_SPLIT = re.compile("([^\n\x20-\x7e\uff61-\uff9f]+)")
+
+
+def _reference_text(value: str) -> bytes:
+    if value.isascii() and value.isprintable() and "\\" not in value and "~" not in value:
+        return value.encode("ascii")
+    if not value.isprintable() and not value.replace("\n", "").isprintable():
+        value = e._CONTROL.sub("", value)
+    for old, new in (("\\", "\uff3c"), ("~", "\uff5e"), ("\u00a5", "\\"), ("\u203e", "~"), ("\u00a0", " ")):
+        value = value.replace(old, new)
+    value = value if value.isascii() else e._STRAY_SINGLE.sub("？", value)
+    if value.isascii():
+        return value.encode("ascii")
+    runs = _REF_DOUBLE_SPLIT.split(value)
+    joined = "".join(chain.from_iterable(zip(runs, cycle(("\x1c&", "\x1c.")))))[:-2]
+    try:
+        return joined.encode("cp932")
+    except UnicodeEncodeError:
+        return "".join(ch if _ok(ch) else "？" for ch in joined).encode("cp932")
+
+
+def _ok(ch: str) -> bool:
+    try:
+        ch.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_ALPHABET = st.sampled_from(
+    list("aZ9 \\~\n\t\x1b\x1c&.¥‾\u00a0ｱｰﾟ漢字カード全ＡＳ①髙﨑😀€\uf8f0\uf8f1\uf8f2\uf8f3\x7f\x85\u3000")
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(_ALPHABET, max_size=40) | st.text(max_size=40))
+def test_text_equals_reference_encoder(value: str) -> None:
+    """text() gives the same bytes as the pre-speed-work encoder for any string."""
+    assert e.text(value) == _reference_text(value)
+
+
+def _reference_width(value: str) -> int:
+    """The general rule display_width's fast paths shortcut: 1 column per character, 2 in Kanji mode."""
+    value = e._CONTROL.sub("", value)
+    return len(value) + len(e._DOUBLE_CHAR.findall(value))
+
+
+def test_display_width_fast_paths_equal_the_general_rule_for_every_bmp_character() -> None:
+    """For each BMP character alone, after ASCII and after a Kanji, display_width equals the general rule."""
+    for code in range(0x10000):
+        ch = chr(code)
+        for value in (ch, "a" + ch, "漢" + ch):
+            assert e.display_width(value) == _reference_width(value), hex(code)
