@@ -300,7 +300,8 @@ def _execute(conn: sqlite3.Connection, stmts: Sequence[Stmt]) -> None:
             raise _Failed(stmt, err) from err
         except Exception as err:  # e.g. OverflowError binding a huge int: this unit's fault alone
             table = written_table(stmt.sql) or "the database"
-            refused = UnstorableValue(f"a value could not be stored in {table}: {type(err).__name__}: {err}")
+            # The exception's text can quote the value; only its type is told (the cause keeps the rest).
+            refused = UnstorableValue(f"a value could not be stored in {table}: {type(err).__name__}")
             refused.__cause__ = err
             raise _Failed(stmt, refused) from err
 
