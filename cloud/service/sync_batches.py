@@ -7,11 +7,13 @@ the second sender sees `duplicate` with the first sender's payment_intent_id. Ne
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +250,20 @@ def _next_state(
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for one batch's synchronous walk (no await inside, so no other
+    task runs meanwhile): the walk allocates ~30 containers per item and keeps them all until the commit,
+    so the collections it would trigger only rescan live objects (~15% of the walk). Back on after."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store, sync: SyncRepository,
                       now: float) -> tuple[BatchWrite, BatchReply]:  # fmt: skip
     local_ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
@@ -257,8 +273,9 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
     ids = fresh_ids(4 * len(envelope.items), now)  # one intent + three Transactions per item, at most
     plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
                  ChainHead(state.last_seq, state.last_hash), ids)  # fmt: skip
-    for raw in envelope.items:
-        plan.item(raw)
+    with _collector_paused():
+        for raw in envelope.items:
+            plan.item(raw)
     write = BatchWrite(envelope.batch_id, device_id, envelope.sent_at, now, len(envelope.items),
                        plan.duplicates, plan.accepted, plan.rejections, plan.anomalies,
                        _next_state(state, plan, envelope, now), store)  # fmt: skip

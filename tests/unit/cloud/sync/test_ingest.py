@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Sequence
@@ -114,6 +115,18 @@ class TestIngest:
         assert [r["status"] for r in results] == ["duplicate"] * 3
         assert [r["payment_intent_id"] for r in results] == [first.items[f"l{i}"] for i in (1, 2, 3)]
         assert sync.commits == 2
+
+    async def test_collector_state_is_restored(self) -> None:
+        """The cyclic GC, paused for a batch's walk, is on again afterwards (and stays off if it was off)."""
+        assert gc.isenabled()
+        await ingest(envelope(items(3)), FakeSync())
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            await ingest(envelope(items(3)), FakeSync())
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
 
     async def test_gives_up_after_max_attempts(self) -> None:
         """A batch that loses every race surfaces SyncRace (the API answers 503, the agent retries)."""
