@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from itertools import chain, cycle
 from typing import Literal
 
 from PIL import Image
@@ -48,7 +47,6 @@ _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 # text starts or ends single-byte); matching the long single-byte runs greedily beats scanning past them.
 _SINGLE_SPLIT = re.compile("([\n\x20-\x7e\uff61-\uff9f]+)")
 _STRAY_SINGLE = re.compile("[\uf8f0-\uf8f3]")
-_CLOSE_OPEN = ("\x1c.", "\x1c&")  # FS . / FS & as text: cp932 encodes them to the same bytes
 
 # Constant commands, built once at import (pure bytes, no I/O).
 _INIT = ESC + b"@"
@@ -229,12 +227,14 @@ def text(value: str) -> bytes:
     value = _to_printer(value)
     if value.isascii():
         return value.encode("ascii")
-    # runs = [double, single, double, …, double]; FS & / FS . go in as str (they encode to themselves) and
+    # runs = [double, single, …, double]; FS . / FS & go in around the singles as str (cp932 encodes them to
+    # the same bytes) and
     # the whole text is encoded in one call.
     runs = _SINGLE_SPLIT.split(value)
     if _STRAY_SINGLE.search("".join(runs[::2])):  # private-use characters only ever sit in double runs
         runs = _SINGLE_SPLIT.split(_STRAY_SINGLE.sub("？", value))
-    out = "\x1c&" + "".join(chain.from_iterable(zip(runs, cycle(_CLOSE_OPEN))))
+    runs[1::2] = [f"\x1c.{single}\x1c&" for single in runs[1::2]]
+    out = f"\x1c&{''.join(runs)}\x1c."
     # An empty double run at either end became FS & FS . (text itself never holds FS: controls are gone).
     if not runs[0]:
         out = out[4:]
@@ -250,12 +250,13 @@ def display_width(value: str) -> int:
             return len(value) + value.count("\\") + value.count("~")  # those two print full-width
         return len(value)
     if value.isprintable():
-        rest = value.replace("\u00a5", "") if "\u00a5" in value else value  # money: ASCII plus yen signs
-        if rest.isascii():
-            if "\\" in rest or "~" in rest:
-                return len(value) + rest.count("\\") + rest.count("~")  # those two print full-width
-            return len(value)
-        if "\\" not in value and "~" not in value:
+        if "\u00a5" in value:  # money: ASCII plus yen signs (cp932 cannot encode the yen sign)
+            rest = value.replace("\u00a5", "")
+            if rest.isascii():
+                if "\\" in rest or "~" in rest:
+                    return len(value) + rest.count("\\") + rest.count("~")  # those two print full-width
+                return len(value)
+        elif "\\" not in value and "~" not in value:
             # Printable cp932 characters other than those two take one byte exactly when they print
             # single-width (ASCII, half-width katakana) and two when double (the private-use ones that
             # encode to one byte are not printable); the rest raise and are counted below.

@@ -101,7 +101,12 @@ def _items(lines: Sequence[ReceiptLine], cur: str, width: int) -> list[str]:
     out = []
     for ln in lines:
         right = f"x{ln.quantity} ¥{ln.amount:,}" if ln.quantity != 1 else f"¥{ln.amount:,}"
-        out.append(_item(ln.name, right, len(right), width))
+        name = ln.name
+        pad = width - len(name) - len(right)
+        if pad > 0 and name.isascii() and name.isprintable() and "\\" not in name and "~" not in name:
+            out.append(f"{name}{' ' * pad}{right}")  # plain ASCII name that fits: _item's first case
+        else:
+            out.append(_item(name, right, len(right), width))
     return out
 
 
