@@ -228,8 +228,7 @@ def text(value: str) -> bytes:
     if value.isascii():
         return value.encode("ascii")
     # runs = [double, single, …, double]; FS . / FS & go in around the singles as str (cp932 encodes them to
-    # the same bytes) and
-    # the whole text is encoded in one call.
+    # the same bytes) and the whole text is encoded in one call.
     runs = _SINGLE_SPLIT.split(value)
     if _STRAY_SINGLE.search("".join(runs[::2])):  # private-use characters only ever sit in double runs
         runs = _SINGLE_SPLIT.split(_STRAY_SINGLE.sub("？", value))
