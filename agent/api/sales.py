@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,26 +46,27 @@ async def create_sale(request: web.Request) -> web.Response:
     return web.json_response(outcome.body, status=201 if outcome.created else 200)
 
 
-@routes.get("/api/sales/{local_id}")
-async def get_sale(request: web.Request) -> web.Response:
-    """One sale (cash, card or QR) by its local_id."""
-    local_id = request.match_info["local_id"]
-    body = await request.app[CTX].require_sales().get(local_id) if len(local_id) <= 64 else None
+def _sale_or_404(body: dict[str, Any] | None) -> web.Response:
+    """The sale as JSON, or the 404 every by-id route gives for an unknown (or over-long) local_id."""
     if body is None:
         return error_json(404, "invalid_request_error", "resource_missing", "No sale with that local_id.",
                           param="local_id")
     return web.json_response(body)
+
+
+@routes.get("/api/sales/{local_id}")
+async def get_sale(request: web.Request) -> web.Response:
+    """One sale (cash, card or QR) by its local_id."""
+    local_id = request.match_info["local_id"]
+    return _sale_or_404(await request.app[CTX].require_sales().get(local_id) if len(local_id) <= 64 else None)
 
 
 @routes.post("/api/sales/{local_id}/cancel")
 async def cancel_sale(request: web.Request) -> web.Response:
     """Cancel a QR sale not yet final (stops waiting for a scan; cancels the cloud intent) → 200 the sale."""
     local_id = request.match_info["local_id"]
-    body = await request.app[CTX].require_sales().cancel(local_id) if len(local_id) <= 64 else None
-    if body is None:
-        return error_json(404, "invalid_request_error", "resource_missing", "No sale with that local_id.",
-                          param="local_id")
-    return web.json_response(body)
+    sales = request.app[CTX].require_sales()
+    return _sale_or_404(await sales.cancel(local_id) if len(local_id) <= 64 else None)
 
 
 @routes.get("/api/sales")
