@@ -158,7 +158,12 @@ class TestQrSale:
         qr = page.get_by_test_id("qr")
         expect(qr).to_be_visible()
         expect(qr).to_have_attribute("src", re.compile(r"^/api/web/qr\.svg\?data=https%3A%2F%2Fqr\.example"))
-        page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
+        # Polled from Python: wait_for_function evals its string in the page, which the page's CSP forbids.
+        for _ in range(100):  # bounded: 100 x 50 ms
+            if qr.evaluate("img => img.naturalWidth") > 0:
+                break
+            page.wait_for_timeout(50)
+        assert qr.evaluate("img => img.naturalWidth") > 0, "the QR image never loaded"
         page.screenshot(path=str(tmp_path / "cashier-qr.png"))
         [intent] = online_agent.cloud.intents.values()
         assert intent["amount"] == 2980

@@ -68,7 +68,8 @@ def _scan(agent: AgentThread, code: str) -> None:
 
 def _ready(page: Page, agent: AgentThread) -> None:
     new_sale(page, agent)
-    page.wait_for_function("document.body.dataset.scanner === 'online'", timeout=15000)
+    # An attribute assertion, not wait_for_function: the page's CSP forbids evaluating strings in it.
+    expect(page.locator("body")).to_have_attribute("data-scanner", "online", timeout=15000)
     expect(page.locator("#btn-cpm")).to_be_enabled(timeout=15000)
 
 
