@@ -7,6 +7,7 @@ durable before anyone is told, and `sending` is only ever a crash marker that `r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -42,6 +43,18 @@ class SqliteOutbox:
         """Close the connection."""
         await self._conn.close()
 
+    async def _rollback_quietly(self) -> None:
+        """Roll back after a failure without hiding it.
+
+        A cancelled await (agent shutdown) does not stop the statement already running on the connection's
+        thread: its COMMIT may still finish, and then ROLLBACK fails with "no transaction is active". That
+        error must not replace the CancelledError, or the monitor loop takes it for a local fault and never
+        stops.
+        """
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.OperationalError):
+                await self._conn.execute("ROLLBACK")
+
     async def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> int:
         """Run (sql, rows) pairs with executemany in one IMMEDIATE transaction; return total changes."""
         before = self._conn.total_changes
@@ -51,8 +64,7 @@ class SqliteOutbox:
                 await self._conn.executemany(sql, rows)
             await self._conn.execute("COMMIT")
         except BaseException:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
+            await self._rollback_quietly()
             raise
         return self._conn.total_changes - before
 
@@ -85,8 +97,7 @@ class SqliteOutbox:
                     (items[0].seq, items[-1].seq))
             await self._conn.execute("COMMIT")
         except BaseException:
-            if self._conn.in_transaction:
-                await self._conn.execute("ROLLBACK")
+            await self._rollback_quietly()
             raise
         return items
 
