@@ -223,6 +223,9 @@ class Uploader:
                 try:
                     result = await self._pass_with_backoff()
                 except Exception:  # a local fault (disk, bug) must not end the monitor: log, wait, go on
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # being stopped: an error raised while unwinding must not swallow the cancel
                     log.exception("sync: pass failed on the device side")
                     await self._sleep(self._config.backoff_cap)
                     continue

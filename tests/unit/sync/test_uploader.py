@@ -201,3 +201,32 @@ class TestPartialPass:
             await up.drain()
         assert up.state.last_pass.acked == 3 and len(outbox.in_state("acked")) == 3
         assert outbox.in_state("queued") == ["L000004", "L000005", "L000006"]
+
+
+class _OutboxFailingOnCancel(MemoryOutbox):
+    """claim() blocks; when cancelled it raises a different error, as a storage layer unwinding may."""
+
+    entered: asyncio.Event | None = None
+
+    async def claim(self, max_items: int, max_bytes: int) -> list[OutboxItem]:
+        assert self.entered is not None
+        self.entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("cannot rollback - no transaction is active") from None
+        return []
+
+
+class TestStop:
+    async def test_cancel_stops_the_monitor_even_if_unwinding_raises(self) -> None:
+        """Cancelling run() ends it even when the pass turns the cancellation into another error."""
+        outbox = _OutboxFailingOnCancel(make_items(1))
+        outbox.entered = asyncio.Event()
+        up = _uploader(outbox, ScriptedSender(), UploaderConfig(interval=3600, backoff_cap=3600))
+        task = asyncio.create_task(up.run())
+        await asyncio.wait_for(outbox.entered.wait(), 5)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=5)
+        assert done, "the monitor kept running after it was cancelled"
+        assert task.cancelled() or isinstance(task.exception(), RuntimeError)
