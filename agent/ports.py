@@ -6,54 +6,17 @@ adapters. With no adapter configured, a card sale takes the reader's result from
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol
 
-CardStatus = Literal["approved", "declined"]
-EntryMethod = Literal["chip", "contactless", "swipe", "manual"]
+# The value types live in drivers/ (a library that imports no agent code); re-exported here for the agent.
+from drivers.cardreader.result import CardResult, CardStatus, EntryMethod
+from drivers.escpos.receipt import ReceiptLine, SaleReceipt
 
-
-@dataclass(frozen=True, slots=True)
-class CardResult:
-    """What a card reader answers for one sale. Never a full card number: last 4 digits only."""
-
-    status: CardStatus
-    approval_code: str | None
-    card_brand: str | None
-    card_last_4: str | None
-    entry_method: EntryMethod | None
-    decline_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptLine:
-    """One printed line of a sale: name, quantity, amount in minor units."""
-
-    name: str
-    quantity: int
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class SaleReceipt:
-    """Everything a receipt shows; amounts are integer minor units."""
-
-    receipt_id: str  # the sale's local_id
-    receipt_number: int  # the sale's seq
-    store_name: str
-    created_at_ms: int
-    currency: str
-    total: int
-    tax: int
-    payment_method: str  # "cash" | "card" | "qr_mpm" | "qr_cpm"
-    lines: Sequence[ReceiptLine] = field(default_factory=tuple)
-    cash_received: int | None = None
-    change: int | None = None
-    card_brand: str | None = None
-    card_last_4: str | None = None
-    approval_code: str | None = None
-    qr_url: str | None = None
+__all__ = [
+    "CardReaderPort", "CardResult", "CardStatus", "EntryMethod", "ReceiptLine", "ReceiptPrinterPort", "SaleReceipt",
+    "ScannerPort",
+]
 
 
 class CardReaderPort(Protocol):

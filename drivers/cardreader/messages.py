@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-Entry = Literal["chip", "contactless", "swipe", "manual"]
+from drivers.cardreader.result import EntryMethod as Entry
+
 MsgId = Annotated[str, Field(min_length=1, max_length=64)]
 
 

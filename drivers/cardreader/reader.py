@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from agent.ports import CardResult
 from drivers.cardreader.frame import ACK, NAK, BadFrame, Control, Event, Frame, FrameDecoder, encode_frame
 from drivers.cardreader.messages import (
     Cancel,
@@ -17,6 +16,7 @@ from drivers.cardreader.messages import (
     dump,
     load,
 )
+from drivers.cardreader.result import CardResult
 from drivers.errors import DeviceTimeout, DriverError, ProtocolError
 from drivers.transport import Transport
 

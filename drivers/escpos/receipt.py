@@ -1,4 +1,4 @@
-"""Builds the ESC/POS bytes of a sale receipt (Japanese labels by default) from a SaleReceipt; pure."""
+"""The SaleReceipt value and its ESC/POS bytes (Japanese labels by default); pure."""
 
 from __future__ import annotations
 
@@ -6,8 +6,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from agent.ports import ReceiptLine, SaleReceipt
 from drivers.escpos import encode as e
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptLine:
+    """One printed line of a sale: name, quantity, amount in minor units."""
+
+    name: str
+    quantity: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class SaleReceipt:
+    """Everything a receipt shows; amounts are integer minor units."""
+
+    receipt_id: str  # the sale's local_id
+    receipt_number: int  # the sale's seq
+    store_name: str
+    created_at_ms: int
+    currency: str
+    total: int
+    tax: int
+    payment_method: str  # "cash" | "card" | "qr_mpm" | "qr_cpm"
+    lines: Sequence[ReceiptLine] = field(default_factory=tuple)
+    cash_received: int | None = None
+    change: int | None = None
+    card_brand: str | None = None
+    card_last_4: str | None = None
+    approval_code: str | None = None
+    qr_url: str | None = None
+
 
 JST = timezone(timedelta(hours=9), "JST")
 # ISO 4217 minor-unit exponents of the currencies a store here takes; others default to 2.
