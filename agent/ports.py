@@ -14,8 +14,8 @@ from drivers.cardreader.result import CardResult, CardStatus, EntryMethod
 from drivers.escpos.receipt import ReceiptLine, SaleReceipt
 
 __all__ = [
-    "CardReaderPort", "CardResult", "CardStatus", "EntryMethod", "ReceiptLine", "ReceiptPrinterPort", "SaleReceipt",
-    "ScannerPort",
+    "CardReaderPort", "CardResult", "CardStatus", "EntryMethod",
+    "ReceiptLine", "ReceiptPrinterPort", "SaleReceipt", "ScannerPort",
 ]
 
 
