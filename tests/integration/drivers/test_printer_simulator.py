@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.ports import ReceiptLine, SaleReceipt
 from drivers.escpos import encode as e
-from drivers.escpos.receipt import build_receipt
+from drivers.escpos.receipt import ReceiptLine, SaleReceipt, build_receipt
 from drivers.escpos.status import paper_from
 from drivers.simulators.printer import PrinterSimulator
 from drivers.transport.serial import SerialTransport

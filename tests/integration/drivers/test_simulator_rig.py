@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from agent.devices import build_devices
-from agent.ports import SaleReceipt
+from drivers.escpos.receipt import SaleReceipt
 from drivers.simulators.rig import start_simulators
 from tests.integration.drivers.helpers import wait_until
 

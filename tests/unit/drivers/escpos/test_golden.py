@@ -18,9 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.ports import ReceiptLine, SaleReceipt
 from drivers.escpos import encode as e
-from drivers.escpos.receipt import ENGLISH, JAPANESE, build_receipt, two_columns
+from drivers.escpos.receipt import ENGLISH, JAPANESE, ReceiptLine, SaleReceipt, build_receipt, two_columns
 
 FIXTURE = Path(__file__).parents[3] / "fixtures" / "drivers" / "escpos_golden.json"
 RID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from agent.ports import ReceiptLine, SaleReceipt
 from drivers.escpos import encode as e
-from drivers.escpos.receipt import build_receipt, money, two_columns
+from drivers.escpos.receipt import ReceiptLine, SaleReceipt, build_receipt, money, two_columns
 from drivers.simulators.escpos_parse import EscPosParser, Qr, TextLine
 
 # 2025-11-25 10:30 JST
