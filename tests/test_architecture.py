@@ -14,8 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Modules that do I/O (or are I/O frameworks): a domain layer imports none of them.
 DOMAIN = "a domain imports no I/O and no outer layer"
+# Modules that do I/O (or are I/O frameworks): a domain layer imports none of them.
 IO = ("aiohttp", "aiosqlite", "sqlite3", "asyncpg", "serial", "socket", "ssl", "http", "urllib.request",
       "subprocess", "opentelemetry")
 

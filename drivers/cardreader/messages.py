@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from drivers.cardreader.result import EntryMethod as Entry
+from drivers.cardreader.result import EntryMethod
 
 MsgId = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -38,7 +38,7 @@ class Presented(_Msg):
 
     t: Literal["presented"] = "presented"
     id: MsgId
-    entry: Entry
+    entry: EntryMethod
 
 
 class Result(_Msg):
@@ -50,7 +50,7 @@ class Result(_Msg):
     approval_code: Annotated[str | None, Field(pattern=r"^[A-Z0-9]{1,8}$")] = None
     brand: Annotated[str | None, Field(max_length=16)] = None
     last4: Annotated[str | None, Field(pattern=r"^[0-9]{4}$")] = None
-    entry: Entry | None = None
+    entry: EntryMethod | None = None
     reason: Annotated[str | None, Field(max_length=64)] = None
 
 

@@ -12,7 +12,6 @@ from drivers.cardreader.frame import ACK, NAK, BadFrame, Control, Frame, FrameDe
 from drivers.cardreader.messages import (
     Cancel,
     Cancelled,
-    Entry,
     InvalidMessage,
     Presented,
     Result,
@@ -20,6 +19,7 @@ from drivers.cardreader.messages import (
     dump,
     load,
 )
+from drivers.cardreader.result import EntryMethod
 from drivers.simulators.base import PtySimulator
 
 Mode = Literal["normal", "timeout", "nak", "silent", "garbage"]
@@ -39,7 +39,7 @@ class CardRules:
     decline_amounts: set[int] = field(default_factory=set)
     brand: str = "VISA"
     last4: str = "4242"
-    entry: Entry = "contactless"
+    entry: EntryMethod = "contactless"
     present_delay: float = 0.05
     outcomes: deque[str] = field(default_factory=deque)
     lose_acks: int = 0  # swallow this many ACKs the reader should send (the host then repeats its frame)
