@@ -1,8 +1,8 @@
 """The one composition root of the agent process: settings in, a ready aiohttp application out.
 
 Startup order (one aiohttp cleanup context; closed in reverse): store (migrations: every
-agent/store/migrations/*.sql) → HTTP session and QR cloud client → devices (agent.devices.build_devices,
-started by their manager) → sale service → expiry sweep → sync uploader (agent.uploader.SyncService).
+agent/adapters/store/migrations/*.sql) → HTTP session and QR cloud client → devices (build_devices,
+started by their manager) → sale service → expiry sweep → sync uploader (agent.services.sync.SyncService).
 Nothing here contacts the cloud: cash and card sales work from the first second with no network.
 """
 
@@ -18,21 +18,21 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agent.api import sales as sales_api
-from agent.api import status as status_api
-from agent.api.errors import error_middleware
-from agent.api.host_guard import host_guard
-from agent.api.keys import CTX
-from agent.cloud import CloudClient
-from agent.context import AgentContext, Devices
-from agent.devices import build_devices
-from agent.qr import QrSales
-from agent.qr_scan import ScanWaiter
-from agent.service import SaleService
+from agent.adapters.cloud_client import CloudClient
+from agent.adapters.devices import build_devices
+from agent.adapters.store import Store, wall_clock_ms
+from agent.deps import AgentContext, Devices
+from agent.entrypoints.api import sales as sales_api
+from agent.entrypoints.api import status as status_api
+from agent.entrypoints.api.errors import error_middleware
+from agent.entrypoints.api.host_guard import host_guard
+from agent.entrypoints.api.keys import CTX
+from agent.entrypoints.web import setup_routes
+from agent.services.qr_sales import QrSales
+from agent.services.qr_scan import ScanWaiter
+from agent.services.sales import SaleService
+from agent.services.sync import SyncService, resolve_credential, sync_routes
 from agent.settings import Settings
-from agent.store import Store, wall_clock_ms
-from agent.uploader import SyncService, resolve_credential, sync_routes
-from agent.web import setup_routes
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024

@@ -8,12 +8,12 @@ from typing import Any
 
 import aiohttp
 
-from agent.cloud import CloudClient
-from agent.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
-from agent.service import SaleService
+from agent.adapters.cloud_client import CloudClient
+from agent.adapters.store import Store
+from agent.domain.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
+from agent.services.sales import SaleService
+from agent.services.sync import SyncService
 from agent.settings import Settings
-from agent.store import Store
-from agent.uploader import SyncService
 from sync.client import DeviceCredential
 
 StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
@@ -42,7 +42,7 @@ class AgentContext:
     devices: Devices = field(default_factory=Devices)
     sales: SaleService | None = None
     sync: SyncService | None = None  # the uploader; its status() is the "sync" block of /api/status
-    device_manager: Any = None  # agent.devices.DeviceManager when devices are configured
+    device_manager: Any = None  # agent.adapters.devices.DeviceManager when devices are configured
     # Extra blocks of GET /api/status, by key (e.g. the uploader registers "sync").
     status_providers: dict[str, StatusProvider] = field(default_factory=dict)
     started_at_ms: int = 0

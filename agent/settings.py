@@ -39,7 +39,7 @@ class WebSection(BaseModel):
     host: str = Field(min_length=1)
     port: int = Field(ge=0, le=65535)
     # Extra Host header names the local web answers to (besides the bind address and localhost); see
-    # agent.api.host_guard (DNS-rebinding defence).
+    # agent.entrypoints.api.host_guard (DNS-rebinding defence).
     allowed_hosts: tuple[str, ...] = ()
 
 

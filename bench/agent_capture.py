@@ -48,7 +48,7 @@ def start_agent(folder: Path) -> tuple[subprocess.Popen[str], str]:
     env.pop("MPAC_AGENT_CONFIG", None)
     with (folder / "agent.log").open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "agent.entrypoints.cli", "run", "--config", str(config)],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

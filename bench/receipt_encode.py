@@ -25,7 +25,7 @@ from datetime import datetime
 
 from escpos.printer import Dummy
 
-from agent.ports import ReceiptLine, SaleReceipt
+from agent.domain.ports import ReceiptLine, SaleReceipt
 from drivers.escpos.receipt import ENGLISH, JAPANESE, JST, Labels, build_receipt, money, two_columns
 from drivers.simulators.escpos_parse import EscPosParser
 

@@ -27,8 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.outbox import SqliteOutbox
-from agent.store import db
+from agent.adapters.store import db
+from agent.adapters.store.outbox import SqliteOutbox
 from sync.client import DeviceCredential, SyncClient
 from sync.testing.processes import CloudProcess, provision_real_device, real_sync_endpoint_exists
 from sync.testing.seed import seed_sales

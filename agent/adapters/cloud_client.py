@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from agent.errors import AgentError, UpstreamUnavailable
+from agent.domain.errors import AgentError, UpstreamUnavailable
 from sync.client import DeviceCredential
 from sync.signing import authorization_header
 

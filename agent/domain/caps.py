@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.errors import SaleRefused
-from agent.money import format_money
+from agent.domain.errors import SaleRefused
+from agent.domain.money import format_money
 from agent.settings import OfflineSection
 
 RETRY_AFTER_S = 60

@@ -1,6 +1,6 @@
 """Ports between the agent's sale flow and the devices (DESIGN §9).
 
-The sale service (agent helper) depends only on these Protocols; drivers/ plus agent/devices/ provide the
+The sale service depends only on these Protocols; drivers/ plus agent/adapters/devices/ provide the
 adapters. With no adapter configured, a card sale takes the reader's result from the request instead.
 """
 

@@ -58,7 +58,7 @@ async def serve(settings: Settings, announce: Callable[[str], None] = print,
 def cmd_run(args: argparse.Namespace) -> int:
     """mpac-agent run: serve the local API until stopped."""
     settings = settings_from_args(args)
-    from agent.devices import DevicesConfigError  # noqa: PLC0415 -- deferred like the bootstrap
+    from agent.adapters.devices import DevicesConfigError  # noqa: PLC0415 -- deferred like the bootstrap
 
     directory = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredentialEncrypted=
     try:
@@ -84,10 +84,10 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=cmd_run)
 
 
-# -- sync hook-ins (issue 5: agent.enrollment, agent.uploader) ------------------------------------------
+# -- sync hook-ins (agent.entrypoints.enroll, agent.services.sync) ------------------------------------
 def add_enroll(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `enroll --cloud URL --code CODE`."""
-    from agent.enrollment import add_enroll_parser, run_enroll  # noqa: PLC0415 -- keeps --help fast
+    from agent.entrypoints.enroll import add_enroll_parser, run_enroll  # noqa: PLC0415 -- keeps --help fast
 
     parser = add_enroll_parser(sub)
     add_config_option(parser)
@@ -96,7 +96,7 @@ def add_enroll(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def add_sync(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `sync [--now] [--json]`."""
-    from agent.uploader import add_sync_parser, run_sync_cli  # noqa: PLC0415 -- keeps --help fast
+    from agent.services.sync import add_sync_parser, run_sync_cli  # noqa: PLC0415 -- keeps --help fast
 
     parser = add_sync_parser(sub)
     add_config_option(parser)
@@ -105,7 +105,7 @@ def add_sync(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `demo` (the README's first command)."""
-    from agent.demo import add_demo_parser, cmd_demo  # noqa: PLC0415 -- keeps --help fast
+    from agent.entrypoints.demo import add_demo_parser, cmd_demo  # noqa: PLC0415 -- keeps --help fast
 
     add_demo_parser(sub).set_defaults(handler=cmd_demo)
 
@@ -119,7 +119,7 @@ def add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def handler(args: argparse.Namespace) -> int:
-        from agent.doctor import run_doctor  # noqa: PLC0415 -- keeps --help fast
+        from agent.entrypoints.doctor import run_doctor  # noqa: PLC0415 -- keeps --help fast
 
         directory = os.environ.get("CREDENTIALS_DIRECTORY")
         return run_doctor(args, lambda: settings_from_args(args), Path(directory) if directory else None)
@@ -136,8 +136,8 @@ def add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def handler(args: argparse.Namespace) -> int:
-        from agent.status_cli import run_status  # noqa: PLC0415 -- keeps --help fast
-        from agent.uploader import resolve_credential  # noqa: PLC0415
+        from agent.entrypoints.status import run_status  # noqa: PLC0415 -- keeps --help fast
+        from agent.services.sync import resolve_credential  # noqa: PLC0415
 
         settings = settings_from_args(args)
         directory = os.environ.get("CREDENTIALS_DIRECTORY")

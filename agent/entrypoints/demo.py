@@ -123,7 +123,7 @@ class Demo:
         return [sys.executable, "-m", "cloud.cli", *args]
 
     def _agent(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "agent.cli", *args]
+        return [sys.executable, "-m", "agent.entrypoints.cli", *args]
 
     def load_record(self) -> dict[str, Any]:
         """What an earlier run provisioned (ids, device, admin password), or {}."""

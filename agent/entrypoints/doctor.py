@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.adapters.store.db import migration_files
+from agent.entrypoints.status import collect_status, fetch_agent_status
 from agent.settings import Settings, SettingsError
-from agent.status_cli import collect_status, fetch_agent_status
-from agent.store.db import migration_files
 
 MIN_FREE_FAIL = 16 * 1024 * 1024
 MIN_FREE_WARN = 256 * 1024 * 1024
@@ -101,7 +101,7 @@ def check_database(settings: Settings) -> Check:
 
 def check_enrollment(settings: Settings, credentials_dir: Path | None) -> tuple[Check, str | None]:
     """The credential store decrypts (only the device id is shown); returns the cloud URL to probe."""
-    from agent.uploader import resolve_credential  # noqa: PLC0415 -- heavy import, only here
+    from agent.services.sync import resolve_credential  # noqa: PLC0415 -- heavy import, only here
 
     found = resolve_credential(settings, credentials_dir)
     if isinstance(found, str):
@@ -153,7 +153,7 @@ def check_clock(offset_s: float | None, synced_offset_ms: Any) -> Check:
 
 def check_devices(settings: Settings, live: dict[str, Any] | None) -> list[Check]:
     """Each configured device: the node exists and is read/writable; live state when the agent runs."""
-    from agent.devices.config import DevicesConfigError, parse_devices_config  # noqa: PLC0415
+    from agent.adapters.devices.config import DevicesConfigError, parse_devices_config  # noqa: PLC0415
 
     try:
         cfg = parse_devices_config(settings.devices)

@@ -17,7 +17,13 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.secrets import EnrolledDevice, SecretStore, SecretStoreError, hash_password, new_admin_password
+from agent.adapters.secrets import (
+    EnrolledDevice,
+    SecretStore,
+    SecretStoreError,
+    hash_password,
+    new_admin_password,
+)
 from agent.settings import Settings
 from sync.errors import EnrollmentError
 

@@ -20,9 +20,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from agent.outbox import read_sync_status
+from agent.adapters.store import db
+from agent.adapters.store.outbox import read_sync_status
 from agent.settings import Settings
-from agent.store import db
 
 AGENT_TIMEOUT_S = 2.0
 _FIELDS = ("connected", "pending_count", "pending_amount", "oldest_pending_at", "last_ack_at",

@@ -61,7 +61,8 @@ class PrintQueue:
             exists = await cur.fetchone() is not None
         if not exists:
             # Normally the agent's migration runner applied it already; the file is idempotent either way.
-            sql = resources.files("agent.store.migrations").joinpath("0100_print_jobs.sql").read_text("utf-8")
+            sql = (resources.files("agent.adapters.store.migrations")
+                   .joinpath("0100_print_jobs.sql").read_text("utf-8"))
             await db.executescript(sql)
         self._db = db
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from uuid6 import uuid7
 
-from agent.cloud import CloudClient, CloudRefused
-from agent.errors import AgentError, SaleRefused, UpstreamUnavailable
-from agent.qr_scan import ScannerBusy, ScanWaiter
-from agent.store import Store
+from agent.adapters.cloud_client import CloudClient, CloudRefused
+from agent.adapters.store import Store
+from agent.domain.errors import AgentError, SaleRefused, UpstreamUnavailable
+from agent.services.qr_scan import ScannerBusy, ScanWaiter
 
 log = logging.getLogger(__name__)
 TERMINAL = ("succeeded", "failed", "cancelled")

@@ -13,9 +13,9 @@ import logging
 import re
 from typing import Any
 
-from agent.commands import CUSTOMER_CODE_MAX, CUSTOMER_CODE_PATTERN
-from agent.errors import AgentError
-from agent.ports import ScannerPort
+from agent.domain.commands import CUSTOMER_CODE_MAX, CUSTOMER_CODE_PATTERN
+from agent.domain.errors import AgentError
+from agent.domain.ports import ScannerPort
 
 log = logging.getLogger(__name__)
 _VALID = re.compile(CUSTOMER_CODE_PATTERN)

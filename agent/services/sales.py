@@ -12,14 +12,14 @@ from typing import Any
 
 from uuid6 import uuid7
 
-from agent.caps import check_pending, check_sale_amount
-from agent.commands import CreateSale
-from agent.errors import SaleRefused, UpstreamUnavailable
-from agent.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
-from agent.qr import QrRequest, QrSales
-from agent.sale import NewSale, Sale, same_request
+from agent.adapters.store import Store
+from agent.domain.caps import check_pending, check_sale_amount
+from agent.domain.commands import CreateSale
+from agent.domain.errors import SaleRefused, UpstreamUnavailable
+from agent.domain.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
+from agent.domain.sale import NewSale, Sale, same_request
+from agent.services.qr_sales import QrRequest, QrSales
 from agent.settings import Settings
-from agent.store import Store
 from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)

@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agent.enrollment import credentials_dir_from
-from agent.errors import UpstreamUnavailable
-from agent.outbox import SqliteOutbox, read_sync_status
-from agent.secrets import SecretStore, SecretStoreError
+from agent.adapters.secrets import SecretStore, SecretStoreError
+from agent.adapters.store import db
+from agent.adapters.store.outbox import SqliteOutbox, read_sync_status
+from agent.domain.errors import UpstreamUnavailable
+from agent.entrypoints.enroll import credentials_dir_from
 from agent.settings import Settings
-from agent.store import db
 from sync.client import DeviceCredential, SyncClient
 from sync.errors import SyncError
 from sync.results import SyncResult

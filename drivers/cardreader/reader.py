@@ -24,7 +24,7 @@ _POLL = 0.1
 
 
 class CardReader:
-    """Drives one reader over a transport; implements agent.ports.CardReaderPort."""
+    """Drives one reader over a transport; implements agent.domain.ports.CardReaderPort."""
 
     def __init__(
         self, transport: Transport, *, ack_timeout: float = 0.5, retries: int = 3,

@@ -173,11 +173,12 @@ async def real_cloud_intents(url: str, cred: DeviceCredential) -> list[dict[str,
 
 @dataclass
 class AgentProcess:
-    """The whole agent as a process (`mpac-agent run --config FILE`, i.e. `python -m agent.cli run`)."""
+    """The whole agent as a process (`mpac-agent run --config FILE`)."""
 
     config: Path
     log: Path
-    argv_prefix: list[str] = field(default_factory=lambda: [sys.executable, "-m", "agent.cli", "run"])
+    argv_prefix: list[str] = field(
+        default_factory=lambda: [sys.executable, "-m", "agent.entrypoints.cli", "run"])
     proc: asyncio.subprocess.Process | None = None
 
     async def start(self, *, wait_ready: bool = False) -> None:

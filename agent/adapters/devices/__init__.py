@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.devices.cardreader import CardReaderService
-from agent.devices.config import DevicesConfig, DevicesConfigError, parse_devices_config
-from agent.devices.link import DeviceHealth
-from agent.devices.manager import DeviceManager
-from agent.devices.printer import PrinterService
-from agent.devices.scanner import ScannerService
+from agent.adapters.devices.cardreader import CardReaderService
+from agent.adapters.devices.config import DevicesConfig, DevicesConfigError, parse_devices_config
+from agent.adapters.devices.link import DeviceHealth
+from agent.adapters.devices.manager import DeviceManager
+from agent.adapters.devices.printer import PrinterService
+from agent.adapters.devices.scanner import ScannerService
 
 __all__ = [
     "CardReaderService", "DeviceHealth", "DeviceManager", "Devices", "DevicesConfig", "DevicesConfigError",

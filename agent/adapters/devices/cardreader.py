@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from agent.devices.config import CardReaderConfig
-from agent.devices.link import DeviceLink
-from agent.ports import CardResult
+from agent.adapters.devices.config import CardReaderConfig
+from agent.adapters.devices.link import DeviceLink
+from agent.domain.ports import CardResult
 from drivers.cardreader.reader import CardReader
 from drivers.errors import DriverError, ProtocolError
 from drivers.transport import Transport

@@ -15,7 +15,7 @@ from drivers.errors import DeviceDisconnected, DriverError
 from drivers.escpos.status import PaperState
 from drivers.transport import Transport
 
-_log = logging.getLogger("agent.devices")
+_log = logging.getLogger("agent.adapters.devices")
 DeviceState = Literal["connecting", "online", "offline", "faulty"]
 
 

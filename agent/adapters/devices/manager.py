@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from agent.devices.link import DeviceHealth, DeviceLink
+from agent.adapters.devices.link import DeviceHealth, DeviceLink
 
 
 class _Service(Protocol):

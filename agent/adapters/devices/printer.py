@@ -8,10 +8,10 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from agent.devices.config import PrinterConfig
-from agent.devices.link import DeviceLink, present
-from agent.devices.print_queue import PrintJob, PrintQueue
-from agent.ports import SaleReceipt
+from agent.adapters.devices.config import PrinterConfig
+from agent.adapters.devices.link import DeviceLink, present
+from agent.domain.ports import SaleReceipt
+from agent.services.print_queue import PrintJob, PrintQueue
 from drivers.errors import DeviceDisconnected, DeviceTimeout, DriverError, ProtocolError
 from drivers.escpos import encode
 from drivers.escpos.receipt import build_receipt
@@ -21,7 +21,7 @@ from drivers.transport.serial import SerialTransport
 from drivers.transport.tcp import TcpTransport
 from drivers.transport.usblp import UsbLpTransport
 
-_log = logging.getLogger("agent.devices.printer")
+_log = logging.getLogger("agent.adapters.devices.printer")
 MESSAGES = {
     "unplugged": "Printer cable unplugged: reconnect the printer's cable.",
     "off": "Printer is switched off or not answering: switch it on.",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from agent.devices.config import ScannerConfig
-from agent.devices.link import DeviceLink
+from agent.adapters.devices.config import ScannerConfig
+from agent.adapters.devices.link import DeviceLink
 from drivers.errors import DriverError
 from drivers.scanner.evdev_wedge import EvdevScanner, evdev_available
 from drivers.scanner.serial import LineScanner

@@ -10,9 +10,9 @@ from typing import Any
 import aiosqlite
 from uuid6 import uuid7
 
-from agent.caps import PendingState, check_pending
-from agent.errors import SaleRefused
-from agent.sale import NewSale, Sale, chain, same_request
+from agent.domain.caps import PendingState, check_pending
+from agent.domain.errors import SaleRefused
+from agent.domain.sale import NewSale, Sale, chain, same_request
 from agent.settings import OfflineSection
 from sync.wire import GENESIS_HASH
 

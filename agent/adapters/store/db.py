@@ -40,8 +40,8 @@ async def connect(path: Path, *, readonly: bool = False, max_db_bytes: int = 0) 
 
 
 def migration_files() -> list[tuple[str, str]]:
-    """(name, sql) of every `agent/store/migrations/NNNN_*.sql`, in lexical order."""
-    folder = resources.files("agent.store.migrations")
+    """(name, sql) of every `agent/adapters/store/migrations/NNNN_*.sql`, in lexical order."""
+    folder = resources.files("agent.adapters.store.migrations")
     found = [(entry.name, entry.read_text(encoding="utf-8"))
              for entry in folder.iterdir() if _MIGRATION_NAME.match(entry.name)]
     return sorted(found)

@@ -1,6 +1,6 @@
 """The uploader's storage adapter over the `sales` table (implements sync.uploader.Outbox).
 
-It owns its own aiosqlite connection (WAL, busy_timeout, synchronous=FULL via agent.store.db.connect), so the
+It owns its own aiosqlite connection (WAL, busy_timeout, synchronous=FULL via db.connect), so the
 sale writer and the uploader never share a cursor. Every method commits before it returns: a result is
 durable before anyone is told, and `sending` is only ever a crash marker that `reset_sending` undoes.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from agent.store import db
+from agent.adapters.store import db
 from sync.batch import OutboxItem, fit_count
 from sync.results import ItemOutcome
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import aiosqlite
 
-from agent.caps import PendingState
-from agent.errors import SaleRefused
-from agent.sale import NewSale, Sale
+from agent.adapters.store import db
+from agent.adapters.store.chain import SALE_COLUMNS, ChainWriter, Recorded, read_pending, sale_from_row
+from agent.adapters.store.writer import GroupCommitWriter
+from agent.domain.caps import PendingState
+from agent.domain.errors import SaleRefused
+from agent.domain.sale import NewSale, Sale
 from agent.settings import OfflineSection
-from agent.store import db
-from agent.store.chain import SALE_COLUMNS, ChainWriter, Recorded, read_pending, sale_from_row
-from agent.store.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 CHECKPOINT_POLL_S = 0.1

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from agent.errors import StoreUnavailable
+from agent.domain.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

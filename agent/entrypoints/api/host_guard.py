@@ -15,7 +15,7 @@ import ipaddress
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from agent.api.errors import Handler, error_json
+from agent.entrypoints.api.errors import Handler, error_json
 from agent.settings import Settings
 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")

@@ -2,6 +2,6 @@
 
 from aiohttp import web
 
-from agent.context import AgentContext
+from agent.deps import AgentContext
 
 CTX = web.AppKey("agent_context", AgentContext)

@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.api.errors import error_json
-from agent.api.keys import CTX
-from agent.commands import CreateSale
-from agent.sale import MODES
-from agent.store import SaleFilter
+from agent.adapters.store import SaleFilter
+from agent.domain.commands import CreateSale
+from agent.domain.sale import MODES
+from agent.entrypoints.api.errors import error_json
+from agent.entrypoints.api.keys import CTX
 
 routes = web.RouteTableDef()
 

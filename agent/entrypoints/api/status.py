@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from agent import __version__
-from agent.api.keys import CTX
-from agent.context import AgentContext
+from agent.deps import AgentContext
+from agent.entrypoints.api.keys import CTX
 
 routes = web.RouteTableDef()
 

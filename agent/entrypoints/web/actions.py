@@ -16,12 +16,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.context import AgentContext
-from agent.devices.printer import PrinterService
-from agent.errors import AgentError, UpstreamUnavailable
-from agent.outbox import read_sync_status
-from agent.store import db
-from agent.web.context import WEB_STATE, agent_ctx, device_view, printer_service
+from agent.adapters.devices.printer import PrinterService
+from agent.adapters.store import db
+from agent.adapters.store.outbox import read_sync_status
+from agent.deps import AgentContext
+from agent.domain.errors import AgentError, UpstreamUnavailable
+from agent.entrypoints.web.context import WEB_STATE, agent_ctx, device_view, printer_service
 
 JOB_ID = r"^pj_[0-9A-HJKMNP-TV-Z]{26}$"
 BUNDLE_SALES = 50

@@ -1,6 +1,6 @@
 """The per-device admin password (DESIGN §8) guarding the status page's admin actions.
 
-The password is generated at enrollment and only its scrypt hash is stored (agent/secrets.py); there is no
+The password is generated at enrollment and only its scrypt hash is stored (adapters/secrets.py); there is no
 default. A device that is not enrolled has no password, so every admin action is refused with a message.
 Repeated wrong passwords lock the actions for a while, so the 16-character password cannot be guessed online.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import AgentError
-from agent.secrets import CREDENTIAL_FILE, verify_password
+from agent.adapters.secrets import CREDENTIAL_FILE, verify_password
+from agent.domain.errors import AgentError
 
 MAX_FAILURES = 5
 LOCK_S = 60

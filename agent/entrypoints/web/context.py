@@ -1,6 +1,6 @@
 """Shared state of the web handlers and what they read from the agent's context.
 
-Everything comes from the AgentContext the app factory stores under `agent.api.keys.CTX`, read at request
+Everything comes from the AgentContext the app factory stores under `api.keys.CTX`, read at request
 time (services are opened later, in the app's cleanup context).
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from agent.api.keys import CTX
-from agent.context import AgentContext
-from agent.devices.print_queue import JobState
-from agent.devices.printer import PrinterService
-from agent.web.admin import AdminGate
+from agent.adapters.devices.printer import PrinterService
+from agent.deps import AgentContext
+from agent.entrypoints.api.keys import CTX
+from agent.entrypoints.web.admin import AdminGate
+from agent.services.print_queue import JobState
 
 HELD_STATES: tuple[JobState, ...] = ("held", "failed")
 

@@ -15,13 +15,13 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from agent.api.keys import CTX
-from agent.errors import AgentError
-from agent.money import format_money
-from agent.web.actions import admin_action
-from agent.web.admin import AdminGate
-from agent.web.context import WEB_STATE, WebState, agent_ctx, device_view
-from agent.web.qr import MAX_QR_CHARS, qr_svg
+from agent.domain.errors import AgentError
+from agent.domain.money import format_money
+from agent.entrypoints.api.keys import CTX
+from agent.entrypoints.web.actions import admin_action
+from agent.entrypoints.web.admin import AdminGate
+from agent.entrypoints.web.context import WEB_STATE, WebState, agent_ctx, device_view
+from agent.entrypoints.web.qr import MAX_QR_CHARS, qr_svg
 
 STATIC_DIR = Path(__file__).parent / "static"
 REFRESH_MS = 3000
@@ -34,7 +34,7 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 
 def _templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("agent.web", "templates"),
+    return jinja2.Environment(loader=jinja2.PackageLoader("agent.entrypoints.web", "templates"),
                               autoescape=True, undefined=jinja2.StrictUndefined)
 
 

@@ -65,7 +65,7 @@ def agent_config(
 
 
 class AgentProcess:
-    """One `python -m agent.cli run --config FILE` process."""
+    """One `python -m agent.entrypoints.cli run --config FILE` process."""
 
     def __init__(self, proc: subprocess.Popen[str], url: str, config: Path, log: Path) -> None:
         self.proc, self.url, self.config, self.log = proc, url, config, log
@@ -91,7 +91,7 @@ class AgentProcess:
         log = folder / "agent.log"
         with log.open("a", encoding="utf-8") as log_file:  # a file, not a pipe: logging can never block
             proc = subprocess.Popen(  # our own CLI, fixed arguments
-                [*wrapper, sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+                [*wrapper, sys.executable, "-m", "agent.entrypoints.cli", "run", "--config", str(config)],
                 cwd=REPO,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -102,7 +102,7 @@ class TestConfiguration:
         table = agent_config(tmp_path, {"offline": {"max_sale_amount": -1}})
         config = write_config(tmp_path / "bad.toml", table)
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "agent.entrypoints.cli", "run", "--config", str(config)],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -116,7 +116,7 @@ class TestConfiguration:
     def test_help_lists_run(self) -> None:
         """`mpac-agent --help` lists the run subcommand."""
         done = subprocess.run(
-            [sys.executable, "-m", "agent.cli", "--help"],
+            [sys.executable, "-m", "agent.entrypoints.cli", "--help"],
             cwd=REPO,
             capture_output=True,
             text=True,

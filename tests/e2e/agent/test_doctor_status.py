@@ -19,10 +19,10 @@ from tests.e2e.web.real_cloud import RealCloudProcess
 
 
 def cli(*args: str) -> tuple[int, str]:
-    """Run `mpac-agent …` (python -m agent.cli) → (exit code, stdout)."""
+    """Run `mpac-agent …` (python -m agent.entrypoints.cli) → (exit code, stdout)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MPAC_AGENT_CONFIG", "CREDENTIALS_DIRECTORY")}
     done = subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args],
+        [sys.executable, "-m", "agent.entrypoints.cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

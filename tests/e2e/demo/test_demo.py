@@ -34,7 +34,8 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def _start(state: Path) -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "demo", "--state-dir", str(state), "--cloud-port", "0",
+        [sys.executable, "-m", "agent.entrypoints.cli", "demo",
+         "--state-dir", str(state), "--cloud-port", "0",
          "--agent-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from agent.adapters.secrets import EnrolledDevice, SecretStore, hash_password
 from agent.bootstrap import build_app
-from agent.secrets import EnrolledDevice, SecretStore, hash_password
 from agent.settings import load_settings
 from drivers.simulators.cardreader import CardReaderSimulator
 from drivers.simulators.printer import PrinterSimulator

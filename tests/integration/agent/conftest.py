@@ -1,7 +1,7 @@
 """Fixtures for the agent core: settings over a temp folder, the app on a real loopback server, fake devices.
 
-The fakes implement agent/ports.py; they stand in for the drivers engineer's adapters (tested over ptys in
-tests/*/agent/devices), so these tests exercise the sale flow, not the serial protocol.
+The fakes implement agent/domain/ports.py; they stand in for the device adapters (tested over ptys in
+tests/*/agent/adapters/devices), so these tests exercise the sale flow, not the serial protocol.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from agent.bootstrap import build_app
-from agent.context import Devices
-from agent.ports import CardResult, SaleReceipt
+from agent.deps import Devices
+from agent.domain.ports import CardResult, SaleReceipt
 from agent.settings import Settings, load_settings
 from tests.e2e.agent.process import closed_port
 
@@ -85,3 +85,7 @@ def make_client(aiohttp_client: Any, tmp_path: Path) -> MakeClient:
         return client
 
     return make
+
+# The sync fixtures (a migrated agent database, its outbox, the reference fake cloud) serve the store,
+# sync-service and enrollment tests alike, so they are offered to the whole agent tree.
+from tests.integration.agent.sync_fixtures import agent_store, cloud, outbox  # noqa: E402, F401

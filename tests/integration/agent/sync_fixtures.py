@@ -11,8 +11,8 @@ import aiosqlite
 import pytest
 from aiohttp.test_utils import TestServer
 
-from agent.outbox import SqliteOutbox
-from agent.store import db
+from agent.adapters.store import db
+from agent.adapters.store.outbox import SqliteOutbox
 from sync.client import DeviceCredential, SyncClient
 from sync.testing import FakeCloud, FakeDevice, create_fake_cloud_app
 from sync.testing.seed import seed_sales
@@ -51,7 +51,7 @@ class CloudUnderTest:
 
 @pytest.fixture
 async def agent_store(tmp_path: Path) -> AsyncIterator[AgentDb]:
-    """The agent's database (every agent/store/migrations/*.sql applied, WAL, synchronous=FULL)."""
+    """The agent's database (every agent/adapters/store/migrations/*.sql applied, WAL, synchronous=FULL)."""
     path = tmp_path / "agent.sqlite3"
     conn = await db.connect(path)
     await db.migrate(conn)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from agent.devices import build_devices
+from agent.adapters.devices import build_devices
 from drivers.escpos.receipt import SaleReceipt
 from drivers.simulators.rig import start_simulators
 from tests.integration.drivers.helpers import wait_until

@@ -8,14 +8,14 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from agent.enrollment import enroll
-from agent.secrets import CREDENTIAL_FILE, SecretStore, verify_password
+from agent.adapters.secrets import CREDENTIAL_FILE, SecretStore, verify_password
+from agent.adapters.store import db
+from agent.entrypoints.enroll import enroll
+from agent.services.sync import SyncService
 from agent.settings import load_settings
-from agent.store import db
-from agent.uploader import SyncService
 from sync.errors import EnrollmentError
 from sync.testing.seed import seed_sales
-from tests.integration.sync.conftest import CloudUnderTest
+from tests.integration.agent.sync_fixtures import CloudUnderTest
 
 
 class TestEnrollment:

@@ -9,7 +9,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from agent.devices.print_queue import PrintQueue
+from agent.services.print_queue import PrintQueue
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def _state(db: Path, job_id: str) -> str:
 class TestPrintQueue:
     async def test_agent_migration_runner_applies_0100(self, tmp_path: Path) -> None:
         """The agent's runner applies 0100_print_jobs.sql and records it; the queue then works on that DB."""
-        from agent.store import db as agent_db  # noqa: PLC0415 - the agent-core module under test with ours
+        from agent.adapters.store import db as agent_db  # noqa: PLC0415 - the agent-core module under test with ours
 
         path = tmp_path / "agent.sqlite3"
         conn = await agent_db.connect(path)

@@ -1,4 +1,4 @@
-"""agent.secrets: device secret encrypted at rest (AES-GCM), key file 0600 or systemd's, admin password."""
+"""agent.adapters.secrets: device secret encrypted at rest (AES-GCM), key file 0600 or systemd's, admin pw."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.secrets import (
+from agent.adapters.secrets import (
     CREDENTIAL_FILE,
     KEY_FILE,
     SYSTEMD_CREDENTIAL,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.caps import PendingState, check_pending, check_sale_amount
-from agent.errors import SaleRefused
+from agent.domain.caps import PendingState, check_pending, check_sale_amount
+from agent.domain.errors import SaleRefused
 from agent.settings import OfflineSection
 
 CAPS = OfflineSection(max_sale_amount=50_000, max_total_amount=500_000, max_count=1_000, max_age_hours=24)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from agent.money import format_money
-from agent.sale import NewSale, chain, same_request
+from agent.domain.money import format_money
+from agent.domain.sale import NewSale, chain, same_request
 from sync.wire import GENESIS_HASH
 
 

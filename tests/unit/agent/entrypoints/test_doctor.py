@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.doctor import check_clock, check_queue
+from agent.entrypoints.doctor import check_clock, check_queue
 from agent.settings import Settings, load_settings
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.devices import Devices, build_devices
+from agent.adapters.devices import Devices, build_devices
 from drivers.errors import DeviceDisconnected, ProtocolError
 from drivers.simulators.cardreader import CardReaderSimulator, CardRules
 from drivers.simulators.scanner import ScannerSimulator

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.devices import Devices, build_devices
-from agent.devices.config import parse_devices_config
-from agent.devices.printer import MESSAGES, PrinterService
-from agent.ports import ReceiptLine, SaleReceipt
+from agent.adapters.devices import Devices, build_devices
+from agent.adapters.devices.config import parse_devices_config
+from agent.adapters.devices.printer import MESSAGES, PrinterService
+from agent.domain.ports import ReceiptLine, SaleReceipt
 from drivers.errors import DriverError
 from drivers.escpos import encode as e
 from drivers.simulators.printer import PrinterSimulator

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent.outbox import SqliteOutbox
-from tests.integration.sync.conftest import AgentDb, record_sales
+from agent.adapters.store.outbox import SqliteOutbox
+from tests.integration.agent.sync_fixtures import AgentDb, record_sales
 
 
 class TestCancelledCommit:

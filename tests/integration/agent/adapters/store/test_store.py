@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import SaleRefused, StoreUnavailable
-from agent.sale import NewSale
+from agent.adapters.store import Store
+from agent.adapters.store.db import MigrationError, migration_files
+from agent.domain.errors import SaleRefused, StoreUnavailable
+from agent.domain.sale import NewSale
 from agent.settings import OfflineSection, load_settings
-from agent.store import Store
-from agent.store.db import MigrationError, migration_files
 from sync.wire import GENESIS_HASH, item_hash
 
 CAPS = load_settings(overrides={"offline": {"max_count": 100_000, "max_total_amount": 10**12}}).offline
@@ -194,7 +194,7 @@ class TestMigrationRunner:
         path = tmp_path / "agent.sqlite3"
         await (await Store.open(path, CAPS)).close()
         extra = [*migration_files(), ("0300_extra.sql", "CREATE TABLE extra (x INTEGER);")]
-        monkeypatch.setattr("agent.store.db.migration_files", lambda: extra)
+        monkeypatch.setattr("agent.adapters.store.db.migration_files", lambda: extra)
         await (await Store.open(path, CAPS)).close()
         with sqlite3.connect(path) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
@@ -211,7 +211,7 @@ class TestMigrationRunner:
             *migration_files(),
             ("0301_broken.sql", "CREATE TABLE half (x INTEGER); CREATE TABLE oops (;"),
         ]
-        monkeypatch.setattr("agent.store.db.migration_files", lambda: broken)
+        monkeypatch.setattr("agent.adapters.store.db.migration_files", lambda: broken)
         with pytest.raises(MigrationError, match=r"0301_broken\.sql"):
             await Store.open(path, CAPS)
         with sqlite3.connect(path) as conn:

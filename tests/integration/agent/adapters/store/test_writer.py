@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import StoreUnavailable
-from agent.store import db
-from agent.store.writer import GroupCommitWriter
+from agent.adapters.store import db
+from agent.adapters.store.writer import GroupCommitWriter
+from agent.domain.errors import StoreUnavailable
 
 
 @pytest.fixture

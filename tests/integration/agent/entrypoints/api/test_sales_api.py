@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from agent.context import Devices
-from agent.ports import CardResult
+from agent.deps import Devices
+from agent.domain.ports import CardResult
 from drivers.errors import DeviceDisconnected, DeviceTimeout
 from tests.integration.agent.conftest import FakeCardReader, FakePrinter, MakeClient
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.secrets import CREDENTIAL_FILE, EnrolledDevice, SecretStore, hash_password
-from agent.web.admin import LOCK_S, MAX_FAILURES, AdminGate, AdminRefused
+from agent.adapters.secrets import CREDENTIAL_FILE, EnrolledDevice, SecretStore, hash_password
+from agent.entrypoints.web.admin import LOCK_S, MAX_FAILURES, AdminGate, AdminRefused
 
 
 class Clock:

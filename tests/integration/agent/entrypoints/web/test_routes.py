@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from agent.secrets import EnrolledDevice, SecretStore, hash_password
+from agent.adapters.secrets import EnrolledDevice, SecretStore, hash_password
 from tests.integration.agent.conftest import MakeClient
 
 PASSWORD = "pw-for-routes"

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from agent.api.keys import CTX
 from agent.bootstrap import build_app
-from agent.context import AgentContext
+from agent.deps import AgentContext
+from agent.entrypoints.api.keys import CTX
 from drivers.simulators.rig import SimulatorRig, start_simulators
 from sync.client import DeviceCredential
 from sync.signing import authorization_header

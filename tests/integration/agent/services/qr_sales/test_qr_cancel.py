@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from drivers.simulators.rig import SimulatorRig
-from tests.integration.agent.qr.conftest import RealCloud, StartAgent
+from tests.integration.agent.services.qr_sales.conftest import RealCloud, StartAgent
 
 
 class TestQrCancel:

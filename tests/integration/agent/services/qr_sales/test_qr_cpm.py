@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from drivers.simulators.rig import SimulatorRig
-from tests.integration.agent.qr.conftest import RealCloud, StartAgent
+from tests.integration.agent.services.qr_sales.conftest import RealCloud, StartAgent
 
 
 async def _poll(

@@ -4,7 +4,7 @@ simulator's paper roll, for cash, card (reader simulator) and QR CPM (real cloud
 from __future__ import annotations
 
 from drivers.simulators.rig import SimulatorRig
-from tests.integration.agent.qr.conftest import RealCloud, StartAgent
+from tests.integration.agent.services.qr_sales.conftest import RealCloud, StartAgent
 
 
 class TestReceipts:

@@ -13,12 +13,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from agent.adapters.secrets import EnrolledDevice, SecretStore
+from agent.adapters.store import db
 from agent.bootstrap import build_app
-from agent.secrets import EnrolledDevice, SecretStore
 from agent.settings import load_settings
-from agent.store import db
 from sync.testing.seed import seed_sales
-from tests.integration.sync.conftest import DEVICE, CloudUnderTest
+from tests.integration.agent.sync_fixtures import DEVICE, CloudUnderTest
 
 
 def _free_port() -> int:
@@ -36,7 +36,8 @@ def _config(tmp_path: Path) -> Path:
 
 async def _cli(*args: str) -> tuple[int, str, str]:
     pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent.cli", *args, stdout=pipe,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "agent.entrypoints.cli", *args,
+                                                stdout=pipe,
                                                 stderr=pipe)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return int(proc.returncode or 0), out.decode(), err.decode()

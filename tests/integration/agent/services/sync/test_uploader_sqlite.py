@@ -9,13 +9,13 @@ import time
 import aiosqlite
 import pytest
 
-from agent.outbox import SqliteOutbox
+from agent.adapters.store.outbox import SqliteOutbox
 from sync.batch import encode_batch, item_wire_bytes
 from sync.errors import BatchRejected, TransientUploadError
 from sync.testing import ChaosConfig, ChaosProxy
 from sync.uploader import Uploader, UploaderConfig
 from sync.wire import canonical_json, item_hash
-from tests.integration.sync.conftest import DEVICE, AgentDb, CloudUnderTest, make_client, record_sales
+from tests.integration.agent.sync_fixtures import DEVICE, AgentDb, CloudUnderTest, make_client, record_sales
 
 FAST = UploaderConfig(interval=0.5, backoff_base=0.01, backoff_cap=0.2)
 

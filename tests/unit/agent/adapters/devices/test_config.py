@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.devices.config import DevicesConfigError, parse_devices_config
+from agent.adapters.devices.config import DevicesConfigError, parse_devices_config
 
 
 class TestDevicesConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.devices.link import Backoff, DeviceLink
+from agent.adapters.devices.link import Backoff, DeviceLink
 from drivers.errors import DeviceDisconnected
 from drivers.transport import Transport
 

@@ -7,8 +7,8 @@ import importlib.util
 
 import pytest
 
-from agent.devices.config import ScannerConfig
-from agent.devices.scanner import UNAVAILABLE, ScannerService
+from agent.adapters.devices.config import ScannerConfig
+from agent.adapters.devices.scanner import UNAVAILABLE, ScannerService
 from drivers.scanner.evdev_wedge import evdev_available
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.api.host_guard import allowed_hosts, host_name
+from agent.entrypoints.api.host_guard import allowed_hosts, host_name
 from agent.settings import load_settings
 
 
