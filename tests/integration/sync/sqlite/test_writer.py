@@ -82,7 +82,7 @@ class TestGroupCommitWriter:
     async def test_batch_handler_gets_neighbours_of_its_kind_together(
         self, writer: GroupCommitWriter, tmp_path: Path
     ) -> None:
-        """Consecutive jobs of a registered kind reach its handler as one list, and on_commit sees the result."""
+        """Consecutive jobs of a registered kind reach its handler as one list; on_commit sees the result."""
         seen: list[list[int]] = []
         commits: list[bool] = []
 
@@ -100,7 +100,8 @@ class TestGroupCommitWriter:
         """A maintenance job (a checkpoint) runs on the writer thread between batches, outside BEGIN."""
         await writer.run(insert(1))
         assert await writer.outside_transaction(lambda conn: conn.in_transaction) is False
-        row = await writer.outside_transaction(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        row = await writer.outside_transaction(
+            lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
         assert row[0] == 0  # not busy
 
     async def test_migrations_apply_once_with_their_digest(self, tmp_path: Path) -> None:
