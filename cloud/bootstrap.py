@@ -42,7 +42,7 @@ def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
     if not settings.db_url.startswith("sqlite:///"):
         raise SettingsError("only sqlite:/// databases are supported by this build; PostgreSQL is planned")
     path = sqlite_path(settings.db_url)
-    db = Database(path, kill_after_insert_into=settings.test_kill_after_insert_into)
+    db = Database(path)
     box = SecretBox(encryption_key(settings, path))
     simulator = SimulatorProvider()
     registry = Registry([simulator], default=settings.default_provider)

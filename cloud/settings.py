@@ -11,9 +11,6 @@ from typing import Any
 DEFAULT_DB_URL = "sqlite:///./var/pgw.sqlite3"
 ENV_DB = "MPAC_PGW_DB"
 ENV_ENCRYPTION_KEY = "MPAC_PGW_ENCRYPTION_KEY"
-# TEST-ONLY fault injection, set by the crash-recovery e2e test alone: SIGKILL right after the COMMIT that
-# inserted into this table (e.g. payment_intents). Never set it in a deployment.
-ENV_TEST_KILL_AFTER_INSERT = "MPAC_PGW_TEST_KILL_AFTER_INSERT_INTO"
 
 
 class SettingsError(ValueError):
@@ -37,7 +34,6 @@ class Settings:
     default_provider: str = "simulator"
     simulator_routes: bool = True
     encryption_key: bytes | None = field(default=None, repr=False)
-    test_kill_after_insert_into: str | None = None  # TEST-ONLY, see ENV_TEST_KILL_AFTER_INSERT
 
     def __post_init__(self) -> None:
         if not (self.db_url.startswith("sqlite:///") or self.db_url.startswith("postgresql://")):
@@ -59,8 +55,6 @@ class Settings:
             values["db_url"] = environ[ENV_DB]
         if environ.get(ENV_ENCRYPTION_KEY):
             values["encryption_key"] = environ[ENV_ENCRYPTION_KEY].encode("ascii")
-        if environ.get(ENV_TEST_KILL_AFTER_INSERT):
-            values["test_kill_after_insert_into"] = environ[ENV_TEST_KILL_AFTER_INSERT]
         values.update({k: v for k, v in options.items() if v is not None})
         return cls(**values)
 

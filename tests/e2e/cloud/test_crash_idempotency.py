@@ -1,9 +1,10 @@
 """A keyed create survives a crash between its commit and its reply: the retry gets the stored 201.
 
-`mpac-pgw serve` runs as a real process with the TEST-ONLY fault hook MPAC_PGW_TEST_KILL_AFTER_INSERT_INTO,
-which SIGKILLs it right after the COMMIT that inserted the intent and before any reply is written. If the
-Idempotency-Key record were committed separately (after the business write), it would be lost with the
-process and the retry would get 409 duplicate_merchant_ref_id instead of the outcome of its own create.
+`mpac-pgw serve` runs as a real process through tests/support/crashing_pgw.py, which (with
+CRASH_AFTER_INSERT_INTO=payment_intents) SIGKILLs it right after the COMMIT that inserted the intent and
+before any reply is written. If the Idempotency-Key record were committed separately (after the business
+write), it would be lost with the process and the retry would get 409 duplicate_merchant_ref_id instead of
+the outcome of its own create.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,23 +24,26 @@ from typing import Any
 import pytest
 
 from sync.signing import authorization_header
+from tests.support.crashing_pgw import ENV as KILL_ENV
 
-from .test_serve import API_KEY, SECRET, admin, pgw_command
+from .test_serve import API_KEY, SECRET, admin
 
-KILL_ENV = "MPAC_PGW_TEST_KILL_AFTER_INSERT_INTO"
+ROOT = Path(__file__).resolve().parents[3]
 PATH = "/v1/payment_intents"
 BODY = json.dumps({"amount": 1200, "currency": "JPY", "payment_method_types": ["cash"],
                    "merchant_ref_id": "crash-order-1"}).encode()  # fmt: skip
 
 
 def start(db: str, *, kill_after: str | None) -> tuple[subprocess.Popen[str], str]:
-    """`mpac-pgw serve --port 0`; the fault hook only when `kill_after` names a table."""
+    """`mpac-pgw serve --port 0` (through the crashing wrapper); it crashes only when `kill_after` names a
+    table."""
     env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
     env["MPAC_PGW_ENCRYPTION_KEY"] = ""
     if kill_after is not None:
         env[KILL_ENV] = kill_after
-    proc = subprocess.Popen([*pgw_command(), "serve", "--port", "0", "--db", db], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)  # fmt: skip
+    command = [sys.executable, "-m", "tests.support.crashing_pgw", "serve", "--port", "0", "--db", db]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+                            cwd=ROOT)  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("mpac-pgw listening on http://127.0.0.1:"), line

@@ -14,7 +14,7 @@ from cloud.infrastructure.sqlite.db import Database, Stmt
 from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
 
 NOW = 1_800_000_000.0
-MARK = Stmt("INSERT INTO schema_migrations VALUES ('9999_business_row', 0)")  # a stand-in business row
+MARK = Stmt("INSERT INTO schema_migrations VALUES ('9999_business_row', 'x', 0)")  # a stand-in business row
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def committed(db: Database, sql: str) -> list[tuple[object, ...]]:
 
 def business_rows(db: Database) -> list[tuple[object, ...]]:
     """How many stand-in business rows are committed."""
-    return committed(db, "SELECT count(*) FROM schema_migrations WHERE version='9999_business_row'")
+    return committed(db, "SELECT count(*) FROM schema_migrations WHERE name='9999_business_row'")
 
 
 def stored(status: int = 201, at: float = NOW) -> StoredResponse:

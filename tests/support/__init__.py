@@ -1,0 +1,1 @@
+"""Test-side helpers that production code knows nothing about (fault injection, process wrappers)."""
