@@ -16,6 +16,10 @@ class TransientUploadError(SyncError):
         self.status = status
 
 
+class CloudUnreachable(TransientUploadError):
+    """No HTTP answer at all (refused, reset, DNS, timeout); `status` is None. Raised by sync.http only."""
+
+
 class BatchRejected(SyncError):
     """The cloud refused the whole batch with a 4xx (auth, forbidden, too large, malformed).
 

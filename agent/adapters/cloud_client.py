@@ -1,20 +1,22 @@
-"""A small HMAC-signing client of the cloud PaymentIntent API (DESIGN §3, §5), used for QR MPM sales.
+"""The agent's client of the cloud PaymentIntent API (docs/cloud-api.md), used for QR MPM sales.
 
-Each request is signed at send time with the device credential; POSTs carry an Idempotency-Key so a retry
-after a lost answer cannot create a second intent.
+A thin adapter over `sync.http.CloudSession`, which signs each request at send time; POSTs carry an
+Idempotency-Key so a retry after a lost answer cannot create a second intent. Here, and only here, the cloud's
+answers become agent errors: CloudRefused (4xx) and UpstreamUnavailable (network, 429, 5xx).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import aiohttp
 
 from agent.domain.errors import AgentError, UpstreamUnavailable
-from sync.client import DeviceCredential
-from sync.signing import authorization_header
+from sync.errors import CloudUnreachable
+from sync.http import CloudSession, DeviceCredential, encode_json
+
+CONNECT_TIMEOUT_S = 3.0  # fail fast at the till: a QR sale is waiting while we connect
 
 
 class CloudRefused(AgentError):
@@ -29,34 +31,23 @@ class CloudClient:
 
     def __init__(self, base_url: str, credentials: DeviceCredential, session: aiohttp.ClientSession,
                  timeout_s: float) -> None:
-        self._base = base_url.rstrip("/")
-        self._cred = credentials
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 3.0))
+        self._cloud = CloudSession(base_url, credentials, timeout_s=timeout_s,
+                                   connect_timeout_s=CONNECT_TIMEOUT_S, session=session)
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
         """Send one request signed now; return the JSON answer of a 2xx."""
-        raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
-        headers = {"Authorization": authorization_header(
-            self._cred.api_key, self._cred.secret_key, method, path, int(time.time()), raw)}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+        raw = None if body is None else encode_json(body)
         try:
-            async with self._session.request(method, self._base + path, data=raw or None, headers=headers,
-                                             timeout=self._timeout) as resp:
-                text = await resp.text()
-                status = resp.status
-        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            reply = await self._cloud.request(method, path, body=raw, idempotency_key=idempotency_key)
+        except CloudUnreachable as err:
             raise _unreachable() from err
-        return _answer(status, text)
+        return _answer(reply.status, reply.body)
 
 
-def _answer(status: int, text: str) -> dict[str, Any]:
+def _answer(status: int, raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(text) if text else {}
+        data = json.loads(raw) if raw else {}
     except ValueError:
         data = {}
     if not isinstance(data, dict):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.adapters.secrets import (
@@ -25,7 +24,8 @@ from agent.adapters.secrets import (
     new_admin_password,
 )
 from agent.settings import Settings
-from sync.errors import EnrollmentError
+from sync.errors import CloudUnreachable, EnrollmentError
+from sync.http import CloudSession, encode_json
 
 ACTIVATE_PATH = "/v1/devices/activate"
 _MESSAGES = {
@@ -72,16 +72,15 @@ def _server_message(raw: bytes) -> str:
 async def activate(cloud_url: str, code: str, serial_number: str, model: str, *,
                    timeout_s: float = 15.0) -> Activation:
     """POST the code; return the credential or raise EnrollmentError with a message for a technician."""
-    url = cloud_url.rstrip("/") + ACTIVATE_PATH
-    body = {"code": code.strip(), "serial_number": serial_number, "model": model}
+    body = encode_json({"code": code.strip(), "serial_number": serial_number, "model": model})
+    # Unsigned: the device has no credential yet; the one-time code authenticates it (docs/cloud-api.md).
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                session.post(url, json=body) as resp:
-            raw = await resp.read()
-            status = resp.status
-    except (TimeoutError, aiohttp.ClientError, OSError) as err:
-        raise EnrollmentError(f"Cannot reach the cloud at {cloud_url}: {type(err).__name__}. "
+        async with CloudSession(cloud_url, timeout_s=timeout_s) as cloud:
+            reply = await cloud.request("POST", ACTIVATE_PATH, body=body, signed=False)
+    except CloudUnreachable as err:
+        raise EnrollmentError(f"Cannot reach the cloud at {cloud_url}: {type(err.__cause__).__name__}. "
                               "Check the URL and the network.") from err
+    status, raw = reply.status, reply.body
     if status in _MESSAGES:
         raise EnrollmentError(_MESSAGES[status])
     if status != 201:
