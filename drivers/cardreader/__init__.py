@@ -1,1 +1,1 @@
-"""Card reader over a framed serial protocol (see PROTOCOL.md); never handles a full card number."""
+"""Card reader over a framed serial protocol (docs/card-reader-protocol.md); never a full card number."""

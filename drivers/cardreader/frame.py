@@ -1,4 +1,4 @@
-"""Framing of the card reader protocol (PROTOCOL.md): STX LEN(2) PAYLOAD ETX LRC, ACK/NAK; pure."""
+"""Framing of the card reader protocol (docs/card-reader-protocol.md): STX LEN PAYLOAD ETX LRC; pure."""
 
 from __future__ import annotations
 

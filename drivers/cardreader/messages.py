@@ -1,4 +1,4 @@
-"""Payload messages of the card reader protocol (PROTOCOL.md), validated by pydantic; no card number."""
+"""Payloads of the card reader protocol (docs/card-reader-protocol.md), pydantic-validated; no card number."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Host side of the card reader protocol (PROTOCOL.md): one sale at a time, ACK/NAK, retries, cancel."""
+"""Host side of the card reader protocol (docs/card-reader-protocol.md): one sale at a time, retries."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Card reader simulator on a pty: reader side of PROTOCOL.md; approves/declines by rules, or misbehaves."""
+"""Card reader simulator on a pty: reader side of docs/card-reader-protocol.md; approves/declines by rules."""
 
 from __future__ import annotations
 

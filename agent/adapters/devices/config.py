@@ -86,7 +86,7 @@ class ScannerConfig(BaseModel):
 
 
 class CardReaderConfig(BaseModel):
-    """A card reader speaking drivers/cardreader/PROTOCOL.md."""
+    """A card reader speaking the protocol of docs/card-reader-protocol.md."""
 
     model_config = _STRICT
     transport: Literal["serial"] = "serial"
