@@ -102,3 +102,37 @@ class TestSyncClient:
     def test_secret_is_not_in_repr(self) -> None:
         """The credential's repr never shows the secret key."""
         assert "sk_dev_secret" not in repr(CRED)
+
+
+class TestSyncClientProbe:
+    async def test_probe_is_an_unsigned_health_check(self) -> None:
+        """probe() GETs /health without an Authorization header and reports a sub-500 answer as up."""
+        seen: list[str | None] = []
+
+        async def health(request: web.Request) -> web.Response:
+            seen.append(request.headers.get("Authorization"))
+            return web.json_response({"status": "ok"})
+
+        app = web.Application()
+        app.router.add_get("/health", health)
+        server = TestServer(app, host="127.0.0.1", port=0)
+        await server.start_server()
+        client = SyncClient(str(server.make_url("")), CRED, timeout=5)
+        try:
+            assert await client.probe() is True
+        finally:
+            await client.close()
+            await server.close()
+        assert seen == [None]
+
+    async def test_probe_without_a_server_is_false(self) -> None:
+        """probe() answers False, never raises, when nothing listens."""
+        async def handler(_: web.Request) -> web.Response:
+            return web.Response()
+
+        server = await _serve(handler)
+        url = str(server.make_url(""))
+        await server.close()
+        client = SyncClient(url, CRED, timeout=2)
+        assert await client.probe() is False
+        await client.close()
