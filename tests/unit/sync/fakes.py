@@ -1,4 +1,4 @@
-"""In-memory fakes implementing the uploader's Protocols (Outbox, BatchSender) for unit tests."""
+"""Fakes for unit tests: the uploader's Protocols (Outbox, BatchSender) in memory, and a dead loopback URL."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from sync.batch import OutboxItem, fit_count
 from sync.errors import SyncError
@@ -113,3 +116,12 @@ class ScriptedSender:
                 self.seen[lid] = f"pi_{lid}"
                 results.append(ItemResult(local_id=lid, status="accepted", payment_intent_id=self.seen[lid]))
         return BatchResponse(batch_id=batch["batch_id"], server_time=batch["sent_at"] + 1500, results=results)
+
+
+async def dead_url() -> str:
+    """The URL of a loopback port that was just listening and no longer is (connection refused)."""
+    server = TestServer(web.Application(), host="127.0.0.1", port=0)
+    await server.start_server()
+    url = str(server.make_url(""))
+    await server.close()
+    return url

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from sync.client import DeviceCredential, SyncClient
 from sync.errors import BatchRejected, TransientUploadError
 from sync.signing import parse_authorization, secret_key_hash, verify
+from tests.unit.sync.fakes import dead_url
 
 CRED = DeviceCredential("dev_1", "pk_dev_1", "sk_dev_secret")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -88,13 +89,7 @@ class TestSyncClient:
 
     async def test_connection_refused_is_transient(self) -> None:
         """No server listening → TransientUploadError, never a crash."""
-        async def handler(_: web.Request) -> web.Response:
-            return web.Response()
-
-        server = await _serve(handler)
-        url = str(server.make_url(""))
-        await server.close()
-        client = SyncClient(url, CRED, timeout=2)
+        client = SyncClient(await dead_url(), CRED, timeout=2)
         with pytest.raises(TransientUploadError):
             await client.send(b"{}")
         await client.close()
@@ -127,12 +122,6 @@ class TestSyncClientProbe:
 
     async def test_probe_without_a_server_is_false(self) -> None:
         """probe() answers False, never raises, when nothing listens."""
-        async def handler(_: web.Request) -> web.Response:
-            return web.Response()
-
-        server = await _serve(handler)
-        url = str(server.make_url(""))
-        await server.close()
-        client = SyncClient(url, CRED, timeout=2)
+        client = SyncClient(await dead_url(), CRED, timeout=2)
         assert await client.probe() is False
         await client.close()

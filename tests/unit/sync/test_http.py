@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 from sync.errors import CloudUnreachable, TransientUploadError
 from sync.http import CloudSession, DeviceCredential, encode_json
 from sync.signing import parse_authorization, secret_key_hash, verify
+from tests.unit.sync.fakes import dead_url
 
 CRED = DeviceCredential("dev_1", "pk_dev_1", "sk_dev_secret")
 T0 = 1_700_000_000.0
@@ -52,16 +53,6 @@ async def cloud() -> AsyncIterator[tuple[Recorder, str]]:
     await server.close()
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class TestCloudSession:
     async def test_signed_request_verifies_with_exactly_one_authorization(
             self, cloud: tuple[Recorder, str]) -> None:
@@ -76,10 +67,10 @@ class TestCloudSession:
     async def test_signature_is_computed_at_send_time(self, cloud: tuple[Recorder, str]) -> None:
         """Two sends one second apart carry the clock's time of each send, both valid."""
         recorder, url = cloud
-        clock = FakeClock(T0)
-        async with CloudSession(url, CRED, clock=clock) as session:
+        now = [T0]
+        async with CloudSession(url, CRED, clock=lambda: now[0]) as session:
             await session.request("GET", "/v1/payment_intents/pi_1")
-            clock.now += 1
+            now[0] += 1
             await session.request("GET", "/v1/payment_intents/pi_1")
         stamps = [parse_authorization(recorder.auth_headers(i)[0]).timestamp for i in (0, 1)]
         assert stamps == [int(T0), int(T0) + 1]
@@ -136,11 +127,7 @@ class TestCloudSession:
 
     async def test_connection_refused_is_cloud_unreachable(self) -> None:
         """No server listening raises CloudUnreachable, a TransientUploadError with no status."""
-        server = TestServer(web.Application(), host="127.0.0.1", port=0)
-        await server.start_server()
-        url = str(server.make_url(""))
-        await server.close()
-        async with CloudSession(url, CRED, timeout_s=2) as session:
+        async with CloudSession(await dead_url(), CRED, timeout_s=2) as session:
             with pytest.raises(CloudUnreachable) as info:
                 await session.request("GET", "/health")
         assert isinstance(info.value, TransientUploadError) and info.value.status is None
