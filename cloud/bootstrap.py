@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -16,10 +17,8 @@ from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 from cloud.infrastructure.sqlite.db import Database, sqlite_path
 from cloud.infrastructure.sqlite.devices import SqliteDeviceRepository
-from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
-from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
-from cloud.infrastructure.sqlite.sync_batches import SqliteSyncRepository
 from cloud.infrastructure.sqlite.tenants import SqliteCredentialResolver, SqliteTenantRepository
+from cloud.infrastructure.sqlite.unit_of_work import SqliteUnitOfWork
 from cloud.settings import Settings, SettingsError
 
 
@@ -48,15 +47,13 @@ def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
     registry = Registry([simulator], default=settings.default_provider)
     return Deps(
         db=db,
-        intents=SqliteIntentRepository(db),
+        uow=functools.partial(SqliteUnitOfWork, db),
         tenants=SqliteTenantRepository(db, box),
         credentials=SqliteCredentialResolver(db),
-        idempotency=SqliteIdempotencyStore(db),
         providers=registry,
         simulator=simulator if settings.simulator_routes else None,
         clock=clock,
         devices=SqliteDeviceRepository(db),
-        sync=SqliteSyncRepository(db),
     )
 
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.domain.devices import DeviceRepository
 from cloud.domain.ports import (
     Clock,
     CredentialResolver,
-    IdempotencyStore,
-    PaymentIntentRepository,
     ProviderRegistry,
     Storage,
     TenantRepository,
+    UnitOfWork,
 )
-from cloud.domain.sync import SyncRepository
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 
 
@@ -23,12 +22,10 @@ class Deps:
     """Named dependencies handed to create_app and, from there, to every service handler."""
 
     db: Storage
-    intents: PaymentIntentRepository
+    uow: Callable[[], UnitOfWork]  # a fresh unit of work: intents, idempotency records, sync batches
     tenants: TenantRepository
     credentials: CredentialResolver
-    idempotency: IdempotencyStore
     providers: ProviderRegistry
     simulator: SimulatorProvider | None
     clock: Clock
-    devices: DeviceRepository  # device enrollment (DESIGN §7)
-    sync: SyncRepository  # sync batch intake (DESIGN §6)
+    devices: DeviceRepository  # device enrollment (docs/cloud-api.md)

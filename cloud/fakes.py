@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
 
 from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.errors import Conflict, NotFound
 from cloud.domain.intent import PaymentIntent, Status, Transaction
-from cloud.domain.ports import IntentScope, Page
+from cloud.domain.ports import IdempotencyStore, IntentScope, Page, PaymentIntentRepository, StoredResponse
+from cloud.domain.sync import AcceptedSale, SyncRepository, offline_intent
 from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
 
 
@@ -36,6 +39,14 @@ class InMemoryIntents:
         self.intents[intent.id] = intent
         self.txns.append(txn)
         self.tokens[token_hash] = (intent.id, token_expires)
+
+    async def add_many(self, accepted: Sequence[AcceptedSale], store: Store, device_id: str) -> None:
+        """Insert the intents of accepted offline sales (built through the domain, as a fake may be slow)."""
+        for a in accepted:
+            intent, txns = offline_intent(a.sale, store, intent_id=a.intent_id, device_id=device_id,
+                                          txn_ids=[edge[0] for edge in a.record.edges])  # fmt: skip
+            self.intents[intent.id] = intent
+            self.txns.extend(txns)
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         """The intent, or None."""
@@ -139,3 +150,58 @@ class InMemoryTenants:
     async def resolve(self, api_key: str) -> Credential | None:
         """CredentialResolver too."""
         return self.credentials.get(api_key)
+
+
+class InMemoryIdempotency:
+    """IdempotencyStore in a dict."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], StoredResponse] = {}
+
+    async def get(self, scope: str, key: str, newer_than: float) -> StoredResponse | None:
+        """The record if newer than `newer_than`."""
+        found = self.records.get((scope, key))
+        return found if found is not None and found.created_at > newer_than else None
+
+    async def add(self, scope: str, key: str, stored: StoredResponse, expired_before: float) -> None:
+        """Record; Conflict if a live record exists."""
+        old = self.records.get((scope, key))
+        if old is not None and old.created_at > expired_before:
+            raise Conflict("recorded meanwhile", code="idempotency_in_flight")
+        self.records[(scope, key)] = stored
+
+    async def purge(self, older_than: float) -> None:
+        """Drop old records."""
+        self.records = {k: v for k, v in self.records.items() if v.created_at > older_than}
+
+
+class InMemoryUnitOfWork:
+    """UnitOfWork over in-memory repositories. Writes apply at once (a fake has no transaction to roll back);
+    `commits` counts the outermost commits, so a test can check that a handler committed once."""
+
+    def __init__(self, intents: PaymentIntentRepository | None = None, sync: SyncRepository | None = None,
+                 idempotency: IdempotencyStore | None = None) -> None:  # fmt: skip
+        self.intents: PaymentIntentRepository = intents or InMemoryIntents()
+        self.idempotency: IdempotencyStore = idempotency or InMemoryIdempotency()
+        self.sync: SyncRepository = sync  # type: ignore[assignment]  # only the intake's tests need one
+        self.commits = 0
+        self._depth = 0
+
+    async def __aenter__(self) -> Self:
+        """Open a block."""
+        self._depth += 1
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close a block."""
+        self._depth -= 1
+
+    async def commit(self) -> None:
+        """Count an outermost commit."""
+        if self._depth <= 1:
+            self.commits += 1
+
+    async def rollback(self) -> None:
+        """Nothing to undo in memory."""

@@ -44,6 +44,6 @@ async def device_suspend(args: argparse.Namespace, deps: Deps) -> dict[str, Any]
 )  # fmt: skip
 async def device_show(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the device, its sync state and its first anomalies."""
-    view = await dv.device_view(args.device, None, devices=deps.devices, sync=deps.sync,
+    view = await dv.device_view(args.device, None, devices=deps.devices, sync=deps.uow().sync,
                                 anomalies=max(0, min(args.anomalies, 1000)))  # fmt: skip
     return dv.view_json(view)

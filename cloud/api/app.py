@@ -15,7 +15,7 @@ from cloud.api.errors import error_middleware
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
 from cloud.api.ratelimit import RateLimiter
 from cloud.deps import Deps
-from cloud.service.handlers import expire_due
+from cloud.service.handlers import expire_due, purge_idempotency
 from cloud.settings import Settings
 
 log = logging.getLogger("cloud.api")
@@ -45,9 +45,10 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(settings.expiry_sweep_seconds)
             try:
                 for _ in range(100):  # bounded: at most 100 pages of 100 per tick
-                    if await expire_due(intents=deps.intents, clock=deps.clock) == 0:
+                    if await expire_due(uow=deps.uow(), clock=deps.clock) == 0:
                         break
-                await deps.idempotency.purge(deps.clock() - settings.idempotency_ttl_seconds)
+                retention = deps.clock() - settings.idempotency_ttl_seconds
+                await purge_idempotency(uow=deps.uow(), older_than=retention)
                 app[LIMITER].forget_idle(deps.clock())
             except Exception:
                 log.exception("expiry sweep failed")

@@ -71,7 +71,7 @@ async def authenticate_token(token: object, deps: Deps) -> TokenPrincipal:
     """Resolve a payment_token to the one intent it is bound to."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 128:
         raise unauthorized("invalid_payment_token", "payment_token is missing or malformed")
-    bound = await deps.intents.token_intent(hash_token(token), deps.clock())
+    bound = await deps.uow().intents.token_intent(hash_token(token), deps.clock())
     if bound is None:
         raise unauthorized("invalid_payment_token", "payment_token is unknown or expired")
     return TokenPrincipal(*bound)

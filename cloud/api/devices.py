@@ -97,7 +97,7 @@ async def activate(request: web.Request) -> web.Response:
 async def show_device(call: Call) -> Reply:
     """GET /v1/devices/{id}: the device and its sync state, for its partner / merchant / store or itself."""
     view = await device_view(call.request.match_info["id"], call.credential(), devices=call.deps.devices,
-                             sync=call.deps.sync)  # fmt: skip
+                             sync=call.deps.uow().sync)  # fmt: skip
     return Reply(200, view_json(view))
 
 

@@ -3,9 +3,12 @@
 Usage: `@endpoint(token=True)` over `async def handler(call: Call) -> Reply`. Device enrollment and sync batch
 routes reuse it (an HMAC device credential is just another Credential).
 
-With `atomic=True` and an Idempotency-Key, the handler's writes are held and committed in ONE unit together
-with the stored response (DESIGN §5), so a crash leaves both or neither: a retry always learns the outcome.
-Only for handlers that never read back their own writes and whose repositories map write errors on the Stmt.
+Every request runs in a unit of work the endpoint opens (`call.uow`) and hands to the service handler, which
+opens it too and commits; as the enclosing block, the endpoint makes that commit the real one after it has
+added the Idempotency-Key record (if the request carries a key) to the same unit. So a create, its
+Transaction and its stored response commit together or not at all (docs/cloud-api.md), with or without a key.
+`own_units=True` is for a handler that commits units itself (the batch intake retries a lost race with a fresh
+unit): its record then follows in a unit of its own.
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ from cloud.api.errors import ApiError, error_body, json_response, to_api_error
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
 from cloud.deps import Deps
 from cloud.domain.errors import DomainError
-from cloud.domain.ports import StoredResponse
+from cloud.domain.ports import StoredResponse, UnitOfWork
 from cloud.domain.tenants import Credential, Principal
-from cloud.service.handlers import issue_token
+from cloud.service.handlers import reissue_token
 from cloud.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,13 +39,14 @@ MAX_IDEMPOTENCY_KEY = 255
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One authenticated request: raw body, caller, and the app's settings and dependencies."""
+    """One authenticated request: raw body, caller, the app's settings and dependencies, its unit of work."""
 
     request: web.Request
     body: bytes
     principal: Principal
     deps: Deps
     settings: Settings
+    uow: UnitOfWork
 
     def parse(self, model: type[M]) -> M:
         """Validate the JSON body (empty means {}) with a pydantic model; errors become 400/422."""
@@ -112,8 +116,19 @@ def _rate_limit(request: web.Request, principal: Principal) -> None:
         )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """Where and how an Idempotency-Key request's response is recorded."""
+
+    scope: str
+    key: str
+    digest: str
+    now: float
+    expired_before: float
+
+
 def endpoint(
-    *, token: bool = False, max_body: int | None = None, atomic: bool = False
+    *, token: bool = False, max_body: int | None = None, own_units: bool = False
 ) -> Callable[[Handler], Any]:
     """Wrap a Call handler into an aiohttp handler with the shared pipeline."""
 
@@ -124,14 +139,63 @@ def endpoint(
             key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
             principal = await authenticate(request, body, token=token, idempotent=key is not None)
             _rate_limit(request, principal)
-            call = Call(request, body, principal, request.app[DEPS], settings)
+            deps = request.app[DEPS]
+            call = Call(request, body, principal, deps, settings, deps.uow())
+            run = _run_alone if own_units else _run_in_unit
             if key is None:
-                return _render(await handler(call))
-            return await _idempotent(call, key, handler, atomic=atomic)
+                return _render(await run(handler, call, None))
+            return await _idempotent(call, key, handler, run)
 
         return view
 
     return wrap
+
+
+async def _run_in_unit(handler: Handler, call: Call, record: _Record | None) -> Reply:
+    """The handler inside the request's unit, then the record (if any) in the same unit, one commit."""
+    uow = call.uow
+    async with uow:
+        try:
+            reply = await handler(call)
+        except Exception as exc:
+            if record is None:
+                raise  # the error middleware answers; the unit's writes are discarded
+            await uow.rollback()  # a failed request changes nothing but its record
+            reply = _error_reply(exc)
+        stored = None if record is None else _to_store(reply, record)
+        if record is not None and stored is not None:
+            await uow.idempotency.add(record.scope, record.key, stored, record.expired_before)
+        try:
+            await uow.commit()
+        except Exception as exc:  # conflict, stale write, key recorded meanwhile, storage unavailable
+            if record is None:
+                raise
+            reply = _error_reply(exc)
+        else:
+            return reply
+    return await _record_alone(call, reply, record)
+
+
+async def _run_alone(handler: Handler, call: Call, record: _Record | None) -> Reply:
+    """A handler that commits its own units; the record (if any) follows in a unit of its own."""
+    if record is None:
+        return await handler(call)
+    return await _record_alone(call, await _run(handler, call), record)
+
+
+async def _record_alone(call: Call, reply: Reply, record: _Record) -> Reply:
+    """Record the reply in a unit of its own (the error of a unit that failed); its error if that fails."""
+    stored = _to_store(reply, record)
+    if stored is None:
+        return reply
+    uow = call.uow
+    try:
+        async with uow:
+            await uow.idempotency.add(record.scope, record.key, stored, record.expired_before)
+            await uow.commit()
+    except Exception as exc:  # e.g. the key was recorded meanwhile by another process
+        return _error_reply(exc)
+    return reply
 
 
 def _render(reply: Reply) -> web.Response:
@@ -146,12 +210,15 @@ def _scope(principal: Principal) -> str:
     return principal.api_key if isinstance(principal, Credential) else f"token:{principal.intent_id}"
 
 
-async def _idempotent(call: Call, key: str, handler: Handler, *, atomic: bool) -> web.Response:
+Runner = Callable[[Handler, Call, "_Record | None"], Awaitable[Reply]]
+
+
+async def _idempotent(call: Call, key: str, handler: Handler, run: Runner) -> web.Response:
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise ApiError(
             400, "invalid_idempotency_key", f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} chars"
         )
-    request, store = call.request, call.deps.idempotency
+    request = call.request
     scope = _scope(call.principal)
     digest = hashlib.sha256(f"{request.method}\n{request.path}\n".encode() + call.body).hexdigest()
     in_flight = request.app[IN_FLIGHT]
@@ -160,22 +227,11 @@ async def _idempotent(call: Call, key: str, handler: Handler, *, atomic: bool) -
     in_flight.add((scope, key))
     try:
         now = call.deps.clock()
-        expired_before = now - call.settings.idempotency_ttl_seconds
-        stored = await store.get(scope, key, expired_before)
+        record = _Record(scope, key, digest, now, now - call.settings.idempotency_ttl_seconds)
+        stored = await call.uow.idempotency.get(scope, key, record.expired_before)
         if stored is not None:
             return await _replay(stored, digest, call)
-        if atomic:
-            with store.hold_writes() as held:
-                reply = await _run(handler, call)
-        else:  # writes commit as they happen; the record follows in its own unit
-            held, reply = (), await _run(handler, call)
-        for attempt in (held, ()):  # the second pass records the error of a held unit that failed
-            try:
-                await store.commit(attempt, scope, key, _to_store(reply, digest, now), expired_before)
-                break
-            except Exception as exc:  # conflict, stale write, key recorded meanwhile, storage unavailable
-                reply = _error_reply(exc)
-        return _render(reply)
+        return _render(await run(handler, call, record))
     finally:
         in_flight.discard((scope, key))
 
@@ -199,12 +255,12 @@ async def _run(handler: Handler, call: Call) -> Reply:
         return _error_reply(exc)
 
 
-def _to_store(reply: Reply, digest: str, now: float) -> StoredResponse | None:
+def _to_store(reply: Reply, record: _Record) -> StoredResponse | None:
     if reply.status >= 500 or reply.payload.get("error", {}).get("code") == "idempotency_in_flight":
         return None  # a 5xx is not kept, so a retry can succeed; nor is "in flight", which is not an outcome
     kept = {k: v for k, v in reply.payload.items() if k not in ("payment_token", "payment_token_expires_at")}
     body = orjson.dumps(kept)
-    return StoredResponse(digest, reply.status, body, reply.token_intent, now)
+    return StoredResponse(record.digest, reply.status, body, reply.token_intent, record.now)
 
 
 async def _replay(stored: StoredResponse, digest: str, call: Call) -> web.Response:
@@ -213,10 +269,9 @@ async def _replay(stored: StoredResponse, digest: str, call: Call) -> web.Respon
                        type_="idempotency_error")  # fmt: skip
     payload: dict[str, Any] = json.loads(stored.body)
     if stored.token_intent is not None:
-        intent = await call.deps.intents.get(stored.token_intent)
-        if intent is not None:
-            issued = await issue_token(intent, intents=call.deps.intents, clock=call.deps.clock,
-                                       token_ttl=call.settings.token_ttl_seconds)  # fmt: skip
+        issued = await reissue_token(stored.token_intent, uow=call.uow, clock=call.deps.clock,
+                                     token_ttl=call.settings.token_ttl_seconds)  # fmt: skip
+        if issued is not None:
             payload["payment_token"] = issued.payment_token
             payload["payment_token_expires_at"] = int(issued.token_expires_at)
     return json_response(stored.status_code, payload, {"Idempotent-Replayed": "true"})

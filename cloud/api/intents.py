@@ -1,4 +1,4 @@
-"""PaymentIntent endpoints of DESIGN §5 (create, retrieve, confirm, cancel, list, capture, sync)."""
+"""PaymentIntent endpoints of docs/cloud-api.md (create, retrieve, confirm, cancel, list, capture, sync)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ from cloud.api.errors import ApiError
 from cloud.api.views import intent_json, issued_json
 from cloud.domain import commands as c
 from cloud.domain.intent import CaptureMethod, MethodType, ProcessingMode, Status
-from cloud.domain.tenants import Credential
 from cloud.service import handlers as h
 from cloud.service import payments as p
 
 
-@endpoint(atomic=True)
+@endpoint()
 async def create_intent(call: Call) -> Reply:
     """POST /v1/payment_intents."""
     body = call.parse(m.CreatePaymentIntentRequest)
@@ -38,7 +37,7 @@ async def create_intent(call: Call) -> Reply:
     )
     d = call.deps
     issued = await h.create_payment_intent(
-        cmd, call.credential(), intents=d.intents, tenants=d.tenants, clock=d.clock,
+        cmd, call.credential(), uow=call.uow, tenants=d.tenants, clock=d.clock,
         token_ttl=call.settings.token_ttl_seconds,
     )  # fmt: skip
     return Reply(201, issued_json(issued), token_intent=issued.intent.id)
@@ -47,18 +46,16 @@ async def create_intent(call: Call) -> Reply:
 @endpoint(token=True)
 async def retrieve_intent(call: Call) -> Reply:
     """GET /v1/payment_intents/{id}: HMAC callers also receive a fresh payment_token."""
-    d = call.deps
-    intent = await h.load_visible(
-        call.request.match_info["id"], call.principal, intents=d.intents, clock=d.clock
-    )
-    if isinstance(call.principal, Credential):
-        issued = await h.issue_token(intent, intents=d.intents, clock=d.clock,
-                                     token_ttl=call.settings.token_ttl_seconds)  # fmt: skip
-        return Reply(200, issued_json(issued))
-    return Reply(200, intent_json(intent))
+    found = await h.retrieve_payment_intent(
+        call.request.match_info["id"], call.principal, uow=call.uow, clock=call.deps.clock,
+        token_ttl=call.settings.token_ttl_seconds,
+    )  # fmt: skip
+    if isinstance(found, h.IssuedIntent):
+        return Reply(200, issued_json(found))
+    return Reply(200, intent_json(found))
 
 
-@endpoint(token=True, atomic=True)
+@endpoint(token=True)
 async def confirm_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/confirm."""
     body = call.parse(m.ConfirmPaymentIntentRequest)
@@ -74,40 +71,37 @@ async def confirm_intent(call: Call) -> Reply:
     )
     d = call.deps
     intent = await p.confirm_payment_intent(
-        cmd, call.principal, intents=d.intents, tenants=d.tenants, providers=d.providers, clock=d.clock
+        cmd, call.principal, uow=call.uow, tenants=d.tenants, providers=d.providers, clock=d.clock
     )
     return Reply(200, intent_json(intent))
 
 
-@endpoint(token=True, atomic=True)
+@endpoint(token=True)
 async def cancel_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/cancel."""
     body = call.parse(m.CancelPaymentIntentRequest)
     cmd = c.CancelPaymentIntent(call.request.match_info["id"], body.cancellation_reason)
-    intent = await h.cancel_payment_intent(
-        cmd, call.principal, intents=call.deps.intents, clock=call.deps.clock
-    )
+    intent = await h.cancel_payment_intent(cmd, call.principal, uow=call.uow, clock=call.deps.clock)
     return Reply(200, intent_json(intent))
 
 
-@endpoint(atomic=True)
+@endpoint()
 async def capture_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/capture."""
     call.parse(m.EmptyRequest)
     cmd = c.CapturePaymentIntent(call.request.match_info["id"])
-    intent = await h.capture_payment_intent(cmd, call.credential(), intents=call.deps.intents,
-                                            clock=call.deps.clock)  # fmt: skip
+    intent = await h.capture_payment_intent(cmd, call.credential(), uow=call.uow, clock=call.deps.clock)
     return Reply(200, intent_json(intent))
 
 
-@endpoint(atomic=True)
+@endpoint()
 async def sync_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/sync."""
     call.parse(m.EmptyRequest)
     d = call.deps
     intent = await p.sync_payment_intent(
         c.SyncPaymentIntent(call.request.match_info["id"]), call.credential(),
-        intents=d.intents, tenants=d.tenants, providers=d.providers, clock=d.clock,
+        uow=call.uow, tenants=d.tenants, providers=d.providers, clock=d.clock,
     )  # fmt: skip
     return Reply(200, intent_json(intent))
 
@@ -128,7 +122,7 @@ def _list_query(call: Call) -> c.ListPaymentIntents:
 @endpoint()
 async def list_intents(call: Call) -> Reply:
     """GET /v1/payment_intents."""
-    page = await h.list_payment_intents(_list_query(call), call.credential(), intents=call.deps.intents)
+    page = await h.list_payment_intents(_list_query(call), call.credential(), intents=call.uow.intents)
     data = [intent_json(i) for i in page.items]
     return Reply(200, {"object": "list", "data": data, "has_more": page.has_more})
 

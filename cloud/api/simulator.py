@@ -22,7 +22,7 @@ async def mark(request: web.Request) -> web.Response:
     """Mark the provider reference of an intent paid or failed."""
     deps = request.app[DEPS]
     intent_id, outcome = request.match_info["id"], request.match_info["outcome"]
-    intent = await deps.intents.get(intent_id) if is_valid_id(intent_id, PAYMENT_INTENT) else None
+    intent = await deps.uow().intents.get(intent_id) if is_valid_id(intent_id, PAYMENT_INTENT) else None
     if intent is None or intent.provider_ref is None or deps.simulator is None:
         raise ApiError(404, "resource_missing", "no simulator code for this payment_intent", param="id")
     try:

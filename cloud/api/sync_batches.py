@@ -1,4 +1,4 @@
-"""POST /v1/sync/batches (DESIGN §6), HMAC-signed with a device credential."""
+"""POST /v1/sync/batches (docs/sync-protocol.md), HMAC-signed with a device credential."""
 
 from __future__ import annotations
 
@@ -32,13 +32,14 @@ def _envelope(body: bytes) -> SyncBatchEnvelope:
         raise from_validation(err) from err
 
 
-@endpoint(max_body=MAX_BATCH_BYTES)
+@endpoint(max_body=MAX_BATCH_BYTES, own_units=True)
 async def post_batch(call: Call) -> Reply:
     """Per-item results in request order: accepted / duplicate / rejected."""
     envelope = _envelope(call.body)
     d = call.deps
     try:
-        reply = await ingest_batch(envelope, call.credential(), sync=d.sync, tenants=d.tenants, clock=d.clock)
+        reply = await ingest_batch(envelope, call.credential(), uow=call.uow, tenants=d.tenants,
+                                   clock=d.clock)  # fmt: skip
     except SyncRace as err:
         raise ApiError(503, "sync_contention", "concurrent batches kept colliding; retry",
                        type_="api_error", headers={"Retry-After": "1"}) from err  # fmt: skip

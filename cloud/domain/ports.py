@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.intent import PaymentIntent, Transaction
+from cloud.domain.sync import AcceptedSale, SyncRepository
 from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
 
 
@@ -37,18 +38,22 @@ class Page:
 
 
 class PaymentIntentRepository(Protocol):
-    """Durable intents, their Transactions and their payment tokens."""
+    """Durable intents, their Transactions and their payment tokens (writes belong to a unit of work)."""
 
     async def add(
         self, intent: PaymentIntent, txn: Transaction, token_hash: str, token_expires: float
     ) -> None:
-        """Insert a new intent with its creation Transaction and first token; Conflict on merchant_ref_id."""
+        """Add a new intent with its creation Transaction and first token; Conflict on merchant_ref_id."""
+
+    async def add_many(self, accepted: Sequence[AcceptedSale], store: Store, device_id: str) -> None:
+        """Add the intents and Transactions of a batch's accepted offline sales in bulk (SyncRace if a
+        concurrent batch took one of their keys first)."""
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         """The intent, or None."""
 
     async def save(self, intent: PaymentIntent, txns: Sequence[Transaction], expected_version: int) -> None:
-        """Store the moved intent and its Transactions atomically; Conflict if someone moved it first."""
+        """Store the moved intent and its Transactions; Conflict if someone moved it first."""
 
     async def list(self, scope: IntentScope, query: ListPaymentIntents) -> Page:
         """Newest first, cursor after `starting_after`."""
@@ -166,21 +171,40 @@ class IdempotencyStore(Protocol):
     async def get(self, scope: str, key: str, newer_than: float) -> StoredResponse | None:
         """The response recorded after `newer_than`, or None."""
 
-    def hold_writes(self) -> AbstractContextManager[Sequence[object]]:
-        """Inside, this task's writes to the same storage are held, not committed, until commit()."""
-
-    async def commit(
-        self,
-        held: Sequence[object],
-        scope: str,
-        key: str,
-        stored: StoredResponse | None,
-        expired_before: float,
-    ) -> None:
-        """Commit the held writes and the record (if any) as one unit; Conflict if recorded meanwhile."""
+    async def add(self, scope: str, key: str, stored: StoredResponse, expired_before: float) -> None:
+        """Record a response in the unit of work (first in it: if the key was recorded meanwhile, the whole
+        unit fails with Conflict idempotency_in_flight); a record older than `expired_before` gives way."""
 
     async def purge(self, older_than: float) -> None:
         """Forget records older than the retention."""
+
+
+class UnitOfWork(Protocol):
+    """One atomic change (cosmicpython's unit of work): `async with uow: ...; await uow.commit()`.
+
+    The repositories are attributes; their writes become durable together at commit(), or not at all:
+    leaving the block without commit() (or by an exception) discards them. A unit may be entered again while
+    open (the HTTP endpoint opens it around a handler that opens it too, then adds its idempotency record):
+    only the outermost block's commit() writes. Write errors (Conflict, StaleWrite) may surface at commit().
+    """
+
+    intents: PaymentIntentRepository
+    idempotency: IdempotencyStore
+    sync: SyncRepository
+
+    async def __aenter__(self) -> Self:
+        """Open the block (a fresh unit when it is the outermost one)."""
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the block; an exception, or the outermost block ending uncommitted, discards the writes."""
+
+    async def commit(self) -> None:
+        """Make the unit's writes durable (inside an enclosing block: left to that block's commit)."""
+
+    async def rollback(self) -> None:
+        """Discard the writes staged so far."""
 
 
 class Storage(Protocol):

@@ -1,4 +1,5 @@
-"""Offline sales as PaymentIntents, and the per-device hash-chain / sequence checks of DESIGN §6 (pure)."""
+"""Offline sales as PaymentIntents, and the per-device hash-chain / sequence checks of docs/sync-protocol.md
+(pure)."""
 
 from __future__ import annotations
 
@@ -292,8 +293,9 @@ class SyncRepository(Protocol):
     async def state(self, device_id: str) -> DeviceSyncState:
         """The device's sync state (a fresh one, version 0, before its first batch)."""
 
-    async def commit(self, batch: BatchWrite) -> None:
-        """Write the batch in one transaction; SyncRace if a unique key or the state version refused it."""
+    async def add(self, batch: BatchWrite) -> None:
+        """Stage the batch's rows in the unit of work; its commit raises SyncRace if a unique key or the
+        state version refused them."""
 
     async def anomalies(self, device_id: str, limit: int) -> list[Anomaly]:
         """The device's recorded anomalies, oldest first."""

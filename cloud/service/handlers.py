@@ -1,4 +1,7 @@
-"""Service layer: each handler takes a command, the caller and named dependencies, and returns a result."""
+"""Service layer: each handler takes a command, the caller and named dependencies, and returns a result.
+
+A handler that writes opens the unit of work it is given, uses its repositories and commits once.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,14 @@ from cloud.domain.intent import (
     Transaction,
     creation_transaction,
 )
-from cloud.domain.ports import Clock, IntentScope, Page, PaymentIntentRepository, TenantRepository
+from cloud.domain.ports import (
+    Clock,
+    IntentScope,
+    Page,
+    PaymentIntentRepository,
+    TenantRepository,
+    UnitOfWork,
+)
 from cloud.domain.tenants import Credential, Principal, Store
 from cloud.service.tokens import hash_token, mint_token
 
@@ -36,11 +46,37 @@ class IssuedIntent:
 async def issue_token(
     intent: PaymentIntent, *, intents: PaymentIntentRepository, clock: Clock, token_ttl: float
 ) -> IssuedIntent:
-    """Mint and store (hashed) another token for an intent."""
+    """Mint another token for an intent and stage its hash in the caller's unit of work."""
     token = mint_token()
     expires = clock() + token_ttl
     await intents.add_token(hash_token(token), intent.id, expires)
     return IssuedIntent(intent, token, expires)
+
+
+async def reissue_token(
+    intent_id: str, *, uow: UnitOfWork, clock: Clock, token_ttl: float
+) -> IssuedIntent | None:
+    """A fresh token for a stored intent (an Idempotency-Key replay of its create), or None if it is gone."""
+    async with uow:
+        intent = await uow.intents.get(intent_id)
+        if intent is None:
+            return None
+        issued = await issue_token(intent, intents=uow.intents, clock=clock, token_ttl=token_ttl)
+        await uow.commit()
+    return issued
+
+
+async def retrieve_payment_intent(
+    intent_id: str, caller: Principal, *, uow: UnitOfWork, clock: Clock, token_ttl: float
+) -> PaymentIntent | IssuedIntent:
+    """The visible intent; an HMAC caller also gets a fresh payment_token (a token holder does not)."""
+    async with uow:
+        intent = await load_visible(intent_id, caller, intents=uow.intents, clock=clock)
+        result: PaymentIntent | IssuedIntent = intent
+        if isinstance(caller, Credential):
+            result = await issue_token(intent, intents=uow.intents, clock=clock, token_ttl=token_ttl)
+        await uow.commit()  # an expiry noticed on the way, and the token
+    return result
 
 
 async def _resolve_store(cmd: c.CreatePaymentIntent, caller: Credential, tenants: TenantRepository) -> Store:
@@ -71,7 +107,7 @@ async def create_payment_intent(
     cmd: c.CreatePaymentIntent,
     caller: Credential,
     *,
-    intents: PaymentIntentRepository,
+    uow: UnitOfWork,
     tenants: TenantRepository,
     clock: Clock,
     token_ttl: float,
@@ -107,14 +143,17 @@ async def create_payment_intent(
     )
     token = mint_token()
     expires = now + token_ttl
-    await intents.add(intent, creation_transaction(intent, caller.actor), hash_token(token), expires)
+    async with uow:
+        await uow.intents.add(intent, creation_transaction(intent, caller.actor), hash_token(token), expires)
+        await uow.commit()
     return IssuedIntent(intent, token, expires)
 
 
 async def expire_if_due(
     intent: PaymentIntent, *, intents: PaymentIntentRepository, now: float
 ) -> PaymentIntent:
-    """Move an untouched intent past expires_at to cancelled/expired (durably) before anyone sees it."""
+    """Move an untouched intent past expires_at to cancelled/expired (staged in the caller's unit of work,
+    which commits it with whatever else the request changes) before anyone sees it."""
     if not intent.is_expired(now):
         return intent
     moved, txn = intent.transition(
@@ -142,7 +181,7 @@ async def apply(
     *,
     intents: PaymentIntentRepository,
 ) -> PaymentIntent:
-    """Persist the last state of a chain of transitions with all their Transactions, in one commit."""
+    """Stage the last state of a chain of transitions with all their Transactions (one version step)."""
     if not steps:
         return intent
     final = steps[-1][0]
@@ -151,31 +190,37 @@ async def apply(
 
 
 async def cancel_payment_intent(
-    cmd: c.CancelPaymentIntent, caller: Principal, *, intents: PaymentIntentRepository, clock: Clock
+    cmd: c.CancelPaymentIntent, caller: Principal, *, uow: UnitOfWork, clock: Clock
 ) -> PaymentIntent:
     """requires_payment_method / requires_action -> cancelled."""
-    intent = await load_visible(cmd.intent_id, caller, intents=intents, clock=clock)
-    if intent.status not in CANCELLABLE:
-        raise InvalidState(f"a payment intent in {intent.status} cannot be cancelled")
-    step = intent.transition(
-        Status.CANCELLED,
-        actor=caller.actor,
-        now=clock(),
-        reason=cmd.cancellation_reason,
-        cancellation_reason=cmd.cancellation_reason,
-    )
-    return await apply(intent, [step], intents=intents)
+    async with uow:
+        intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
+        if intent.status not in CANCELLABLE:
+            raise InvalidState(f"a payment intent in {intent.status} cannot be cancelled")
+        step = intent.transition(
+            Status.CANCELLED,
+            actor=caller.actor,
+            now=clock(),
+            reason=cmd.cancellation_reason,
+            cancellation_reason=cmd.cancellation_reason,
+        )
+        moved = await apply(intent, [step], intents=uow.intents)
+        await uow.commit()
+    return moved
 
 
 async def capture_payment_intent(
-    cmd: c.CapturePaymentIntent, caller: Credential, *, intents: PaymentIntentRepository, clock: Clock
+    cmd: c.CapturePaymentIntent, caller: Credential, *, uow: UnitOfWork, clock: Clock
 ) -> PaymentIntent:
     """requires_capture -> succeeded."""
-    intent = await load_visible(cmd.intent_id, caller, intents=intents, clock=clock)
-    if intent.status is not Status.REQUIRES_CAPTURE:
-        raise InvalidState(f"only an intent in requires_capture can be captured, not {intent.status}")
-    step = intent.transition(Status.SUCCEEDED, actor=caller.actor, now=clock(), reason="captured")
-    return await apply(intent, [step], intents=intents)
+    async with uow:
+        intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
+        if intent.status is not Status.REQUIRES_CAPTURE:
+            raise InvalidState(f"only an intent in requires_capture can be captured, not {intent.status}")
+        step = intent.transition(Status.SUCCEEDED, actor=caller.actor, now=clock(), reason="captured")
+        moved = await apply(intent, [step], intents=uow.intents)
+        await uow.commit()
+    return moved
 
 
 async def list_payment_intents(
@@ -188,14 +233,24 @@ async def list_payment_intents(
     return await intents.list(scope, query)
 
 
-async def expire_due(*, intents: PaymentIntentRepository, clock: Clock, limit: int = 100) -> int:
-    """One bounded sweep: cancel (reason expired) untouched intents past expiry; returns how many."""
+async def expire_due(*, uow: UnitOfWork, clock: Clock, limit: int = 100) -> int:
+    """One bounded sweep: cancel (reason expired) untouched intents past expiry, one unit each (a lost race
+    on one leaves the others); returns how many."""
     now = clock()
     count = 0
-    for intent in await intents.expired(now, limit):
+    for intent in await uow.intents.expired(now, limit):
         try:
-            await expire_if_due(intent, intents=intents, now=now)
+            async with uow:
+                await expire_if_due(intent, intents=uow.intents, now=now)
+                await uow.commit()
         except Conflict:
             continue  # someone moved it first; that move wins
         count += 1
     return count
+
+
+async def purge_idempotency(*, uow: UnitOfWork, older_than: float) -> None:
+    """Forget Idempotency-Key records past their retention, in one unit."""
+    async with uow:
+        await uow.idempotency.purge(older_than)
+        await uow.commit()

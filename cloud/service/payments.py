@@ -15,6 +15,7 @@ from cloud.domain.ports import (
     ProviderStatus,
     QRProvider,
     TenantRepository,
+    UnitOfWork,
 )
 from cloud.domain.tenants import Principal, StoreProviderConfig
 from cloud.service.handlers import apply, load_visible
@@ -90,13 +91,30 @@ async def confirm_payment_intent(
     cmd: c.ConfirmPaymentIntent,
     caller: Principal,
     *,
-    intents: PaymentIntentRepository,
+    uow: UnitOfWork,
     tenants: TenantRepository,
     providers: ProviderRegistry,
     clock: Clock,
 ) -> PaymentIntent:
     """requires_payment_method -> requires_action (MPM), or processing -> succeeded/failed (CPM/card/cash)."""
-    intent = await load_visible(cmd.intent_id, caller, intents=intents, clock=clock)
+    async with uow:
+        intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
+        moved = await _confirm(intent, cmd, caller, intents=uow.intents, tenants=tenants, providers=providers,
+                               clock=clock)  # fmt: skip
+        await uow.commit()
+    return moved
+
+
+async def _confirm(
+    intent: PaymentIntent,
+    cmd: c.ConfirmPaymentIntent,
+    caller: Principal,
+    *,
+    intents: PaymentIntentRepository,
+    tenants: TenantRepository,
+    providers: ProviderRegistry,
+    clock: Clock,
+) -> PaymentIntent:
     if intent.status is not Status.REQUIRES_PAYMENT_METHOD:
         raise InvalidState(f"a payment intent in {intent.status} cannot be confirmed")
     method = resolve_method(intent.payment_method_types, cmd.payment_method_type, intent.processing_mode)
@@ -155,16 +173,18 @@ async def sync_payment_intent(
     cmd: c.SyncPaymentIntent,
     caller: Principal,
     *,
-    intents: PaymentIntentRepository,
+    uow: UnitOfWork,
     tenants: TenantRepository,
     providers: ProviderRegistry,
     clock: Clock,
 ) -> PaymentIntent:
     """Re-read the provider's status of a QR intent and apply it; other states come back unchanged."""
-    intent = await load_visible(cmd.intent_id, caller, intents=intents, clock=clock)
-    if intent.provider_ref is None or intent.status not in (Status.REQUIRES_ACTION, Status.PROCESSING):
-        return intent
-    provider, config = await _provider(intent, providers, tenants)
-    result = await provider.status(intent.provider_ref, config)
-    actor = f"provider:{provider.name}"
-    return await apply(intent, _after_provider(intent, result, actor, clock()), intents=intents)
+    async with uow:
+        intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
+        if intent.provider_ref is not None and intent.status in (Status.REQUIRES_ACTION, Status.PROCESSING):
+            provider, config = await _provider(intent, providers, tenants)
+            result = await provider.status(intent.provider_ref, config)
+            actor = f"provider:{provider.name}"
+            intent = await apply(intent, _after_provider(intent, result, actor, clock()), intents=uow.intents)
+        await uow.commit()  # the new state, or an expiry noticed on the way
+    return intent

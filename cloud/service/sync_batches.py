@@ -1,6 +1,6 @@
-"""The sync intake (DESIGN §6): one batch -> per-item results, written in one transaction, exactly once.
+"""The sync intake (docs/sync-protocol.md): one batch -> per-item results, written in one unit, exactly once.
 
-Plan (reads on the reader connection) -> commit (one write unit). A concurrent batch that wrote the same
+Plan (reads on the reader connection) -> commit (one unit of work). A concurrent batch that wrote the same
 (device_id, local_id) first makes the UNIQUE constraint refuse ours; we re-plan against what it committed, so
 the second sender sees `duplicate` with the first sender's payment_intent_id. Never two intents.
 """
@@ -22,7 +22,7 @@ from ulid import ULID
 
 from cloud.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from cloud.domain.ids import PAYMENT_INTENT, TRANSACTION
-from cloud.domain.ports import Clock, TenantRepository
+from cloud.domain.ports import Clock, TenantRepository, UnitOfWork
 from cloud.domain.sync import (
     AcceptedSale,
     Anomaly,
@@ -283,10 +283,11 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
 
 
 async def ingest_batch(
-    envelope: SyncBatchEnvelope, caller: Credential, *, sync: SyncRepository, tenants: TenantRepository,
+    envelope: SyncBatchEnvelope, caller: Credential, *, uow: UnitOfWork, tenants: TenantRepository,
     clock: Clock,
 ) -> BatchReply:  # fmt: skip
-    """Answer every item in order; all writes of the batch in one transaction, retried on a lost race."""
+    """Answer every item in order; all writes of the batch in one unit of work, a fresh one per attempt after
+    a lost race (so this handler commits its own units: an enclosing unit would defer the commit)."""
     device_id = device_of(caller, envelope.device_id)
     if envelope.sent_at > MAX_INT:
         raise ValidationFailed(f"sent_at must be at most {MAX_INT} (Unix ms)", param="sent_at")
@@ -294,9 +295,12 @@ async def ingest_batch(
     if store is None:
         raise NotFound("the device's store no longer exists")
     for attempt in range(MAX_ATTEMPTS):
-        write, reply = await _plan_batch(envelope, device_id, store, sync, clock())
         try:
-            await sync.commit(write)
+            async with uow:
+                write, reply = await _plan_batch(envelope, device_id, store, uow.sync, clock())
+                await uow.intents.add_many(write.accepted, store, device_id)
+                await uow.sync.add(write)
+                await uow.commit()
         except SyncRace:
             if attempt == MAX_ATTEMPTS - 1:
                 raise

@@ -3,18 +3,16 @@ read-only aiosqlite connection, migrations by the shared runner.
 
 Concurrent write units share one transaction and one fsync (synchronous=FULL: a unit's future resolves only
 after COMMIT returned); should one fail, the group is rerun with a SAVEPOINT per unit so it rolls back alone.
-Inside `hold_writes()` a task's writes are held instead and committed later as one unit with other statements
-(the Idempotency-Key record of docs/cloud-api.md commits in the same unit as the business rows it describes).
+A unit is what a unit of work (unit_of_work.py) staged in its Pending list: repositories stage statements,
+commit() writes them with one Database.write.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,25 +40,25 @@ class Stmt:
     expect_one: bool = False
     many: bool = False  # params is a sequence of rows, run with one executemany (set-based insert)
     # Maps an IntegrityError of this statement to the error write() raises (None: the IntegrityError itself).
-    # It lives on the statement because a held write fails only later, at its commit.
+    # It lives on the statement because a staged write fails only later, at its unit of work's commit.
     on_integrity: Callable[[sqlite3.IntegrityError], BaseException | None] | None = None
+    on_stale: Callable[[StaleWrite], BaseException] | None = None  # maps the StaleWrite of expect_one
 
 
-# The statements held back by the current task (None: write() commits at once). Task-local by construction.
-_HELD: ContextVar[list[Stmt] | None] = ContextVar("sqlite_held_writes", default=None)
+class Pending:
+    """The statements a unit of work has staged so far, in order (its repositories share one)."""
 
+    __slots__ = ("stmts",)
 
-@contextlib.contextmanager
-def hold_writes() -> Iterator[list[Stmt]]:
-    """Within this block, Database.write() in the current task holds its statements in the yielded list
-    instead of committing them; the caller commits them (with more) through one write() afterwards.
-    Only for code that never reads back what it wrote and maps write errors through Stmt.on_integrity."""
-    held: list[Stmt] = []
-    token = _HELD.set(held)
-    try:
-        yield held
-    finally:
-        _HELD.reset(token)
+    def __init__(self) -> None:
+        self.stmts: list[Stmt] = []
+
+    def add(self, stmts: Sequence[Stmt], *, first: bool = False) -> None:
+        """Stage statements after (or, with `first`, before) those already staged."""
+        if first:
+            self.stmts[:0] = stmts
+        else:
+            self.stmts.extend(stmts)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -164,12 +162,7 @@ class Database:
         return rows[0] if rows else None
 
     async def write(self, stmts: Sequence[Stmt]) -> None:
-        """Run the statements as one atomic unit; returns after the COMMIT that made them durable
-        (inside hold_writes(): returns at once, the statements held for the caller's later commit)."""
-        held = _HELD.get()
-        if held is not None:
-            held.extend(stmts)
-            return
+        """Run the statements as one atomic unit; returns after the COMMIT that made them durable."""
         await self.writer.submit(UNITS, stmts)
 
 
@@ -234,10 +227,12 @@ def _run_unit(conn: sqlite3.Connection, stmts: Sequence[Stmt]) -> BaseException 
 
 
 def _mapped(stmt: Stmt, err: Exception) -> BaseException:
-    """The error a failed statement reports: its on_integrity mapping of an IntegrityError, else the error."""
-    if not isinstance(err, sqlite3.IntegrityError) or stmt.on_integrity is None:
-        return err
-    mapped = stmt.on_integrity(err)
+    """The error a failed statement reports: its on_integrity / on_stale mapping, else the error itself."""
+    mapped: BaseException | None = None
+    if isinstance(err, sqlite3.IntegrityError) and stmt.on_integrity is not None:
+        mapped = stmt.on_integrity(err)
+    elif isinstance(err, StaleWrite) and stmt.on_stale is not None:
+        mapped = stmt.on_stale(err)
     if mapped is None:
         return err
     mapped.__cause__ = err

@@ -1,21 +1,14 @@
-"""SyncRepository on SQLite: one write unit per batch, every table filled with one executemany."""
+"""SyncRepository on SQLite: a batch's bookkeeping rows staged in the unit of work, one executemany per
+table (its intents and Transactions go through the intent repository's add_many, in the same unit)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from typing import Any
 
-import orjson
+from cloud.domain.sync import Anomaly, BatchWrite, DeviceSyncState
+from cloud.infrastructure.sqlite.db import Database, Pending, Stmt
+from cloud.infrastructure.sqlite.intents import ms, sync_race
 
-from cloud.domain.intent import MODE_OF, MethodType
-from cloud.domain.sync import AcceptedSale, Anomaly, BatchWrite, DeviceSyncState, SyncRace
-from cloud.domain.tenants import Store
-from cloud.infrastructure.sqlite.db import Database, StaleWrite, Stmt
-from cloud.infrastructure.sqlite.intents import _INSERT as INTENT_INSERT
-from cloud.infrastructure.sqlite.intents import ms
-
-_TXN = "INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?)"
 _ITEM = "INSERT INTO sync_items VALUES (?, ?, ?, ?, ?, ?, ?)"
 _REJECTION = "INSERT OR IGNORE INTO sync_rejections VALUES (?, ?, ?, ?, ?, ?)"
 _ANOMALY = ("INSERT INTO sync_anomalies (device_id, kind, local_id, seq, detail, batch_id, detected_at) "
@@ -30,34 +23,6 @@ _STATE_UPDATE = ("UPDATE device_sync_state SET last_seq=?, last_hash=?, chain_br
                  "version=version+1 WHERE device_id=? AND version=?")  # fmt: skip
 
 
-_METHODS_JSON = {m: orjson.dumps([m.value]).decode("utf-8") for m in MethodType}
-
-
-def _dump(value: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
-
-
-def intent_row(a: AcceptedSale, store: Store, device_id: str) -> tuple[Any, ...]:
-    """The payment_intents row of an accepted sale, straight from its record: equal, column for column, to
-    intents._row_values(offline_intent(...)) (tests/unit/cloud/sync/test_rows.py holds them to it)."""
-    s, r = a.sale, a.record
-    at = ms(r.at)
-    return (
-        r.intent_id, store.partner_id, store.merchant_id, store.id, store.code, r.status.value, s.amount,
-        s.currency, _METHODS_JSON[r.method], r.method.value, MODE_OF[r.method].value, "automatic",
-        s.merchant_ref_id, None, device_id, None, _dump(r.metadata), None, None, None, _dump(r.details),
-        r.failure_code, r.cancellation_reason, at, at, at, 0,
-    )  # fmt: skip
-
-
-def txn_rows(a: AcceptedSale, actor: str) -> list[tuple[Any, ...]]:
-    """The transactions rows of an accepted sale (as intents._txn_stmt writes a Transaction)."""
-    r = a.record
-    at, pi = ms(r.at), r.intent_id
-    return [(tid, pi, None if before is None else before.value, after.value, actor, reason, at)
-            for tid, before, after, reason in r.edges]  # fmt: skip
-
-
 def _marks(n: int) -> str:
     return ",".join("?" * n) or "NULL"
 
@@ -66,15 +31,16 @@ def _state_stmt(s: DeviceSyncState, last_at: int) -> Stmt:
     values = (s.last_seq, s.last_hash, int(s.chain_broken), s.seq_gaps, s.anomalies, s.clock_offset_ms,
               s.last_batch_id, last_at, s.accepted_total)  # fmt: skip
     if s.version == 0:
-        return Stmt(_STATE_INSERT, (s.device_id, *values))
-    return Stmt(_STATE_UPDATE, (*values, s.device_id, s.version), expect_one=True)
+        return Stmt(_STATE_INSERT, (s.device_id, *values), on_integrity=sync_race)
+    return Stmt(_STATE_UPDATE, (*values, s.device_id, s.version), expect_one=True, on_stale=sync_race)
 
 
 class SqliteSyncRepository:
     """sync_items is the exactly-once key (PRIMARY KEY (device_id, local_id)); the rest is bookkeeping."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, pending: Pending) -> None:
         self._db = db
+        self._pending = pending
 
     async def known(self, device_id: str, local_ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         """Already accepted and already rejected local_ids of this device among the given ones."""
@@ -106,12 +72,9 @@ class SqliteSyncRepository:
             r["clock_offset_ms"], r["last_batch_id"], at, r["accepted_total"], r["version"],
         )  # fmt: skip
 
-    async def commit(self, batch: BatchWrite) -> None:
-        """One unit: intents, Transactions, sync_items, rejections, anomalies, state, receipt."""
+    async def add(self, batch: BatchWrite) -> None:
+        """Stage sync_items, rejections, anomalies, state and receipt (SyncRace at commit on a lost race)."""
         b, at = batch, ms(batch.received_at)
-        actor = f"device:{b.device_id}"
-        intents = [intent_row(a, b.store, b.device_id) for a in b.accepted]
-        txns = [row for a in b.accepted for row in txn_rows(a, actor)]
         items = [(b.device_id, a.sale.local_id, a.record.intent_id, a.sale.seq, a.hash, b.batch_id, at)
                  for a in b.accepted]  # fmt: skip
         rejections = [(b.device_id, r.local_id, r.seq, json.dumps(r.error, ensure_ascii=False), b.batch_id,
@@ -119,14 +82,10 @@ class SqliteSyncRepository:
         anomalies = [(b.device_id, x.kind, x.local_id, x.seq, x.detail, b.batch_id, at) for x in b.anomalies]
         receipt = (b.batch_id, b.device_id, b.sent_at, at, b.items, len(b.accepted), b.duplicates,
                    len(b.rejections))  # fmt: skip
-        stmts = [Stmt(sql, rows, many=True) for sql, rows in
-                 ((INTENT_INSERT, intents), (_TXN, txns), (_ITEM, items), (_REJECTION, rejections),
-                  (_ANOMALY, anomalies)) if rows]  # fmt: skip
-        stmts += [_state_stmt(b.state, at), Stmt(_RECEIPT, receipt)]
-        try:
-            await self._db.write(stmts)
-        except (sqlite3.IntegrityError, StaleWrite) as err:
-            raise SyncRace(str(err)) from err
+        stmts = [Stmt(sql, rows, many=True, on_integrity=sync_race) for sql, rows in
+                 ((_ITEM, items), (_REJECTION, rejections), (_ANOMALY, anomalies)) if rows]  # fmt: skip
+        stmts += [_state_stmt(b.state, at), Stmt(_RECEIPT, receipt, on_integrity=sync_race)]
+        self._pending.add(stmts)
 
     async def anomalies(self, device_id: str, limit: int) -> list[Anomaly]:
         """Recorded anomalies, oldest first."""

@@ -251,6 +251,6 @@ class TestExpiry:
         old = await create(client, expires_in_minutes=1)
         young = await create(client, expires_in_minutes=30)
         clock.advance(120)
-        assert await expire_due(intents=pgw.deps.intents, clock=clock) == 1
+        assert await expire_due(uow=pgw.deps.uow(), clock=clock) == 1
         assert transitions(pgw.db_path, old["id"])[-1][1] == "cancelled"
         assert transitions(pgw.db_path, young["id"])[-1][1] == RPM

@@ -1,4 +1,4 @@
-"""SqliteIdempotencyStore on a real file: held writes commit in one unit with the stored response."""
+"""SqliteIdempotencyStore on a real file: the record commits in one unit of work with the business rows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from cloud.domain.errors import Conflict
 from cloud.domain.ports import StoredResponse
 from cloud.infrastructure.sqlite.db import Database, Stmt
-from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
+from cloud.infrastructure.sqlite.unit_of_work import SqliteUnitOfWork
 
 NOW = 1_800_000_000.0
 MARK = Stmt("INSERT INTO schema_migrations VALUES ('9999_business_row', 'x', 0)")  # a stand-in business row
@@ -42,32 +42,39 @@ def stored(status: int = 201, at: float = NOW) -> StoredResponse:
     return StoredResponse("f" * 64, status, b'{"id":"pi_x"}', None, at)
 
 
-class TestHeldCommit:
-    async def test_held_writes_wait_for_commit_then_land_with_the_record(self, db: Database) -> None:
-        """Inside hold_writes nothing is committed; commit() makes the business row and the record durable."""
-        store = SqliteIdempotencyStore(db)
-        with store.hold_writes() as held:
-            await db.write([MARK])
-        assert business_rows(db) == [(0,)]
-        await store.commit(held, "pk_a", "k1", stored(), NOW - 86400)
+async def record(db: Database, response: StoredResponse, *, business: bool = False) -> None:
+    """One unit of work: (optionally) the stand-in business row, then the record, one commit."""
+    uow = SqliteUnitOfWork(db)
+    async with uow:
+        if business:
+            uow._pending.add([MARK])  # what a repository of the same unit stages
+        await uow.idempotency.add("pk_a", "k1", response, NOW - 86400)
+        await uow.commit()
+
+
+class TestRecordInTheUnit:
+    async def test_record_and_business_row_commit_together(self, db: Database) -> None:
+        """Nothing is committed before commit(); then the business row and the record are both durable."""
+        uow = SqliteUnitOfWork(db)
+        async with uow:
+            uow._pending.add([MARK])
+            await uow.idempotency.add("pk_a", "k1", stored(), NOW - 86400)
+            assert business_rows(db) == [(0,)]
+            await uow.commit()
         assert business_rows(db) == [(1,)]
         assert committed(db, "SELECT scope, key, status_code FROM idempotency_keys") == [("pk_a", "k1", 201)]
 
     async def test_key_recorded_meanwhile_rolls_the_business_rows_back(self, db: Database) -> None:
         """If another process recorded the key first, the unit fails whole: no business row, Conflict."""
-        store = SqliteIdempotencyStore(db)
-        await store.commit((), "pk_a", "k1", stored(), NOW - 86400)
-        with store.hold_writes() as held:
-            await db.write([MARK])
+        await record(db, stored())
         with pytest.raises(Conflict) as caught:
-            await store.commit(held, "pk_a", "k1", stored(), NOW - 86400)
+            await record(db, stored(), business=True)
         assert caught.value.code == "idempotency_in_flight"
         assert business_rows(db) == [(0,)]
 
     async def test_an_expired_record_gives_way(self, db: Database) -> None:
         """A record older than the retention is replaced in the same unit, not a conflict."""
-        store = SqliteIdempotencyStore(db)
-        await store.commit((), "pk_a", "k1", stored(422, at=NOW - 90000), NOW - 86400)
-        await store.commit((), "pk_a", "k1", stored(201), NOW - 86400)
+        await record(db, stored(422, at=NOW - 90000))
+        await record(db, stored(201))
         assert committed(db, "SELECT status_code FROM idempotency_keys") == [(201,)]
-        assert await store.get("pk_a", "k1", NOW - 86400) == stored(201)
+        assert await SqliteUnitOfWork(db).idempotency.get("pk_a", "k1", NOW - 86400) == stored(201)

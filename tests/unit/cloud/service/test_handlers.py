@@ -10,7 +10,7 @@ from cloud.domain import commands as c
 from cloud.domain.errors import Conflict, Forbidden, InvalidState, NotFound, ValidationFailed
 from cloud.domain.intent import MethodType, ProcessingMode, Status
 from cloud.domain.tenants import Credential, CredentialKind
-from cloud.fakes import InMemoryIntents, InMemoryTenants
+from cloud.fakes import InMemoryIntents, InMemoryTenants, InMemoryUnitOfWork
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 from cloud.service import handlers as h
@@ -25,6 +25,7 @@ class World:
     """Fakes plus one partner with merchants m1 (stores s1, s2) and m2 (store s1)."""
 
     intents: InMemoryIntents
+    uow: InMemoryUnitOfWork
     tenants: InMemoryTenants
     clock: SettableClock
     partner: Credential
@@ -46,7 +47,8 @@ async def world() -> World:
             store = await t.create_store(c.CreateStore(merchant.id, code), tenants=tenants, clock=clock)
             stores[f"{merchant_name}/{code}"] = store.id
     partner = tenants.credentials[made.api_key]
-    return World(InMemoryIntents(), tenants, clock, partner, stores)
+    intents = InMemoryIntents()
+    return World(intents, InMemoryUnitOfWork(intents), tenants, clock, partner, stores)
 
 
 def cmd(**kw: object) -> c.CreatePaymentIntent:
@@ -63,7 +65,7 @@ def cmd(**kw: object) -> c.CreatePaymentIntent:
 async def create(w: World, caller: Credential | None = None, **kw: object) -> h.IssuedIntent:
     """Run the create handler."""
     return await h.create_payment_intent(
-        cmd(**kw), caller or w.partner, intents=w.intents, tenants=w.tenants, clock=w.clock, token_ttl=300
+        cmd(**kw), caller or w.partner, uow=w.uow, tenants=w.tenants, clock=w.clock, token_ttl=300
     )
 
 
@@ -150,8 +152,8 @@ class TestVisibilityExpiryAndRaces:
         """After expires_in_minutes the sweep cancels with reason expired, once."""
         issued = await create(world, merchant_store_id="s2", expires_in_minutes=1)
         world.clock.advance(60)
-        assert await h.expire_due(intents=world.intents, clock=world.clock) == 1
-        assert await h.expire_due(intents=world.intents, clock=world.clock) == 0
+        assert await h.expire_due(uow=world.uow, clock=world.clock) == 1
+        assert await h.expire_due(uow=world.uow, clock=world.clock) == 0
         moved = world.intents.intents[issued.intent.id]
         assert (moved.status, moved.cancellation_reason) == (Status.CANCELLED, "expired")
 
@@ -176,7 +178,7 @@ class TestVisibilityExpiryAndRaces:
             await h.capture_payment_intent(
                 c.CapturePaymentIntent(issued.intent.id),
                 world.partner,
-                intents=world.intents,
+                uow=world.uow,
                 clock=world.clock,
             )
 
@@ -186,13 +188,14 @@ class TestVisibilityExpiryAndRaces:
         done = await p.confirm_payment_intent(
             c.ConfirmPaymentIntent(issued.intent.id, customer_code="2800000000000001"),
             world.partner,
-            intents=world.intents,
+            uow=world.uow,
             tenants=world.tenants,
             providers=Registry([SimulatorProvider()], "simulator"),
             clock=world.clock,
         )
         assert (done.status, done.provider) == (Status.SUCCEEDED, "simulator")
         assert [x.to_status for x in world.intents.txns][-2:] == [Status.PROCESSING, Status.SUCCEEDED]
+        assert world.uow.commits == 2  # the create, then the confirm: one commit each
 
 
 class TestTenants:

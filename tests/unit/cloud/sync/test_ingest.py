@@ -23,6 +23,7 @@ from cloud.domain.sync import (
     offline_record,
 )
 from cloud.domain.tenants import Credential, CredentialKind, Store
+from cloud.fakes import InMemoryUnitOfWork
 from cloud.service.sync_batches import MAX_ATTEMPTS, fresh_ids, ingest_batch
 from sync.models import SyncBatchEnvelope
 from sync.wire import GENESIS_HASH, item_hash
@@ -52,7 +53,7 @@ class FakeSync:
     async def state(self, device_id: str) -> DeviceSyncState:
         return self.state_
 
-    async def commit(self, batch: BatchWrite) -> None:
+    async def add(self, batch: BatchWrite) -> None:
         self.commits += 1
         if self.race:
             self._apply(self.race.pop(0))
@@ -99,7 +100,8 @@ def envelope(raw: Sequence[Any], device_id: str = "dev_1") -> SyncBatchEnvelope:
 
 async def ingest(env: SyncBatchEnvelope, sync: FakeSync, caller: Credential = DEVICE) -> list[dict[str, Any]]:
     """Run the handler with the fakes and return its results."""
-    reply = await ingest_batch(env, caller, sync=sync, tenants=FakeTenants(), clock=lambda: 5.0)  # type: ignore[arg-type]
+    uow = InMemoryUnitOfWork(sync=sync)
+    reply = await ingest_batch(env, caller, uow=uow, tenants=FakeTenants(), clock=lambda: 5.0)  # type: ignore[arg-type]
     return reply.results
 
 

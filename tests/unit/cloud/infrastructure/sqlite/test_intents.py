@@ -1,4 +1,4 @@
-"""The intake's direct rows equal, column for column, what the intent repository writes for the same sale."""
+"""The bulk rows of add_many equal, column for column, what add/save write for the same offline sale."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from cloud.domain.errors import DomainError
 from cloud.domain.sync import AcceptedSale, OfflineSale, offline_intent, offline_record
 from cloud.domain.tenants import Store
-from cloud.infrastructure.sqlite.intents import _row_values, _txn_stmt
-from cloud.infrastructure.sqlite.sync_batches import intent_row, txn_rows
+from cloud.infrastructure.sqlite.intents import _row_values, _txn_stmt, intent_row, txn_rows
 
 STORE = Store("str_1", "mer_1", "cp_1", "s001", "Shop", 0.0)
 TXN_IDS = ["txn_a", "txn_b", "txn_c"]

@@ -1,0 +1,59 @@
+"""The UnitOfWork port on SQLite: repositories that stage statements, one Database.write at commit()."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from cloud.domain.ports import IdempotencyStore, PaymentIntentRepository
+from cloud.domain.sync import SyncRepository
+from cloud.infrastructure.sqlite.db import Database, Pending
+from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
+from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
+from cloud.infrastructure.sqlite.sync_batches import SqliteSyncRepository
+
+
+class SqliteUnitOfWork:
+    """`async with uow: ...; await uow.commit()`: the repositories' writes commit as ONE group-commit unit.
+
+    Writes are buffered statements, run (in one transaction, sharing its fsync with concurrent units) only
+    at commit(); that is what lets concurrent requests share a COMMIT. Reads inside the unit still go to the
+    reader connection and see committed data only, not this unit's own staged writes: a handler never reads
+    back what it wrote in the same unit. Write errors (Conflict, StaleWrite, SyncRace, …) surface at commit().
+    Entered again while open (the HTTP endpoint around a handler), only the outermost commit() writes.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending = Pending()
+        self._depth = 0
+        self.intents: PaymentIntentRepository = SqliteIntentRepository(db, self._pending)
+        self.idempotency: IdempotencyStore = SqliteIdempotencyStore(db, self._pending)
+        self.sync: SyncRepository = SqliteSyncRepository(db, self._pending)
+
+    async def __aenter__(self) -> Self:
+        """Open a block; the outermost one starts with nothing staged."""
+        if self._depth == 0:
+            self._pending.stmts.clear()
+        self._depth += 1
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """An exception discards the unit's staged writes, as does the outermost block ending uncommitted."""
+        self._depth -= 1
+        if kind is not None or self._depth == 0:
+            self._pending.stmts.clear()
+
+    async def commit(self) -> None:
+        """Write everything staged as one unit (inside an enclosing block, that block commits)."""
+        if self._depth > 1:
+            return
+        stmts, self._pending.stmts = self._pending.stmts, []
+        if stmts:
+            await self._db.write(stmts)
+
+    async def rollback(self) -> None:
+        """Discard what is staged so far."""
+        self._pending.stmts.clear()
