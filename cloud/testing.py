@@ -43,7 +43,7 @@ class Response:
 
 
 class PgwClient:
-    """HTTP client that signs each request at send time (DESIGN §3)."""
+    """HTTP client that signs each request at send time (docs/cloud-api.md)."""
 
     def __init__(
         self,

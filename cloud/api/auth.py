@@ -1,4 +1,4 @@
-"""HMAC-SHA256 (DESIGN §3) and payment_token authentication."""
+"""HMAC-SHA256 (docs/cloud-api.md) and payment_token authentication."""
 
 from __future__ import annotations
 

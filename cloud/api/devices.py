@@ -1,4 +1,4 @@
-"""POST /v1/devices/activate (DESIGN §7): an activation code buys a device credential."""
+"""POST /v1/devices/activate (docs/cloud-api.md): an activation code buys a device credential."""
 
 from __future__ import annotations
 

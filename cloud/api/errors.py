@@ -1,4 +1,4 @@
-"""Every error as DESIGN §4 JSON, mapped once from domain errors, aiohttp errors and pydantic errors."""
+"""Every error as the JSON of docs/cloud-api.md, mapped once from domain, aiohttp and pydantic errors."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every failure, including aiohttp's own 404/405/413, into DESIGN §4 JSON."""
+    """Turn every failure, including aiohttp's own 404/405/413, into docs/cloud-api.md JSON."""
     try:
         return await handler(request)
     except Exception as exc:

@@ -86,7 +86,8 @@ def openapi_document() -> dict[str, Any]:
         },
         f"{pi}/capture": {"post": _op("Capture", HMAC, out, body=m.EmptyRequest, params=[ID])},
         f"{pi}/sync": {"post": _op("Sync with the provider", HMAC, out, body=m.EmptyRequest, params=[ID])},
-        # Device enrollment (DESIGN §7; authorized by the activation code itself) and sync intake (§6).
+        # Device enrollment (docs/cloud-api.md; authorized by the activation code itself) and sync intake
+        # (docs/sync-protocol.md).
         "/v1/devices/activate": {"post": {
             **_op("Activate a device with a code", [], dv.ActivateDeviceResponse, status="201",
                   body=dv.ActivateDeviceRequest), "parameters": []}},
@@ -105,7 +106,7 @@ def openapi_document() -> dict[str, Any]:
                 "schema": _ref(m.ErrorOut)}}}},
             "securitySchemes": {
                 "hmac": {"type": "apiKey", "in": "header", "name": "Authorization",
-                         "description": "HMAC-SHA256 <api_key>:<timestamp>:<signature> (DESIGN §3)"},
+                         "description": "HMAC-SHA256 <api_key>:<timestamp>:<signature> (docs/cloud-api.md)"},
                 "payment_token": {"type": "apiKey", "in": "query", "name": "payment_token",
                                   "description": "or `payment_token` in the JSON body of POSTs"},
             },

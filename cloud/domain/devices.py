@@ -1,4 +1,4 @@
-"""Devices, activation codes and their commands, errors and ports (DESIGN §7); pure, no I/O."""
+"""Devices, activation codes and their commands, errors and ports (docs/cloud-api.md); pure, no I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PaymentIntent, its state machine (DESIGN §5) and the Transaction written for every transition."""
+"""PaymentIntent, its state machine (docs/cloud-api.md) and the Transaction written for every transition."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ CANCELLABLE: frozenset[Status] = frozenset({S.REQUIRES_PAYMENT_METHOD, S.REQUIRE
 
 
 def can_transition(current: Status, target: Status) -> bool:
-    """True if DESIGN §5 allows current -> target."""
+    """True if docs/cloud-api.md allows current -> target."""
     return (current, target) in EDGES
 
 

@@ -1,4 +1,4 @@
-"""Device enrollment (DESIGN §7): activation codes, activation, suspension."""
+"""Device enrollment (docs/cloud-api.md): activation codes, activation, suspension."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def admin(db: str, *argv: str) -> dict[str, Any]:
 
 
 def signed(method: str, url: str, path: str, body: bytes) -> dict[str, str]:
-    """DESIGN §3 written out by hand (not via sync.signing), so the test pins the wire format."""
+    """docs/cloud-api.md written out by hand (not via sync.signing), so the test pins the wire format."""
     ts = str(int(time.time()))
     key = hashlib.sha256(SECRET.encode()).hexdigest().encode("ascii")
     message = f"{method}\n{path}\n{ts}\n{hashlib.sha256(body).hexdigest()}".encode()

@@ -180,7 +180,7 @@ class TestOtherBadInput:
         assert db_snapshot(pgw.db_path) == before
 
     async def test_unknown_route_and_method_are_json(self, pgw: Pgw, client: PgwClient) -> None:
-        """aiohttp's own 404 and 405 come back as DESIGN §4 JSON."""
+        """aiohttp's own 404 and 405 come back as docs/cloud-api.md JSON."""
         missing = await client.get("/v1/nothing_here")
         wrong = await client.request("DELETE", PATH)
         assert (missing.status, missing.body["error"]["code"]) == (404, "route_not_found")

@@ -1,4 +1,5 @@
-"""Seeded random bodies (replayable) against create and confirm: never a 5xx, always DESIGN §4 JSON."""
+"""Seeded random bodies (replayable) against create and confirm: never a 5xx, always the JSON of
+docs/cloud-api.md."""
 
 from __future__ import annotations
 

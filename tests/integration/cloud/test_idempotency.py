@@ -1,4 +1,4 @@
-"""Idempotency-Key semantics of DESIGN §5 through the HTTP API."""
+"""Idempotency-Key semantics of docs/cloud-api.md through the HTTP API."""
 
 from __future__ import annotations
 

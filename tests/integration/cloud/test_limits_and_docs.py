@@ -50,7 +50,7 @@ class TestDocs:
             assert (resp.status, await resp.json()) == (200, {"status": "ok"})
 
     async def test_openapi_describes_every_endpoint(self, pgw: Pgw) -> None:
-        """/openapi.json is OpenAPI 3.1 with every §5 path and schemas generated from the models."""
+        """/openapi.json is OpenAPI 3.1 with every path of docs/cloud-api.md, schemas from the models."""
         async with pgw.session.get(f"{pgw.url}/openapi.json") as resp:
             doc = await resp.json()
         assert doc["openapi"].startswith("3.1")

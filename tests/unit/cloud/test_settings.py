@@ -10,7 +10,7 @@ from cloud.settings import DEFAULT_DB_URL, Settings, SettingsError
 
 class TestSettings:
     def test_defaults(self) -> None:
-        """DESIGN §2 defaults."""
+        """docs/operations.md defaults."""
         s = Settings.load({})
         assert (s.db_url, s.host, s.port, s.token_ttl_seconds, s.rate_limit_per_minute) == (
             DEFAULT_DB_URL,

@@ -1,4 +1,4 @@
-"""Device enrollment (DESIGN §7) through the HTTP API on a real SQLite file."""
+"""Device enrollment (docs/cloud-api.md) through the HTTP API on a real SQLite file."""
 
 from __future__ import annotations
 

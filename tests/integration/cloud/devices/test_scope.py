@@ -1,4 +1,4 @@
-"""A device credential is an HMAC key scoped to its store (DESIGN §7); suspension refuses it with 403."""
+"""A device credential is an HMAC key scoped to its store (docs/cloud-api.md); suspension answers 403."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""chain_step: the per-device hash-chain and sequence checks of DESIGN §6."""
+"""chain_step: the per-device hash-chain and sequence checks of docs/sync-protocol.md."""
 
 from __future__ import annotations
 
