@@ -7,18 +7,10 @@ the second sender sees `duplicate` with the first sender's payment_intent_id. Ne
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import gc
-import hashlib
 import json
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
-from ulid import ULID
 
 from cloud.domain.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from cloud.domain.ids import PAYMENT_INTENT, TRANSACTION
@@ -37,6 +29,7 @@ from cloud.domain.sync import (
     offline_record,
 )
 from cloud.domain.tenants import Credential, CredentialKind, Store
+from cloud.infrastructure.speed import collector_paused, fresh_ids, item_hash_ok
 from sync.models import ItemError, SyncBatchEnvelope, SyncItem, hash_matches, raw_local_id, validate_item
 
 MAX_ATTEMPTS = 5
@@ -55,31 +48,6 @@ class BatchReply:
     def as_json(self) -> dict[str, Any]:
         """The wire shape."""
         return {"batch_id": self.batch_id, "server_time": self.server_time, "results": self.results}
-
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-@functools.cache
-def _suffixes() -> tuple[str, ...]:
-    """The 32,768 three-character Crockford base32 numbers, in order (built once, on first use)."""
-    return tuple(a + b + c for a in _CROCKFORD for b in _CROCKFORD for c in _CROCKFORD)
-
-
-def fresh_ids(n: int, now: float) -> list[str]:
-    """n distinct ULIDs of this millisecond, ascending in the order they are handed out (n ≤ 32,768).
-
-    A batch mints 2,000 ids: python-ulid spends ~8 µs on each, base32 of fresh random bytes ~1.3 µs. So, as
-    ULID's monotonic mode does within one millisecond, the ids share one fresh random part and count up in
-    its low 15 bits: 65 random bits per batch keep batches apart, the counter keeps a batch's ids apart, and
-    B-tree inserts append in item order.
-    """
-    if not 0 <= n <= 32_768:
-        raise ValueError("at most 32,768 ids per call")
-    # 10 timestamp characters, then 13 random ones (65 bits) drawn here: python-ulid counts up within a
-    # millisecond, so its random part would repeat between two batches of the same millisecond.
-    head = str(ULID.from_timestamp(now))[:10] + "".join(_CROCKFORD[b & 31] for b in os.urandom(13))
-    return [head + suffix for suffix in _suffixes()[:n]]
 
 
 def device_of(caller: Credential, device_id: str) -> str:
@@ -106,41 +74,6 @@ def _chain_fields(raw: Any) -> tuple[int, str, str] | None:
     if not ok or not isinstance(prev, str) or not isinstance(digest, str) or len(digest) != 64:
         return None
     return int(seq), prev, digest  # type: ignore[arg-type]
-
-
-_SCALARS = frozenset({str, int, bool, type(None)})
-
-
-def floatless(value: Any) -> bool:
-    """True when no float occurs anywhere in the value (dicts and lists walked)."""
-    kind = type(value)
-    if kind is dict:
-        value = value.values()
-    elif kind is not list:
-        return kind is not float
-    kinds = set(map(type, value))
-    if kinds <= _SCALARS:  # the common flat case, decided without a Python-level loop
-        return True
-    return float not in kinds and all(floatless(v) for v in value if type(v) in (dict, list))
-
-
-def item_hash_ok(raw: Mapping[str, Any], item: SyncItem) -> bool:
-    """Does the raw item's `hash` equal sha256(prev_hash + canonical JSON of the rest)?
-
-    sync.wire.canonical_json (stdlib json) is the definition. orjson with OPT_SORT_KEYS writes the same bytes
-    for str, 64-bit int, bool, None, list and str-keyed dict (tests/unit/cloud/sync/test_item_hash.py checks
-    every Unicode scalar value and key order) but formats some floats differently (1e-07 vs 1e-7). `item` is
-    `raw` validated (strict, extra keys forbidden): only result and metadata are free-form, so only they are
-    walked for floats; with one, or an int past 64 bits, the stdlib definition decides.
-    """
-    if not (floatless(item.intent.result) and floatless(item.intent.metadata)):
-        return hash_matches(raw)
-    body = {k: v for k, v in raw.items() if k != "hash"}
-    try:
-        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # e.g. an int past 64 bits: the stdlib definition handles it
-        return hash_matches(raw)
-    return hashlib.sha256(item.prev_hash.encode("ascii") + canonical).hexdigest() == item.hash
 
 
 def _raw_ref(raw: Any) -> str | None:
@@ -250,20 +183,6 @@ def _next_state(
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for one batch's synchronous walk (no await inside, so no other
-    task runs meanwhile): the walk allocates ~30 containers per item and keeps them all until the commit,
-    so the collections it would trigger only rescan live objects (~15% of the walk). Back on after."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store, sync: SyncRepository,
                       now: float) -> tuple[BatchWrite, BatchReply]:  # fmt: skip
     local_ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
@@ -273,7 +192,7 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
     ids = fresh_ids(4 * len(envelope.items), now)  # one intent + three Transactions per item, at most
     plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
                  ChainHead(state.last_seq, state.last_hash), ids)  # fmt: skip
-    with _collector_paused():
+    with collector_paused():
         for raw in envelope.items:
             plan.item(raw)
     write = BatchWrite(envelope.batch_id, device_id, envelope.sent_at, now, len(envelope.items),

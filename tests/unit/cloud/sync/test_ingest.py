@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from ulid import ULID
 
 from cloud.domain.errors import Forbidden
 from cloud.domain.sync import (
@@ -24,7 +22,7 @@ from cloud.domain.sync import (
 )
 from cloud.domain.tenants import Credential, CredentialKind, Store
 from cloud.fakes import InMemoryUnitOfWork
-from cloud.service.sync_batches import MAX_ATTEMPTS, fresh_ids, ingest_batch
+from cloud.service.sync_batches import MAX_ATTEMPTS, ingest_batch
 from sync.models import SyncBatchEnvelope
 from sync.wire import GENESIS_HASH, item_hash
 
@@ -159,25 +157,6 @@ class TestIngest:
         sync = FakeSync()
         await ingest(envelope(items(1)), sync)
         assert sync.state_.clock_offset_ms == 4000
-
-
-class TestFreshIds:
-    def test_ids_are_valid_distinct_ulids_of_now(self) -> None:
-        """Every id parses as a ULID carrying the given millisecond, and none repeats."""
-        now = time.time()
-        ids = fresh_ids(2000, now)
-        assert len(set(ids)) == 2000
-        for value in ids[:100]:
-            parsed = ULID.from_str(value)
-            assert str(parsed) == value and int(parsed.timestamp * 1000) == int(now * 1000)
-
-    def test_ids_ascend_and_batches_of_one_millisecond_differ(self) -> None:
-        """Ids come out in ascending order; two calls for the same millisecond share no id."""
-        now = time.time()
-        first, second = fresh_ids(2000, now), fresh_ids(2000, now)
-        assert first == sorted(first) and not set(first) & set(second)
-        with pytest.raises(ValueError, match="at most"):
-            fresh_ids(40_000, now)
 
 
 def _write_of(done: FakeSync, raw: list[dict[str, Any]]) -> BatchWrite:

@@ -1,15 +1,19 @@
-"""The intake's orjson hash check decides exactly as the stdlib definition (sync.wire.item_hash) does."""
+"""The intake's speed tricks change nothing: the orjson hash check decides as sync.wire.item_hash does, and
+the bulk ids are valid, distinct, ascending ULIDs."""
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ulid import ULID
 
-from cloud.service.sync_batches import item_hash_ok
+from cloud.infrastructure.speed import fresh_ids, item_hash_ok
 from sync.models import SyncItem, hash_matches, validate_item
 from sync.wire import canonical_json, item_hash
 
@@ -58,3 +62,22 @@ def test_every_unicode_scalar_value_hashes_alike() -> None:
     metadata = {chars[i : i + 2000][:50]: chars[i : i + 2000] for i in range(0, len(chars), 2000)}
     assert _check(_item({}, metadata))
     assert not _check(_item({}, metadata, tamper=True))
+
+
+class TestFreshIds:
+    def test_ids_are_valid_distinct_ulids_of_now(self) -> None:
+        """Every id parses as a ULID carrying the given millisecond, and none repeats."""
+        now = time.time()
+        ids = fresh_ids(2000, now)
+        assert len(set(ids)) == 2000
+        for value in ids[:100]:
+            parsed = ULID.from_str(value)
+            assert str(parsed) == value and int(parsed.timestamp * 1000) == int(now * 1000)
+
+    def test_ids_ascend_and_batches_of_one_millisecond_differ(self) -> None:
+        """Ids come out in ascending order; two calls for the same millisecond share no id."""
+        now = time.time()
+        first, second = fresh_ids(2000, now), fresh_ids(2000, now)
+        assert first == sorted(first) and not set(first) & set(second)
+        with pytest.raises(ValueError, match="at most"):
+            fresh_ids(40_000, now)
