@@ -81,6 +81,7 @@ class GroupCommitWriter:
         self._executor: ThreadPoolExecutor | None = None
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.last_error: str | None = None
         self.batches = 0
         self.last_commit_at = 0.0  # time.monotonic() of the last commit
@@ -106,12 +107,14 @@ class GroupCommitWriter:
         except BaseException:
             await self._close_connection()
             raise
+        self._closing = False
         self._task = asyncio.create_task(self._loop(), name=self._name)
         return applied
 
     async def close(self) -> None:
         """Finish the queued jobs, stop, close the connection (a second call does nothing)."""
         if self._task is not None:
+            self._closing = True  # a job submitted from now on would queue behind the stop marker, unanswered
             await self._queue.put(None)
             await self._task
             self._task = None
@@ -137,7 +140,7 @@ class GroupCommitWriter:
 
     async def submit(self, kind: str, payload: Any) -> Any:
         """Queue one job and wait for its committed outcome (an exception outcome is raised)."""
-        if self._task is None:
+        if self._task is None or self._closing:
             raise WriterStopped("the database writer is not running")
         job = _Job(kind, payload)
         self._queue.put_nowait(job)

@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 
 from cloud.domain.errors import Conflict, StorageUnavailable, ValidationFailed
-from sync.sqlite import GroupCommitWriter, connect_reader, package_migrations
+from sync.sqlite import GroupCommitWriter, WriterStopped, connect_reader, package_migrations
 
 MAX_GROUP = 128
 UNITS = "units"  # the writer's batch kind: a list of Stmt units, run by run_units
@@ -163,7 +163,10 @@ class Database:
 
     async def write(self, stmts: Sequence[Stmt]) -> None:
         """Run the statements as one atomic unit; returns after the COMMIT that made them durable."""
-        await self.writer.submit(UNITS, stmts)
+        try:
+            await self.writer.submit(UNITS, stmts)
+        except WriterStopped as err:  # closed, or closing (shutdown): the caller may retry elsewhere
+            raise StorageUnavailable("the database is closed") from err
 
 
 def run_units(conn: sqlite3.Connection, units: list[Sequence[Stmt]]) -> list[BaseException | None]:

@@ -94,6 +94,18 @@ class TestGroupCommit:
             await db.write([Stmt("SELECT 1")])
         assert db.writer.last_error is not None
 
+    async def test_a_write_during_close_is_refused_not_left_hanging(self, db: Database) -> None:
+        """close() finishes queued units; a unit submitted while it drains gets StorageUnavailable at once."""
+        await db.write([Stmt("CREATE TABLE IF NOT EXISTS c (x)")])
+        queued = asyncio.ensure_future(db.write([Stmt("INSERT INTO c VALUES (1)")]))
+        closing = asyncio.ensure_future(db.close())
+        await asyncio.sleep(0)
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(db.write([Stmt("INSERT INTO c VALUES (2)")]), timeout=5)
+        await asyncio.wait_for(asyncio.gather(queued, closing), timeout=10)
+        with sqlite3.connect(db.path) as conn:
+            assert conn.execute("SELECT x FROM c").fetchall() == [(1,)]
+
     async def test_written_data_is_durable_in_the_file(self, db: Database, tmp_path: Path) -> None:
         """Once write() returns, another connection sees the row (committed, not just queued)."""
         await db.write([Stmt("CREATE TABLE IF NOT EXISTS d (x)"), Stmt("INSERT INTO d VALUES (42)")])
