@@ -1,16 +1,16 @@
-"""What the bootstrap builds and hands to the web app and to plug-ins (devices, uploader)."""
+"""The frozen dependencies of one agent process, built by agent.bootstrap before the app starts."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from agent.adapters.cloud_client import CloudClient
-from agent.adapters.store import Store
+from agent.adapters.devices.manager import DeviceManager
+from agent.adapters.store import AgentDatabase, Store
 from agent.domain.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
+from agent.services.qr_scan import ScanWaiter
 from agent.services.sales import SaleService
 from agent.services.sync import SyncService
 from agent.settings import Settings
@@ -19,7 +19,7 @@ from sync.client import DeviceCredential
 StatusProvider = Callable[[], Awaitable[dict[str, Any]]]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Devices:
     """The device adapters in use; None where a device is absent or not configured."""
 
@@ -28,33 +28,22 @@ class Devices:
     scanner: ScannerPort | None = None
 
 
-@dataclass(slots=True)
-class AgentContext:
-    """Everything one agent process runs on. Filled in order by bootstrap's cleanup contexts."""
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """Everything the entrypoints (API, pages) and background tasks use; nothing in it is replaced later."""
 
     settings: Settings
     clock_ms: Callable[[], int]
+    started_at_ms: int
+    database: AgentDatabase
+    store: Store
+    sales: SaleService
+    devices: Devices
+    device_manager: DeviceManager | None  # None when the devices came from the caller (tests, benchmarks)
+    scans: ScanWaiter | None  # the scanner as the QR CPM flow sees it
     credentials: DeviceCredential | None  # None: not enrolled
     cloud_url: str
-    store: Store | None = None
-    http: aiohttp.ClientSession | None = None
-    cloud: CloudClient | None = None  # None when not enrolled
-    devices: Devices = field(default_factory=Devices)
-    sales: SaleService | None = None
-    sync: SyncService | None = None  # the uploader; its status() is the "sync" block of /api/status
-    device_manager: Any = None  # agent.adapters.devices.DeviceManager when devices are configured
-    # Extra blocks of GET /api/status, by key (e.g. the uploader registers "sync").
-    status_providers: dict[str, StatusProvider] = field(default_factory=dict)
-    started_at_ms: int = 0
-
-    def require_store(self) -> Store:
-        """The open store (after startup)."""
-        if self.store is None:
-            raise RuntimeError("the store is not open yet")
-        return self.store
-
-    def require_sales(self) -> SaleService:
-        """The sale service (after startup)."""
-        if self.sales is None:
-            raise RuntimeError("the sale service is not ready yet")
-        return self.sales
+    cloud: CloudClient | None  # None when not enrolled
+    sync: SyncService | None  # the uploader; None when left out (benchmarks, tests of the core)
+    # Extra blocks of GET /api/status, by key ("sync", "devices", "qr_cpm").
+    status_providers: Mapping[str, StatusProvider]

@@ -27,7 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.adapters.store import db
+import aiosqlite
+
+from agent.adapters.store.database import migrate
 from agent.adapters.store.outbox import SqliteOutbox
 from sync.client import DeviceCredential, SyncClient
 from sync.testing.processes import CloudProcess, provision_real_device, real_sync_endpoint_exists
@@ -86,8 +88,8 @@ async def _start_cloud(kind: str, work: Path) -> tuple[CloudProcess, DeviceCrede
 
 
 async def _seed(path: Path, n: int) -> float:
-    conn = await db.connect(path)
-    await db.migrate(conn)
+    await migrate(path)
+    conn = await aiosqlite.connect(path)
     started = time.perf_counter()
     await seed_sales(conn, n, prefix="bench", created_at=int(time.time() * 1000))
     await conn.close()

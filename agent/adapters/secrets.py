@@ -22,6 +22,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from agent.settings import Settings
 from sync.client import DeviceCredential
 
 KEY_FILE = "credential.key"
@@ -153,3 +154,19 @@ def verify_password(stored: str, candidate: str) -> bool:
 def new_admin_password() -> str:
     """A fresh per-device admin password (DESIGN §8): 16 URL-safe characters, ~96 bits."""
     return secrets.token_urlsafe(12)
+
+
+def resolve_credential(settings: Settings,
+                       credentials_dir: Path | None) -> tuple[DeviceCredential, str] | str:
+    """The credential and cloud URL to sync with, or why there is none (not enrolled, damaged store)."""
+    try:
+        enrolled = SecretStore(settings.agent.state_dir, credentials_dir).load()
+    except SecretStoreError as err:
+        return str(err)
+    if enrolled is not None:
+        return enrolled.credential(), enrolled.cloud_url or settings.cloud.url
+    cloud = settings.cloud
+    secret = cloud.secret_key.get_secret_value()
+    if cloud.device_id and cloud.api_key and secret:
+        return DeviceCredential(cloud.device_id, cloud.api_key, secret), cloud.url
+    return "not enrolled: run mpac-agent enroll --cloud URL --code CODE"

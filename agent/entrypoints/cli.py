@@ -36,9 +36,13 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 async def serve(settings: Settings, announce: Callable[[str], None] = print,
                 credentials_dir: Path | None = None) -> None:
     """Run the agent until SIGTERM or SIGINT, then close everything cleanly."""
-    from agent.bootstrap import build_app  # noqa: PLC0415 -- deferred so `mpac-agent --help` stays fast
+    from agent.bootstrap import create_app, open_deps  # noqa: PLC0415 -- deferred so --help stays fast
 
-    app = build_app(settings, credentials_dir=credentials_dir)
+    async with open_deps(settings, credentials_dir=credentials_dir) as deps:
+        await _serve_app(create_app(settings, deps), settings, announce)
+
+
+async def _serve_app(app: web.Application, settings: Settings, announce: Callable[[str], None]) -> None:
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
@@ -96,7 +100,7 @@ def add_enroll(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def add_sync(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `sync [--now] [--json]`."""
-    from agent.services.sync import add_sync_parser, run_sync_cli  # noqa: PLC0415 -- keeps --help fast
+    from agent.entrypoints.sync_cli import add_sync_parser, run_sync_cli  # noqa: PLC0415 -- keeps --help fast
 
     parser = add_sync_parser(sub)
     add_config_option(parser)
@@ -136,8 +140,8 @@ def add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
     def handler(args: argparse.Namespace) -> int:
+        from agent.adapters.secrets import resolve_credential  # noqa: PLC0415
         from agent.entrypoints.status import run_status  # noqa: PLC0415 -- keeps --help fast
-        from agent.services.sync import resolve_credential  # noqa: PLC0415
 
         settings = settings_from_args(args)
         directory = os.environ.get("CREDENTIALS_DIRECTORY")

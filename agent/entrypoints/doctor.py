@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.adapters.store.db import migration_files
+from agent.adapters.store.database import migrations as migration_files
+from agent.adapters.store.views import integrity
 from agent.entrypoints.status import collect_status, fetch_agent_status
 from agent.settings import Settings, SettingsError
 
@@ -76,12 +77,7 @@ def check_database(settings: Settings) -> Check:
         return Check("database", "warn", f"{path} does not exist yet",
                      "it is created on the first `mpac-agent run`")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        try:
-            quick = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]
-            applied = {r[0]: r[1] for r in conn.execute("SELECT name, sha256 FROM schema_migrations")}
-        finally:
-            conn.close()
+        quick, applied = integrity(path)
     except sqlite3.Error as err:
         return Check("database", "fail", f"{path}: {err}", "restore the database from backup or call support")
     if quick != ["ok"]:
@@ -101,7 +97,7 @@ def check_database(settings: Settings) -> Check:
 
 def check_enrollment(settings: Settings, credentials_dir: Path | None) -> tuple[Check, str | None]:
     """The credential store decrypts (only the device id is shown); returns the cloud URL to probe."""
-    from agent.services.sync import resolve_credential  # noqa: PLC0415 -- heavy import, only here
+    from agent.adapters.secrets import resolve_credential  # noqa: PLC0415 -- heavy import, only here
 
     found = resolve_credential(settings, credentials_dir)
     if isinstance(found, str):

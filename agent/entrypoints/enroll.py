@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import sqlite3
 import sys
 import time
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from agent.adapters.secrets import (
     hash_password,
     new_admin_password,
 )
+from agent.adapters.store.views import unsynced_count
 from agent.settings import Settings
 from sync.errors import CloudUnreachable, EnrollmentError
 from sync.http import CloudSession, encode_json
@@ -125,23 +124,10 @@ def add_enroll_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     return p
 
 
-def _unsynced(db_path: Path) -> int:
-    """Sales not yet acknowledged by the cloud (0 when there is no database yet)."""
-    if not db_path.exists():
-        return 0
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        try:
-            sql = "SELECT COUNT(*) FROM sales WHERE sync_state IN ('queued', 'sending')"
-            row = conn.execute(sql).fetchone()
-        except sqlite3.Error:
-            return 0
-    return int(row[0])
-
-
 def _guard_reenroll(store: SecretStore, db_path: Path, force: bool) -> None:
     """Re-enrolling moves the chain to a new device id: refuse while the old one still has sales to send."""
     current = store.load()
-    pending = _unsynced(db_path) if current is not None else 0
+    pending = unsynced_count(db_path) if current is not None else 0
     if pending and not force:
         raise EnrollmentError(f"This terminal is enrolled as {current.device_id if current else '?'} and "
                               f"{pending} sale(s) are not synced yet. Run `mpac-agent sync --now` first, "

@@ -20,8 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from agent.adapters.store import db
-from agent.adapters.store.outbox import read_sync_status
+from agent.adapters.store.views import offline_status
 from agent.settings import Settings
 
 AGENT_TIMEOUT_S = 2.0
@@ -55,22 +54,7 @@ def fetch_agent_status(settings: Settings, timeout_s: float = AGENT_TIMEOUT_S) -
 
 def read_db_status(db_path: Path) -> dict[str, Any] | None:
     """Sync status straight from the database, read-only; None when there is no database yet."""
-    if not db_path.exists():
-        return None
-
-    async def read() -> dict[str, Any]:
-        conn = await db.connect(db_path, readonly=True)
-        try:
-            status = await read_sync_status(conn)
-            async with conn.execute("SELECT COUNT(*) FROM qr_sales WHERE status NOT IN "
-                                    "('succeeded', 'failed', 'cancelled')") as cur:
-                row = await cur.fetchone()
-            status["qr_pending"] = int(row[0]) if row else 0
-            return status
-        finally:
-            await conn.close()
-
-    return asyncio.run(read())
+    return asyncio.run(offline_status(db_path))
 
 
 def collect_status(settings: Settings, enrolled: bool) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +22,13 @@ from uuid6 import uuid7
 
 from agent.adapters.cloud_client import CloudClient, CloudRefused
 from agent.adapters.store import Store
+from agent.adapters.store.qr_mirror import QrMirror
 from agent.domain.errors import AgentError, SaleRefused, UpstreamUnavailable
+from agent.domain.qr_sale import TERMINAL, QrSale, qr_to_json
 from agent.services.qr_scan import ScannerBusy, ScanWaiter
 
 log = logging.getLogger(__name__)
-TERMINAL = ("succeeded", "failed", "cancelled")
-_COLUMNS = ("local_id, merchant_ref_id, created_at, updated_at, amount, currency, cloud_intent_id, status, "
-            "qr_content, metadata_json, payment_method, failure_code, receipt_json")
-PaidHook = Callable[[sqlite3.Row], Awaitable[dict[str, Any]]]
+PaidHook = Callable[[QrSale], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,29 +44,14 @@ class QrRequest:
     receipt: dict[str, Any] = field(default_factory=dict)  # lines and tax, printed when paid
 
 
-def qr_to_json(row: sqlite3.Row, *, awaiting_scan: bool = False) -> dict[str, Any]:
-    """A qr_sales row as the local API shows it."""
-    method = row["payment_method"]
-    body = {
-        "object": "qr_sale", "local_id": row["local_id"], "payment_method": method,
-        "processing_mode": "pgw_processed", "payment_method_type": method,
-        "created_at": row["created_at"], "updated_at": row["updated_at"], "amount": row["amount"],
-        "currency": row["currency"], "merchant_ref_id": row["merchant_ref_id"], "status": row["status"],
-        "cloud_intent_id": row["cloud_intent_id"], "qr_content": row["qr_content"],
-        "failure_code": row["failure_code"], "metadata": json.loads(row["metadata_json"]),
-    }
-    if method == "qr_cpm":
-        body["awaiting_scan"] = awaiting_scan
-    return body
-
-
 class QrSales:
     """QR intents on the cloud with the device credential; `cloud` None means not enrolled."""
 
-    def __init__(self, store: Store, cloud: CloudClient | None, terminal_id: str,
+    def __init__(self, store: Store, mirror: QrMirror, cloud: CloudClient | None, terminal_id: str,
                  clock_ms: Callable[[], int], *, scans: ScanWaiter | None = None,
                  scan_timeout_s: float = 60.0) -> None:
         self._store = store
+        self._mirror = mirror
         self._cloud = cloud
         self._terminal_id = terminal_id
         self._clock = clock_ms
@@ -93,10 +76,10 @@ class QrSales:
         ref, amount, currency, method, code = req.ref, req.amount, req.currency, req.method, req.customer_code
         row = await self._row("merchant_ref_id", ref)
         if row is not None:
-            if (row["amount"], row["currency"], row["payment_method"]) != (amount, currency, method):
+            if (row.amount, row.currency, row.payment_method) != (amount, currency, method):
                 raise _reused(ref)
-            if (code is not None and method == "qr_cpm" and row["status"] == "requires_payment_method"
-                    and not self._scanning(row["local_id"])):
+            if (code is not None and method == "qr_cpm" and row.status == "requires_payment_method"
+                    and not self._scanning(row.local_id)):
                 return await self._confirm(row, code), False  # a retry after a lost confirm answer
             return self._json(row), False
         if await self._store.get_by_ref(ref) is not None:
@@ -130,27 +113,20 @@ class QrSales:
             return self._json(row), True
         if code is not None:
             return await self._confirm(row, code), True
-        local_id = row["local_id"]
+        local_id = row.local_id
         task = asyncio.create_task(self._await_scan(local_id), name=f"qr-cpm-scan-{local_id}")
         self._scan_tasks[local_id] = task
         task.add_done_callback(lambda _t: self._scan_tasks.pop(local_id, None))
         return self._json(row), True
 
     async def _insert(self, req: QrRequest, *, intent_id: str, status: str,
-                      qr_content: str | None) -> sqlite3.Row:
+                      qr_content: str | None) -> QrSale:
         now = self._clock()
-        values = (str(uuid7()), req.ref, now, now, req.amount, req.currency, intent_id, status, qr_content,
-                  json.dumps(req.metadata, ensure_ascii=False), req.method, None,
-                  json.dumps(req.receipt, ensure_ascii=False))
-
-        def _insert(conn: sqlite3.Connection) -> None:
-            conn.execute(f"INSERT INTO qr_sales ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",  # noqa: S608
-                         values)
-
-        await self._store.writer.run(_insert)
-        stored = await self._row("local_id", values[0])
-        assert stored is not None  # just committed
-        return stored
+        sale = QrSale(str(uuid7()), req.ref, now, now, req.amount, req.currency, intent_id, status,
+                      qr_content, json.dumps(req.metadata, ensure_ascii=False), req.method, None,
+                      json.dumps(req.receipt, ensure_ascii=False))
+        await self._mirror.add(sale)
+        return sale
 
     async def _await_scan(self, local_id: str) -> None:
         """Background: wait for the customer's code, confirm it; on timeout cancel the intent."""
@@ -160,7 +136,7 @@ class QrSales:
         except ScannerBusy:  # another sale took the scanner first: this one cannot be paid by scan
             code = None
         row = await self._row("local_id", local_id)
-        if row is None or row["status"] in TERMINAL:
+        if row is None or row.status in TERMINAL:
             return
         self._confirming.add(local_id)
         try:
@@ -173,18 +149,18 @@ class QrSales:
         finally:
             self._confirming.discard(local_id)
 
-    async def _confirm(self, row: sqlite3.Row, code: str) -> dict[str, Any]:
+    async def _confirm(self, row: QrSale, code: str) -> dict[str, Any]:
         cloud = self._require_cloud()
-        path = f"/v1/payment_intents/{row['cloud_intent_id']}/confirm"
+        path = f"/v1/payment_intents/{row.cloud_intent_id}/confirm"
         try:
             intent = await cloud.request("POST", path, {"customer_code": code},
-                                         f"{row['merchant_ref_id']}:confirm")
+                                         f"{row.merchant_ref_id}:confirm")
         except CloudRefused:
-            fresh = await self.get(row["local_id"])  # e.g. expired or cancelled meanwhile
+            fresh = await self.get(row.local_id)  # e.g. expired or cancelled meanwhile
             if fresh is not None and fresh["status"] in TERMINAL:
                 return fresh
             raise
-        return await self._apply(row["local_id"], intent)
+        return await self._apply(row.local_id, intent)
 
     async def cancel(self, local_id: str) -> dict[str, Any] | None:
         """Cancel a QR sale that is not final (stop waiting for a scan, cancel the cloud intent)."""
@@ -201,24 +177,24 @@ class QrSales:
                     await task
             row = await self._row("local_id", local_id)
             assert row is not None
-        if row["status"] in TERMINAL:
+        if row.status in TERMINAL:
             raise _final(row)
         return await self._cancel_on_cloud(row, "cancelled_by_cashier")
 
-    async def _cancel_on_cloud(self, row: sqlite3.Row, reason: str) -> dict[str, Any]:
+    async def _cancel_on_cloud(self, row: QrSale, reason: str) -> dict[str, Any]:
         cloud = self._require_cloud()
-        path = f"/v1/payment_intents/{row['cloud_intent_id']}/cancel"
+        path = f"/v1/payment_intents/{row.cloud_intent_id}/cancel"
         try:
             intent = await cloud.request("POST", path, {"cancellation_reason": "abandoned"},
-                                         f"{row['merchant_ref_id']}:cancel")
+                                         f"{row.merchant_ref_id}:cancel")
         except CloudRefused:
-            fresh = await self.get(row["local_id"])  # paid or failed just before the cancel
+            fresh = await self.get(row.local_id)  # paid or failed just before the cancel
             if fresh is not None and fresh["status"] in TERMINAL:
-                stored = await self._row("local_id", row["local_id"])
+                stored = await self._row("local_id", row.local_id)
                 assert stored is not None
                 raise _final(stored) from None
             raise
-        return await self._apply(row["local_id"], intent, reason)
+        return await self._apply(row.local_id, intent, reason)
 
     async def _apply(self, local_id: str, intent: dict[str, Any],
                      reason: str | None = None) -> dict[str, Any]:
@@ -244,12 +220,12 @@ class QrSales:
         row = await self._row("local_id", local_id)
         if row is None:
             return None
-        if self._cloud is not None and row["status"] not in TERMINAL and not self._scanning(local_id):
+        if self._cloud is not None and row.status not in TERMINAL and not self._scanning(local_id):
             try:
-                intent = await self._cloud.request("GET", f"/v1/payment_intents/{row['cloud_intent_id']}")
+                intent = await self._cloud.request("GET", f"/v1/payment_intents/{row.cloud_intent_id}")
             except AgentError:
                 return self._json(row)
-            if str(intent.get("status", row["status"])) != row["status"]:
+            if str(intent.get("status", row.status)) != row.status:
                 return await self._apply(local_id, intent)
         return self._json(row)
 
@@ -264,8 +240,8 @@ class QrSales:
         task = self._scan_tasks.get(local_id)
         return task is not None and not task.done()
 
-    def _json(self, row: sqlite3.Row) -> dict[str, Any]:
-        local_id = row["local_id"]
+    def _json(self, row: QrSale) -> dict[str, Any]:
+        local_id = row.local_id
         return qr_to_json(row, awaiting_scan=self._scanning(local_id) and local_id not in self._confirming)
 
     def _require_cloud(self) -> CloudClient:
@@ -275,21 +251,10 @@ class QrSales:
         return self._cloud
 
     async def _set_status(self, local_id: str, status: str, failure_code: str | None) -> bool:
-        now = self._clock()
+        return await self._mirror.set_status(local_id, status, failure_code, self._clock())
 
-        def _update(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE qr_sales SET status = ?, failure_code = COALESCE(?, failure_code), updated_at = ? "
-                "WHERE local_id = ? AND status <> ? AND status NOT IN ('succeeded', 'failed', 'cancelled')",
-                (status, failure_code, now, local_id, status))
-            return cur.rowcount > 0
-
-        return await self._store.writer.run(_update)
-
-    async def _row(self, column: str, value: str) -> sqlite3.Row | None:
-        rows = list(await self._store.reader.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM qr_sales WHERE {column} = ?", (value,)))  # noqa: S608 -- fixed names
-        return rows[0] if rows else None
+    async def _row(self, column: str, value: str) -> QrSale | None:
+        return await self._mirror.find("local_id" if column == "local_id" else "merchant_ref_id", value)
 
 
 def _reused(ref: str) -> SaleRefused:
@@ -297,6 +262,6 @@ def _reused(ref: str) -> SaleRefused:
                        "Use a new reference for a new sale.", param="merchant_ref_id", status=409)
 
 
-def _final(row: sqlite3.Row) -> SaleRefused:
-    return SaleRefused("sale_final", f"This QR sale is already {row['status']}; it cannot be cancelled.",
+def _final(row: QrSale) -> SaleRefused:
+    return SaleRefused("sale_final", f"This QR sale is already {row.status}; it cannot be cancelled.",
                        status=409)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from agent.domain.caps import check_pending, check_sale_amount
 from agent.domain.commands import CreateSale
 from agent.domain.errors import SaleRefused, UpstreamUnavailable
 from agent.domain.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
+from agent.domain.qr_sale import QrSale
 from agent.domain.sale import NewSale, Sale, same_request
 from agent.services.qr_sales import QrRequest, QrSales
 from agent.settings import Settings
@@ -100,19 +100,19 @@ class SaleService:
                               "cancelled here.", status=409)
         return await self._qr.cancel(local_id)
 
-    async def _print_qr(self, row: sqlite3.Row) -> dict[str, Any]:
+    async def _print_qr(self, row: QrSale) -> dict[str, Any]:
         """The receipt of a QR sale that just succeeded (after its status is committed)."""
         if self._printer is None:
             return {"status": "no_printer"}
-        extra = json.loads(row["receipt_json"] or "{}")
+        extra = json.loads(row.receipt_json or "{}")
         receipt = SaleReceipt(  # receipt_number 0: QR sales are outside the numbered offline chain
-            receipt_id=row["local_id"], receipt_number=0, store_name=self._settings.store.name,
-            created_at_ms=row["created_at"], currency=row["currency"], total=row["amount"],
-            tax=int(extra.get("tax", 0)), payment_method=row["payment_method"],
+            receipt_id=row.local_id, receipt_number=0, store_name=self._settings.store.name,
+            created_at_ms=row.created_at, currency=row.currency, total=row.amount,
+            tax=int(extra.get("tax", 0)), payment_method=row.payment_method,
             lines=tuple(ReceiptLine(li["name"], li["quantity"], li["amount"])
                         for li in extra.get("lines", [])),
         )
-        return await self._send_receipt(lambda: receipt, row["local_id"])
+        return await self._send_receipt(lambda: receipt, row.local_id)
 
     def _new(self, cmd: CreateSale, ref: str, currency: str, status: str, result: dict[str, Any], *,
              enforce_caps: bool = True) -> NewSale:

@@ -1,10 +1,9 @@
-"""Device adapters for the agent: `build_devices(config, db_path)` is the single factory (see config.py)."""
+"""Device adapters for the agent: `build_devices(config, database)` is the single factory (see config.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from agent.adapters.devices.cardreader import CardReaderService
@@ -13,6 +12,7 @@ from agent.adapters.devices.link import DeviceHealth
 from agent.adapters.devices.manager import DeviceManager
 from agent.adapters.devices.printer import PrinterService
 from agent.adapters.devices.scanner import ScannerService
+from agent.adapters.store.database import AgentDatabase
 
 __all__ = [
     "CardReaderService", "DeviceHealth", "DeviceManager", "Devices", "DevicesConfig", "DevicesConfigError",
@@ -30,13 +30,13 @@ class Devices:
     manager: DeviceManager
 
 
-def build_devices(config: Mapping[str, Any], db_path: Path) -> Devices:
+def build_devices(config: Mapping[str, Any] | DevicesConfig, database: AgentDatabase) -> Devices:
     """Validate the raw [devices] table and build the adapters; no I/O until `manager.start()`.
 
     Raises DevicesConfigError with every bad key named.
     """
-    cfg = parse_devices_config(config)
-    printer = PrinterService(cfg.printer, db_path, reopen_max_s=cfg.reopen_max_s) if cfg.printer else None
+    cfg = config if isinstance(config, DevicesConfig) else parse_devices_config(config)
+    printer = PrinterService(cfg.printer, database, reopen_max_s=cfg.reopen_max_s) if cfg.printer else None
     scanner = ScannerService(cfg.scanner, reopen_max_s=cfg.reopen_max_s) if cfg.scanner else None
     card = CardReaderService(cfg.card_reader, reopen_max_s=cfg.reopen_max_s) if cfg.card_reader else None
     services = [s for s in (printer, scanner, card) if s is not None]

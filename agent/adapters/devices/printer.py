@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from pathlib import Path
 
 from agent.adapters.devices.config import PrinterConfig
 from agent.adapters.devices.link import DeviceLink, present
+from agent.adapters.store.database import AgentDatabase
+from agent.adapters.store.print_jobs import PrintJob, PrintJobs
+from agent.domain.errors import StoreUnavailable
 from agent.domain.ports import SaleReceipt
-from agent.services.print_queue import PrintJob, PrintQueue
+from agent.services.print_queue import PrintQueue
 from drivers.errors import DeviceDisconnected, DeviceTimeout, DriverError, ProtocolError
 from drivers.escpos import encode
 from drivers.escpos.receipt import build_receipt
@@ -47,7 +49,7 @@ class PrinterService:
     """Prints queued jobs exactly once; health tells the cashier what is wrong with the printer."""
 
     def __init__(
-        self, cfg: PrinterConfig, db_path: Path, name: str = "printer", reopen_max_s: float = 5.0
+        self, cfg: PrinterConfig, database: AgentDatabase, name: str = "printer", reopen_max_s: float = 5.0
     ) -> None:
         self.cfg = cfg
         self.link = DeviceLink(
@@ -55,7 +57,7 @@ class PrinterService:
             path=cfg.path if cfg.transport != "tcp" else None,
             debounce_s=cfg.debounce_s, reopen_max_s=reopen_max_s,
         )
-        self.queue = PrintQueue(db_path, name)
+        self.queue = PrintQueue(PrintJobs(database, name))
         self._wake = asyncio.Event()
 
     async def print_receipt(self, receipt: SaleReceipt) -> str:
@@ -92,15 +94,13 @@ class PrinterService:
         return await self.queue.jobs(limit)
 
     async def start(self) -> None:
-        """Open the queue, hold jobs a crash left mid-print, start the worker."""
-        await self.queue.open()
+        """Hold jobs a crash left mid-print, start the worker."""
         await self.queue.recover_interrupted()
         self.link.start_task(self._run())
 
     async def stop(self) -> None:
-        """Stop the worker and close the printer and the queue."""
+        """Stop the worker and close the printer (the queue lives in the agent database)."""
         await self.link.stop_task()
-        await self.queue.close()
 
     async def _run(self) -> None:
         while not self.link.stopping.is_set():
@@ -111,7 +111,7 @@ class PrinterService:
                 self.link.faulty = isinstance(err, ProtocolError)
                 await self.link.wait_retry(self.link.stopping)
                 continue
-            except (sqlite3.Error, OSError) as err:
+            except (StoreUnavailable, sqlite3.Error, OSError) as err:
                 # The queue's database failed (locked past busy_timeout, disk full): keep the worker alive.
                 _log.error("print queue of %s failed: %s", self.link.name, err)
                 self.link.problem(f"Print queue error ({type(err).__name__}); jobs wait.")

@@ -59,6 +59,12 @@ async def read_pending(conn: aiosqlite.Connection) -> PendingState:
     return _pending_from(await conn.execute_fetchall(_PENDING_SQL))
 
 
+async def read_head(conn: aiosqlite.Connection) -> tuple[int, str]:
+    """The last seq and hash recorded (0 and the genesis hash for an empty chain)."""
+    rows = list(await conn.execute_fetchall("SELECT seq, hash FROM sales ORDER BY seq DESC LIMIT 1"))
+    return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
+
+
 class ChainWriter:
     """Batch handler of the writer for sales; keeps the chain head (last seq and hash) in memory."""
 
@@ -68,12 +74,6 @@ class ChainWriter:
         self.head_seq = 0
         self.head_hash = GENESIS_HASH
         self._tentative: tuple[int, str] | None = None
-
-    async def load_head(self, conn: aiosqlite.Connection) -> None:
-        """Read the last seq and hash from the database (at start and after a failed batch)."""
-        rows = list(await conn.execute_fetchall("SELECT seq, hash FROM sales ORDER BY seq DESC LIMIT 1"))
-        row = rows[0] if rows else None
-        self.head_seq, self.head_hash = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
     def on_commit(self, ok: bool) -> None:
         """Move the head only once the batch is committed."""

@@ -1,72 +1,44 @@
 """The uploader's storage adapter over the `sales` table (implements sync.uploader.Outbox).
 
-It owns its own aiosqlite connection (WAL, busy_timeout, synchronous=FULL via db.connect), so the
-sale writer and the uploader never share a cursor. Every method commits before it returns: a result is
-durable before anyone is told, and `sending` is only ever a crash marker that `reset_sending` undoes.
+Every change goes through the agent database's one writer and commits before the method returns: a result
+is durable before anyone is told, and `sending` is only ever a crash marker that `reset_sending` undoes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from agent.adapters.store import db
+from agent.adapters.store.database import AgentDatabase
 from sync.batch import OutboxItem, fit_count
+from sync.clock import wall_clock_ms
 from sync.results import ItemOutcome
 
 _QUARANTINE_SHOWN = 20
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+Statements = Sequence[tuple[str, Sequence[Sequence[Any]]]]
 
 
 class SqliteOutbox:
-    """FIFO by seq over sales.sync_state; open with `await SqliteOutbox.open(path, device_id)`."""
+    """FIFO by seq over sales.sync_state, in the agent database."""
 
-    def __init__(self, conn: aiosqlite.Connection, device_id: str, clock_ms: Callable[[], int]) -> None:
-        self._conn, self._device_id, self._clock_ms = conn, device_id, clock_ms
+    def __init__(self, database: AgentDatabase, device_id: str,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self._db, self._device_id, self._clock_ms = database, device_id, clock_ms
 
-    @classmethod
-    async def open(cls, path: Path, device_id: str, *, clock_ms: Callable[[], int] = _now_ms) -> SqliteOutbox:
-        """Open a dedicated connection (the schema is migrated by the agent store)."""
-        return cls(await db.connect(path), device_id, clock_ms)
+    async def _write(self, statements: Statements) -> int:
+        """Run (sql, rows) pairs with executemany in one committed unit; return the rows changed."""
 
-    async def close(self) -> None:
-        """Close the connection."""
-        await self._conn.close()
-
-    async def _rollback_quietly(self) -> None:
-        """Roll back after a failure without hiding it.
-
-        A cancelled await (agent shutdown) does not stop the statement already running on the connection's
-        thread: its COMMIT may still finish, and then ROLLBACK fails with "no transaction is active". That
-        error must not replace the CancelledError, or the monitor loop takes it for a local fault and never
-        stops.
-        """
-        if self._conn.in_transaction:
-            with contextlib.suppress(sqlite3.OperationalError):
-                await self._conn.execute("ROLLBACK")
-
-    async def _write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> int:
-        """Run (sql, rows) pairs with executemany in one IMMEDIATE transaction; return total changes."""
-        before = self._conn.total_changes
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        def _run(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
             for sql, rows in statements:
-                await self._conn.executemany(sql, rows)
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._rollback_quietly()
-            raise
-        return self._conn.total_changes - before
+                conn.executemany(sql, rows)
+            return conn.total_changes - before
+
+        return await self._db.writer.run(_run)
 
     def _meta(self, **values: object) -> tuple[str, list[tuple[str, str, int]]]:
         now = self._clock_ms()
@@ -81,25 +53,22 @@ class SqliteOutbox:
 
     async def claim(self, max_items: int, max_bytes: int) -> list[OutboxItem]:
         """Mark the oldest queued items (that fit one batch) `sending` and return them, FIFO by seq."""
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._conn.execute(
+        device_id = self._device_id
+
+        def _claim(conn: sqlite3.Connection) -> list[OutboxItem]:
+            rows = conn.execute(
                 "SELECT local_id, seq, item_json, hash, amount, currency FROM sales "
-                "WHERE sync_state = 'queued' ORDER BY seq LIMIT ?", (max_items,)) as cur:
-                rows = await cur.fetchall()
+                "WHERE sync_state = 'queued' ORDER BY seq LIMIT ?", (max_items,)).fetchall()
             items = [OutboxItem(r[0], r[1], r[2].encode("utf-8"), r[3], r[4], r[5]) for r in rows]
-            items = items[:fit_count((len(it.item_json) + 76 for it in items), self._device_id,
+            items = items[:fit_count((len(it.item_json) + 76 for it in items), device_id,
                                      max_items, max_bytes)]
             if items:
-                await self._conn.execute(
-                    "UPDATE sales SET sync_state = 'sending' "
-                    "WHERE sync_state = 'queued' AND seq BETWEEN ? AND ?",
-                    (items[0].seq, items[-1].seq))
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._rollback_quietly()
-            raise
-        return items
+                conn.execute("UPDATE sales SET sync_state = 'sending' "
+                             "WHERE sync_state = 'queued' AND seq BETWEEN ? AND ?",
+                             (items[0].seq, items[-1].seq))
+            return items
+
+        return await self._db.writer.run(_claim)
 
     async def release(self, local_ids: Sequence[str], error: str, *, connected: bool) -> None:
         """A whole-batch failure: the items go back to `queued`; the error is recorded for the status
@@ -137,13 +106,12 @@ class SqliteOutbox:
 
     async def pending_count(self) -> int:
         """Sales not yet acknowledged (queued or sending), from the trigger-kept totals."""
-        async with self._conn.execute("SELECT COALESCE(SUM(count), 0) FROM pending_totals") as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetch_one("SELECT COALESCE(SUM(count), 0) FROM pending_totals")
         return int(row[0]) if row else 0
 
     async def status(self) -> dict[str, Any]:
         """The sync fields of /api/status and `mpac-agent status`."""
-        return await read_sync_status(self._conn)
+        return await read_sync_status(self._db.reader)
 
 
 async def _one(conn: aiosqlite.Connection, sql: str) -> Any:

@@ -1,38 +1,33 @@
-"""The agent store: one writer connection (group commit) and one reader connection over the same WAL file."""
+"""The sales of the agent's database: recording (hash chain, caps, gap-free seq), reads, expiry.
+
+It writes only through the database's one group-commit writer and reads through its one reader
+(agent/adapters/store/database.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
 import sqlite3
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
-from agent.adapters.store import db
-from agent.adapters.store.chain import SALE_COLUMNS, ChainWriter, Recorded, read_pending, sale_from_row
-from agent.adapters.store.writer import GroupCommitWriter
+from agent.adapters.store.chain import (
+    SALE_COLUMNS,
+    ChainWriter,
+    Recorded,
+    read_head,
+    read_pending,
+    sale_from_row,
+)
+from agent.adapters.store.database import AgentDatabase
 from agent.domain.caps import PendingState
 from agent.domain.errors import SaleRefused
 from agent.domain.sale import NewSale, Sale
 from agent.settings import OfflineSection
-
-log = logging.getLogger(__name__)
-CHECKPOINT_POLL_S = 0.1
-CHECKPOINT_IDLE_S = 0.2  # no commit for this long: the till is between customers
-CHECKPOINT_MAX_WAIT_S = 10.0  # under steady load, checkpoint anyway this often
-WRITER_AUTOCHECKPOINT_PAGES = 1000
-
-
-def wall_clock_ms() -> int:
-    """Unix time in milliseconds."""
-    return time.time_ns() // 1_000_000
+from sync.clock import wall_clock_ms
+from sync.sqlite import GroupCommitWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,76 +44,47 @@ class SaleFilter:
 
 
 class Store:
-    """Open with `await Store.open(...)`, close with `await store.close()`."""
+    """The sale store over an open AgentDatabase; `await Store.open(path, caps)` opens one of its own."""
 
-    def __init__(self, path: Path, writer_conn: aiosqlite.Connection, reader: aiosqlite.Connection,
-                 chain: ChainWriter, clock_ms: Callable[[], int]) -> None:
-        self.path = path
-        self._wconn = writer_conn
-        self.reader = reader
+    def __init__(self, database: AgentDatabase, chain: ChainWriter, clock_ms: Callable[[], int], *,
+                 owns_database: bool = False) -> None:
+        self.database = database
+        self.path = database.path
         self.chain = chain
         self.clock_ms = clock_ms
-        self.writer = GroupCommitWriter(writer_conn)
-        self._closed = False
-        self.writer.register("sale", chain.handle, chain.on_commit)
-        self._checkpointer: asyncio.Task[None] | None = None
-        self._checkpoint_conn: aiosqlite.Connection | None = None
+        self._owns = owns_database
+        database.writer.register("sale", chain.handle, chain.on_commit)
+
+    @classmethod
+    async def over(cls, database: AgentDatabase, caps: OfflineSection, *,
+                   clock_ms: Callable[[], int] = wall_clock_ms) -> Store:
+        """The sale store of an open database (the chain head read from it)."""
+        chain = ChainWriter(caps, clock_ms)
+        chain.head_seq, chain.head_hash = await read_head(database.reader)
+        return cls(database, chain, clock_ms)
 
     @classmethod
     async def open(cls, path: Path, caps: OfflineSection, *, clock_ms: Callable[[], int] = wall_clock_ms,
                    max_db_bytes: int = 0) -> Store:
-        """Create the folder, open both connections, migrate, load the chain head, start the writer."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        wconn = await db.connect(path, max_db_bytes=max_db_bytes)
+        """Open the database (migrating it) and the sale store over it; close() closes both."""
+        database = await AgentDatabase.open(path, max_db_bytes=max_db_bytes)
         try:
-            # Kept at SQLite's 1000 pages on purpose: a larger threshold lets the WAL file grow, and an
-            # fsync that also grows the file cost p90 ~3.8 ms instead of ~1.2 ms per sale here. Between
-            # customers _checkpoint_loop checkpoints in the background, so the inline one is rarely needed.
-            await wconn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
-            await db.migrate(wconn)
-            chain = ChainWriter(caps, clock_ms)
-            await chain.load_head(wconn)
-            reader = await db.connect(path, readonly=True)
+            store = await cls.over(database, caps, clock_ms=clock_ms)
         except BaseException:
-            await wconn.close()
+            await database.close()
             raise
-        store = cls(path, wconn, reader, chain, clock_ms)
-        store.writer.start()
-        store._checkpoint_conn = await db.connect(path)
-        store._checkpointer = asyncio.create_task(store._checkpoint_loop(store._checkpoint_conn),
-                                                  name="agent-store-checkpoint")
+        store._owns = True
         return store
 
-    async def _checkpoint_loop(self, conn: aiosqlite.Connection) -> None:
-        """Copy the WAL into the database off the sale path, preferably between sales (a checkpoint's fsync
-        of the database file delays a concurrent sale's WAL fsync); the writer's own is the last resort."""
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(CHECKPOINT_POLL_S)
-            now = time.monotonic()
-            idle = now - self.writer.last_commit_at >= CHECKPOINT_IDLE_S
-            if not (idle or now - last >= CHECKPOINT_MAX_WAIT_S) or self.writer.last_commit_at <= last:
-                continue
-            last = now
-            try:
-                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as err:  # busy or read-only: try again next time
-                log.debug("checkpoint skipped: %s", err)
+    @property
+    def writer(self) -> GroupCommitWriter:
+        """The database's one writer (its last_error and batches feed /api/status)."""
+        return self.database.writer
 
     async def close(self) -> None:
-        """Finish queued writes, then close both connections (a second call does nothing)."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._checkpointer is not None:
-            self._checkpointer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checkpointer
-        if self._checkpoint_conn is not None:
-            await self._checkpoint_conn.close()
-        await self.writer.stop()
-        await self.reader.close()
-        await self._wconn.close()
+        """Close the database if this store opened it."""
+        if self._owns:
+            await self.database.close()
 
     async def record(self, new: NewSale) -> Recorded:
         """Commit one sale, or find the one stored under its reference; raise SaleRefused/StoreUnavailable."""
@@ -127,7 +93,7 @@ class Store:
 
     async def pending(self) -> PendingState:
         """What is stored and not yet acknowledged (for cap pre-checks and the status page)."""
-        return await read_pending(self.reader)
+        return await read_pending(self.database.reader)
 
     async def get(self, local_id: str) -> Sale | None:
         """One sale by local_id."""
@@ -139,7 +105,7 @@ class Store:
                                merchant_ref_id)
 
     async def _one(self, sql: str, arg: str) -> Sale | None:
-        async with self.reader.execute(sql, (arg,)) as cur:
+        async with self.database.reader.execute(sql, (arg,)) as cur:
             row = await cur.fetchone()
         return sale_from_row(row) if row else None
 
@@ -168,7 +134,7 @@ class Store:
             args.append(cursor.seq)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {SALE_COLUMNS} FROM sales {clause} ORDER BY seq DESC LIMIT ?"  # noqa: S608
-        async with self.reader.execute(sql, (*args, flt.limit + 1)) as cur:
+        async with self.database.reader.execute(sql, (*args, flt.limit + 1)) as cur:
             rows = await cur.fetchall()
         sales = [sale_from_row(r) for r in rows]
         return sales[: flt.limit], len(sales) > flt.limit
@@ -178,7 +144,7 @@ class Store:
         sql = ("SELECT sync_state, COUNT(*) FROM sales GROUP BY sync_state UNION ALL "
                "SELECT 'last_synced_at', MAX(synced_at) FROM sales WHERE synced_at IS NOT NULL UNION ALL "
                "SELECT 'last_seq', MAX(seq) FROM sales")
-        async with self.reader.execute(sql) as cur:
+        async with self.database.reader.execute(sql) as cur:
             rows = {r[0]: r[1] for r in await cur.fetchall()}
         states = {s: int(rows.get(s) or 0) for s in ("queued", "sending", "acked", "rejected", "expired")}
         return {"by_sync_state": states, "last_synced_at": rows.get("last_synced_at"),
@@ -196,4 +162,4 @@ class Store:
                 "WHERE sync_state = 'queued' AND created_at < ?", (reason, cutoff))
             return cur.rowcount
 
-        return await self.writer.run(_expire)
+        return await self.database.writer.run(_expire)

@@ -2,6 +2,6 @@
 
 from aiohttp import web
 
-from agent.deps import AgentContext
+from agent.deps import Deps
 
-CTX = web.AppKey("agent_context", AgentContext)
+DEPS = web.AppKey("agent_deps", Deps)

@@ -12,7 +12,7 @@ from agent.adapters.store import SaleFilter
 from agent.domain.commands import CreateSale
 from agent.domain.sale import MODES
 from agent.entrypoints.api.errors import error_json
-from agent.entrypoints.api.keys import CTX
+from agent.entrypoints.api.keys import DEPS
 
 routes = web.RouteTableDef()
 
@@ -42,7 +42,7 @@ async def create_sale(request: web.Request) -> web.Response:
         return error_json(400, "invalid_request_error", "invalid_json",
                           "The request body must be a JSON object.")
     cmd = CreateSale.model_validate(data)
-    outcome = await request.app[CTX].require_sales().create(cmd)
+    outcome = await request.app[DEPS].sales.create(cmd)
     return web.json_response(outcome.body, status=201 if outcome.created else 200)
 
 
@@ -58,14 +58,14 @@ def _sale_or_404(body: dict[str, Any] | None) -> web.Response:
 async def get_sale(request: web.Request) -> web.Response:
     """One sale (cash, card or QR) by its local_id."""
     local_id = request.match_info["local_id"]
-    return _sale_or_404(await request.app[CTX].require_sales().get(local_id) if len(local_id) <= 64 else None)
+    return _sale_or_404(await request.app[DEPS].sales.get(local_id) if len(local_id) <= 64 else None)
 
 
 @routes.post("/api/sales/{local_id}/cancel")
 async def cancel_sale(request: web.Request) -> web.Response:
     """Cancel a QR sale not yet final (stops waiting for a scan; cancels the cloud intent) → 200 the sale."""
     local_id = request.match_info["local_id"]
-    sales = request.app[CTX].require_sales()
+    sales = request.app[DEPS].sales
     return _sale_or_404(await sales.cancel(local_id) if len(local_id) <= 64 else None)
 
 
@@ -77,7 +77,7 @@ async def list_sales(request: web.Request) -> web.Response:
     flt = SaleFilter(sync_state=q.sync_state, status=q.status, payment_method_type=ptype,
                      created_gte=q.created_gte, created_lte=q.created_lte, starting_after=q.starting_after,
                      limit=q.limit)
-    sales, has_more = await request.app[CTX].require_store().list(flt)
+    sales, has_more = await request.app[DEPS].store.list(flt)
     return web.json_response({"object": "list", "data": [s.to_json() for s in sales], "has_more": has_more})
 
 

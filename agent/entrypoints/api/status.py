@@ -7,14 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from agent import __version__
-from agent.deps import AgentContext
-from agent.entrypoints.api.keys import CTX
+from agent.deps import Deps
+from agent.entrypoints.api.keys import DEPS
 
 routes = web.RouteTableDef()
 
-async def build_status(ctx: AgentContext) -> dict[str, Any]:
+async def build_status(ctx: Deps) -> dict[str, Any]:
     """Everything a store manager needs to judge the offline risk, as JSON."""
-    store = ctx.require_store()
+    store = ctx.store
     caps = ctx.settings.offline
     now = ctx.clock_ms()
     pending = await store.pending()
@@ -48,4 +48,4 @@ async def build_status(ctx: AgentContext) -> dict[str, Any]:
 @routes.get("/api/status")
 async def status(request: web.Request) -> web.Response:
     """Queue depth, pending amount per currency, oldest pending age, last sync, caps usage."""
-    return web.json_response(await build_status(request.app[CTX]))
+    return web.json_response(await build_status(request.app[DEPS]))

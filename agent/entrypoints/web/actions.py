@@ -17,9 +17,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.adapters.devices.printer import PrinterService
-from agent.adapters.store import db
-from agent.adapters.store.outbox import read_sync_status
-from agent.deps import AgentContext
+from agent.adapters.store.views import support_view
+from agent.deps import Deps
 from agent.domain.errors import AgentError, UpstreamUnavailable
 from agent.entrypoints.web.context import WEB_STATE, agent_ctx, device_view, printer_service
 
@@ -35,10 +34,10 @@ class AdminRequest(BaseModel):
     job_id: str | None = Field(default=None, pattern=JOB_ID)
 
 
-Action = Callable[[AgentContext, AdminRequest], Awaitable[dict[str, Any]]]
+Action = Callable[[Deps, AdminRequest], Awaitable[dict[str, Any]]]
 
 
-def _printer(ctx: AgentContext) -> PrinterService:
+def _printer(ctx: Deps) -> PrinterService:
     printer = printer_service(ctx)
     if printer is None:
         raise AgentError("no_printer", "No receipt printer is configured on this terminal.", status=409)
@@ -51,13 +50,13 @@ def _job_id(body: AdminRequest) -> str:
     return body.job_id
 
 
-async def test_print(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
+async def test_print(ctx: Deps, _body: AdminRequest) -> dict[str, Any]:
     """Queue a test page on the printer."""
     job_id = await _printer(ctx).test_print()
     return {"ok": True, "job_id": job_id, "message": f"テスト印刷を送信しました Test page queued ({job_id})."}
 
 
-async def reprint(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
+async def reprint(ctx: Deps, body: AdminRequest) -> dict[str, Any]:
     """Send a held/failed job to the printer again (or a copy of a printed one)."""
     job_id = _job_id(body)
     new_id = await _printer(ctx).reprint(job_id)
@@ -66,7 +65,7 @@ async def reprint(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
     return {"ok": True, "job_id": new_id, "message": f"再印刷します Reprinting ({new_id})."}
 
 
-async def drop(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
+async def drop(ctx: Deps, body: AdminRequest) -> dict[str, Any]:
     """Cancel a job that has not printed."""
     job_id = _job_id(body)
     if not await _printer(ctx).drop(job_id):
@@ -75,7 +74,7 @@ async def drop(ctx: AgentContext, body: AdminRequest) -> dict[str, Any]:
     return {"ok": True, "job_id": job_id, "message": f"破棄しました Dropped ({job_id})."}
 
 
-async def sync_now(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
+async def sync_now(ctx: Deps, _body: AdminRequest) -> dict[str, Any]:
     """Run one sync pass now and say what it did."""
     sync = ctx.sync
     if sync is None:
@@ -88,25 +87,15 @@ async def sync_now(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
     return {**result, "message": f"同期しました Synced: {counts}."}
 
 
-async def support_bundle(ctx: AgentContext, _body: AdminRequest) -> dict[str, Any]:
+async def support_bundle(ctx: Deps, _body: AdminRequest) -> dict[str, Any]:
     """Everything support needs to diagnose this terminal, without any secret or card number."""
     settings = ctx.settings
     config = settings.model_dump(mode="json")
     config.get("cloud", {}).pop("secret_key", None)
-    conn = await db.connect(settings.agent.db_path, readonly=True)
-    try:
-        sync = await read_sync_status(conn)
-        async with conn.execute("SELECT sync_state, COUNT(*) FROM sales GROUP BY sync_state") as cur:
-            by_state = {str(r[0]): int(r[1]) for r in await cur.fetchall()}
-        async with conn.execute(
-            "SELECT local_id, seq, created_at, amount, currency, payment_method_type, status, sync_state, "
-            "sync_error FROM sales ORDER BY seq DESC LIMIT ?", (BUNDLE_SALES,)) as cur:
-            sales = [dict(r) for r in await cur.fetchall()]
-    finally:
-        await conn.close()
+    stored = await support_view(ctx.store.database)
     return {"generated_at": int(time.time() * 1000), "version": _version(),
             "python": platform.python_version(), "platform": platform.platform(), "config": config,
-            "sync": sync, "sales_by_sync_state": by_state, "recent_sales": sales, **await device_view(ctx)}
+            **stored, **await device_view(ctx)}
 
 
 def _version() -> str:

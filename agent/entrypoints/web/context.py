@@ -1,6 +1,6 @@
 """Shared state of the web handlers and what they read from the agent's context.
 
-Everything comes from the AgentContext the app factory stores under `api.keys.CTX`, read at request
+Everything comes from the Deps the app factory stores under `api.keys.DEPS`, read at request
 time (services are opened later, in the app's cleanup context).
 """
 
@@ -13,8 +13,8 @@ import jinja2
 from aiohttp import web
 
 from agent.adapters.devices.printer import PrinterService
-from agent.deps import AgentContext
-from agent.entrypoints.api.keys import CTX
+from agent.deps import Deps
+from agent.entrypoints.api.keys import DEPS
 from agent.entrypoints.web.admin import AdminGate
 from agent.services.print_queue import JobState
 
@@ -32,18 +32,18 @@ class WebState:
 WEB_STATE = web.AppKey("agent_web_state", WebState)
 
 
-def agent_ctx(request: web.Request) -> AgentContext:
+def agent_ctx(request: web.Request) -> Deps:
     """The agent's context."""
-    return request.app[CTX]
+    return request.app[DEPS]
 
 
-def printer_service(ctx: AgentContext) -> PrinterService | None:
+def printer_service(ctx: Deps) -> PrinterService | None:
     """The receipt printer adapter with its durable queue, if one is configured."""
     printer = ctx.devices.printer
     return printer if isinstance(printer, PrinterService) else None
 
 
-def device_health(ctx: AgentContext) -> dict[str, dict[str, Any]]:
+def device_health(ctx: Deps) -> dict[str, dict[str, Any]]:
     """Health per device name, from the device manager (empty when no device is configured)."""
     manager = ctx.device_manager
     if manager is None:
@@ -52,7 +52,7 @@ def device_health(ctx: AgentContext) -> dict[str, dict[str, Any]]:
     return health
 
 
-async def device_view(ctx: AgentContext) -> dict[str, Any]:
+async def device_view(ctx: Deps) -> dict[str, Any]:
     """Device health and the held/failed print jobs (what the cashier may reprint or drop)."""
     jobs: list[dict[str, Any]] = []
     printer = printer_service(ctx)

@@ -1,7 +1,7 @@
 """The agent's local web (DESIGN §8): cashier screen `/`, status page `/status`, their static files, and the
 small read-only JSON they need beside the core API (`/api/web/status`, `/api/web/qr.svg`).
 
-The app factory calls `setup_routes(app)` once, after storing its AgentContext under CTX; errors raised here
+The app factory calls `setup_routes(app)` once, after storing its Deps under DEPS; errors raised here
 are AgentErrors, which the agent's error middleware turns into DESIGN §4 JSON. Pages are Jinja2 with
 autoescape on, and every dynamic value is set by script through `textContent`, so untrusted text
 (merchant references, device errors, cloud messages) is never parsed as HTML. All served locally: no CDN.
@@ -17,7 +17,7 @@ from aiohttp import web
 
 from agent.domain.errors import AgentError
 from agent.domain.money import format_money
-from agent.entrypoints.api.keys import CTX
+from agent.entrypoints.api.keys import DEPS
 from agent.entrypoints.web.actions import admin_action
 from agent.entrypoints.web.admin import AdminGate
 from agent.entrypoints.web.context import WEB_STATE, WebState, agent_ctx, device_view
@@ -88,8 +88,8 @@ async def web_status(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Add the pages, static files and web JSON routes to the agent's app (which already holds CTX)."""
-    app[WEB_STATE] = WebState(AdminGate(app[CTX].settings.agent.state_dir), _templates())
+    """Add the pages, static files and web JSON routes to the agent's app (which already holds DEPS)."""
+    app[WEB_STATE] = WebState(AdminGate(app[DEPS].settings.agent.state_dir), _templates())
     app.router.add_get("/", cashier_page)
     app.router.add_get("/status", status_page)
     app.router.add_get("/api/web/status", web_status)

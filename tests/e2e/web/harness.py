@@ -105,7 +105,7 @@ class AgentThread:
                 device_id=cred.device_id, api_key=cred.api_key, secret_key=cred.secret_key,
                 merchant_id="m_1", store_id="s_1", cloud_url=cloud_url, serial_number="WEB-TEST-1",
                 model="test", enrolled_at=1, admin_password_hash=hash_password(ADMIN_PASSWORD)))
-        return await self._listen(build_app(self.settings))
+        return await self._listen(await build_app(self.settings))
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the agent's loop (simulators live there) and return its result."""

@@ -80,7 +80,7 @@ def make_client(aiohttp_client: Any, tmp_path: Path) -> MakeClient:
         **kwargs: Any,
     ) -> TestClient[Any, Any]:
         settings = make_settings(folder or tmp_path / "state", overrides)
-        app = build_app(settings, devices=devices or Devices(), sync=False, **kwargs)
+        app = await build_app(settings, devices=devices or Devices(), sync=False, **kwargs)
         client: TestClient[Any, Any] = await aiohttp_client(app)
         return client
 

@@ -11,7 +11,7 @@ import aiosqlite
 import pytest
 from aiohttp.test_utils import TestServer
 
-from agent.adapters.store import db
+from agent.adapters.store.database import AgentDatabase, migrate
 from agent.adapters.store.outbox import SqliteOutbox
 from sync.client import DeviceCredential, SyncClient
 from sync.testing import FakeCloud, FakeDevice, create_fake_cloud_app
@@ -53,18 +53,18 @@ class CloudUnderTest:
 async def agent_store(tmp_path: Path) -> AsyncIterator[AgentDb]:
     """The agent's database (every agent/adapters/store/migrations/*.sql applied, WAL, synchronous=FULL)."""
     path = tmp_path / "agent.sqlite3"
-    conn = await db.connect(path)
-    await db.migrate(conn)
+    await migrate(path)
+    conn = await aiosqlite.connect(path)
     yield AgentDb(path, conn)
     await conn.close()
 
 
 @pytest.fixture
 async def outbox(agent_store: AgentDb) -> AsyncIterator[SqliteOutbox]:
-    """The uploader's own connection to the same database."""
-    box = await SqliteOutbox.open(agent_store.path, DEVICE.device_id)
-    yield box
-    await box.close()
+    """The outbox over the agent database (its one writer) on the same file."""
+    database = await AgentDatabase.open(agent_store.path)
+    yield SqliteOutbox(database, DEVICE.device_id)
+    await database.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from agent.adapters.devices import build_devices
+from agent.adapters.store import AgentDatabase
 from drivers.escpos.receipt import SaleReceipt
 from drivers.simulators.rig import start_simulators
 from tests.integration.drivers.helpers import wait_until
@@ -15,7 +16,8 @@ class TestSimulatorRig:
     async def test_rig_config_drives_all_devices(self, tmp_path: Path) -> None:
         """Printer prints, scanner scans and the reader approves through the config the rig hands out."""
         rig = await start_simulators(tmp_path)
-        devices = build_devices(rig.devices_config(), tmp_path / "agent.sqlite3")
+        database = await AgentDatabase.open(tmp_path / "agent.sqlite3")
+        devices = build_devices(rig.devices_config(), database)
         await devices.manager.start()
         try:
             assert devices.printer and devices.scanner and devices.card_reader
@@ -29,4 +31,5 @@ class TestSimulatorRig:
             assert len(await rig.printer.wait_receipts(1)) == 1
         finally:
             await devices.manager.stop()
+            await database.close()
             await rig.stop()

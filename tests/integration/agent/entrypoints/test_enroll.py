@@ -8,8 +8,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from agent.adapters.secrets import CREDENTIAL_FILE, SecretStore, verify_password
-from agent.adapters.store import db
+from agent.adapters.secrets import CREDENTIAL_FILE, SecretStore, resolve_credential, verify_password
+from agent.adapters.store.database import AgentDatabase, migrate
 from agent.entrypoints.enroll import enroll
 from agent.services.sync import SyncService
 from agent.settings import load_settings
@@ -59,16 +59,18 @@ class TestSyncService:
         await cloud.cloud.add_activation_code("SYNCNOW12345")
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
         await enroll(SecretStore(tmp_path), cloud.url, "SYNCNOW12345", "SN-1", "A920")
-        conn = await db.connect(settings.agent.db_path)
-        await db.migrate(conn)
+        await migrate(settings.agent.db_path)
+        conn = await aiosqlite.connect(settings.agent.db_path)
         await seed_sales(conn, 7, created_at=int(time.time() * 1000))
         await conn.close()
-        service = await SyncService.open(settings)
+        database = await AgentDatabase.open(settings.agent.db_path)
+        service = SyncService.build(database, resolve_credential(settings, None), settings.cloud.timeout_s)
         try:
             report = await service.sync_now()
             status = await service.status()
         finally:
             await service.close()
+            await database.close()
         assert report == {"ok": True, "error": None, "sent": 7, "acked": 7, "rejected": 0, "duplicates": 0,
                           "pending": 0}
         assert status["enabled"] and status["pending_count"] == 0 and status["connected"] is True
@@ -80,8 +82,10 @@ class TestSyncService:
     async def test_not_enrolled_reports_why(self, tmp_path: Path) -> None:
         """Without a credential the service is disabled and says how to enroll."""
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
-        service = await SyncService.open(settings)
+        database = await AgentDatabase.open(settings.agent.db_path)
+        service = SyncService.build(database, resolve_credential(settings, None), settings.cloud.timeout_s)
         report = await service.sync_now()
         assert report["ok"] is False and "enroll" in str(report["error"])
         assert (await service.status())["enabled"] is False
+        await database.close()
         await service.close()

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+from agent.adapters.store.database import AgentDatabase, migrate
+from agent.adapters.store.print_jobs import PrintJobs
 from agent.services.print_queue import PrintQueue
 
 
 @pytest.fixture
-async def queue(tmp_path: Path) -> PrintQueue:
-    q = PrintQueue(tmp_path / "agent.sqlite3", "printer")
-    await q.open()
-    yield q  # type: ignore[misc]
-    await q.close()
+async def queue(tmp_path: Path) -> AsyncIterator[PrintQueue]:
+    """The queue of one printer over a fresh agent database."""
+    database = await AgentDatabase.open(tmp_path / "agent.sqlite3")
+    yield PrintQueue(PrintJobs(database, "printer"))
+    await database.close()
 
 
 def _state(db: Path, job_id: str) -> str:
@@ -28,17 +31,12 @@ def _state(db: Path, job_id: str) -> str:
 class TestPrintQueue:
     async def test_agent_migration_runner_applies_0100(self, tmp_path: Path) -> None:
         """The agent's runner applies 0100_print_jobs.sql and records it; the queue then works on that DB."""
-        from agent.adapters.store import db as agent_db  # noqa: PLC0415 - the agent-core module under test with ours
-
         path = tmp_path / "agent.sqlite3"
-        conn = await agent_db.connect(path)
-        applied = await agent_db.migrate(conn)
-        await conn.close()
+        applied = await migrate(path)
         assert "0100_print_jobs.sql" in applied
-        q = PrintQueue(path, "printer")
-        await q.open()
-        job = await q.enqueue(b"bytes", receipt_id="r1")
-        await q.close()
+        database = await AgentDatabase.open(path)
+        job = await PrintQueue(PrintJobs(database, "printer")).enqueue(b"bytes", receipt_id="r1")
+        await database.close()
         assert _state(path, job) == "queued"
 
     async def test_enqueue_is_durable_and_idempotent_per_receipt(self, queue: PrintQueue) -> None:
@@ -47,7 +45,7 @@ class TestPrintQueue:
         again = await queue.enqueue(b"A", receipt_id="sale-1")
         other = await queue.enqueue(b"A", receipt_id="sale-1", kind="reprint")
         assert first == again != other
-        assert _state(queue.db_path, first) == "queued"
+        assert _state(queue.store.database.path, first) == "queued"
 
     async def test_guarded_transitions(self, queue: PrintQueue) -> None:
         """A move only happens from the expected state, so a job cannot be printed twice."""
@@ -64,7 +62,7 @@ class TestPrintQueue:
         job = await queue.enqueue(b"A", receipt_id="sale-3")
         await queue.move(job, "printing", ("queued",))
         assert await queue.recover_interrupted() == 1
-        assert _state(queue.db_path, job) == "held"
+        assert _state(queue.store.database.path, job) == "held"
 
     async def test_stale_jobs_held_then_reprinted_or_dropped(self, queue: PrintQueue) -> None:
         """Jobs older than the age are held; reprint puts one back, drop cancels the other."""
@@ -72,8 +70,8 @@ class TestPrintQueue:
         b = await queue.enqueue(b"B", receipt_id="sale-5")
         await asyncio.sleep(0.05)
         assert await queue.hold_stale(0.01) == 2
-        assert await queue.reprint(a) == a and _state(queue.db_path, a) == "queued"
-        assert await queue.drop(b) and _state(queue.db_path, b) == "cancelled"
+        assert await queue.reprint(a) == a and _state(queue.store.database.path, a) == "queued"
+        assert await queue.drop(b) and _state(queue.store.database.path, b) == "cancelled"
 
     async def test_reprint_of_printed_job_is_a_copy(self, queue: PrintQueue) -> None:
         """Reprinting a printed receipt queues a new 'reprint' job with the same bytes."""
@@ -86,7 +84,7 @@ class TestPrintQueue:
 
     async def test_waits_for_another_writer(self, queue: PrintQueue) -> None:
         """While another connection holds the write lock, enqueue waits (busy_timeout) instead of failing."""
-        other = await aiosqlite.connect(str(queue.db_path), isolation_level=None)
+        other = await aiosqlite.connect(str(queue.store.database.path), isolation_level=None)
         await other.execute("BEGIN IMMEDIATE")
         await other.execute(
             "INSERT INTO print_jobs (job_id, printer, kind, state, payload, created_at, queued_at,"

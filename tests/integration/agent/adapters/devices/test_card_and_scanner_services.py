@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.adapters.devices import Devices, build_devices
+from agent.adapters.store import AgentDatabase
 from drivers.errors import DeviceDisconnected, ProtocolError
 from drivers.simulators.cardreader import CardReaderSimulator, CardRules
 from drivers.simulators.scanner import ScannerSimulator
@@ -30,10 +31,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[Devices, CardReaderSimulato
         },
         "scanner": {"transport": "serial", "path": scan.start_pty(tmp_path / "scanner")},
     }
-    devices = build_devices(config, tmp_path / "agent.sqlite3")
+    database = await AgentDatabase.open(tmp_path / "agent.sqlite3")
+    devices = build_devices(config, database)
     await devices.manager.start()
     yield devices, card, scan
     await devices.manager.stop()
+    await database.close()
     await card.stop()
     await scan.stop()
 

@@ -18,6 +18,7 @@ from PIL import Image
 from agent.adapters.devices import Devices, build_devices
 from agent.adapters.devices.config import parse_devices_config
 from agent.adapters.devices.printer import MESSAGES, PrinterService
+from agent.adapters.store import AgentDatabase
 from agent.domain.ports import ReceiptLine, SaleReceipt
 from drivers.errors import DriverError
 from drivers.escpos import encode as e
@@ -54,11 +55,12 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[PrinterSimulator, Start, Pa
     sim = PrinterSimulator()
     path = sim.start_pty(tmp_path / "by-id-printer")
     db = tmp_path / "agent.sqlite3"
+    database = await AgentDatabase.open(db)
     started: list[Devices] = []
 
     async def start(**printer: Any) -> PrinterService:
         cfg = {"transport": "serial", "path": path, "debounce_s": 0.3, "status_poll_s": 0.1, **printer}
-        devices = build_devices({"printer": cfg, "reopen_max_s": 0.2}, db)
+        devices = build_devices({"printer": cfg, "reopen_max_s": 0.2}, database)
         await devices.manager.start()
         started.append(devices)
         assert devices.printer is not None
@@ -67,6 +69,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[PrinterSimulator, Start, Pa
     yield sim, start, db
     for devices in started:
         await devices.manager.stop()
+    await database.close()
     await sim.stop()
 
 
@@ -209,8 +212,8 @@ class TestPrinterService:
         sim.unplug()
         printer = await start()
         job = await printer.print_receipt(_sale(10))
-        printer.queue.busy_timeout_ms = 50
-        await printer.queue.db.execute("PRAGMA busy_timeout = 50")
+        await printer.queue.store.database.writer.outside_transaction(
+            lambda conn: conn.execute("PRAGMA busy_timeout = 50"))
         other = await aiosqlite.connect(str(db), isolation_level=None)
         await other.execute("BEGIN IMMEDIATE")
         sim.replug()
@@ -227,7 +230,8 @@ class TestTcpPrinter:
         sim = PrinterSimulator()
         host, port = await sim.start_tcp()
         cfg = {"transport": "tcp", "host": host, "port": port, "debounce_s": 0.1, "status_poll_s": 0.1}
-        devices = build_devices({"printer": cfg, "reopen_max_s": 0.2}, tmp_path / "agent.sqlite3")
+        database = await AgentDatabase.open(tmp_path / "agent.sqlite3")
+        devices = build_devices({"printer": cfg, "reopen_max_s": 0.2}, database)
         await devices.manager.start()
         try:
             assert devices.printer is not None
@@ -241,6 +245,7 @@ class TestTcpPrinter:
             )
         finally:
             await devices.manager.stop()
+            await database.close()
 
 
 class TestPrinterGarbage:
@@ -252,8 +257,8 @@ class TestPrinterGarbage:
         path = sim.start_pty(tmp_path / f"noise-{noise.hex()}")
         cfg = parse_devices_config({"printer": {"transport": "serial", "path": path}}).printer
         assert cfg is not None
-        printer = PrinterService(cfg, tmp_path / f"noise-{noise.hex()}.sqlite3")
-        await printer.queue.open()
+        database = await AgentDatabase.open(tmp_path / f"noise-{noise.hex()}.sqlite3")
+        printer = PrinterService(cfg, database)
         try:
             job = await printer.print_receipt(_sale(9))
             sim.status_override = noise
@@ -266,5 +271,5 @@ class TestPrinterGarbage:
             assert len(await sim.wait_receipts(1)) == 1
         finally:
             await printer.link.close()
-            await printer.queue.close()
+            await database.close()
             await sim.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -12,36 +11,20 @@ from tests.integration.agent.sync_fixtures import AgentDb, record_sales
 
 
 class TestCancelledCommit:
-    async def test_cancel_after_commit_finished_stays_a_cancellation(
+    async def test_cancelled_claim_stays_a_cancellation_and_commits(
         self, agent_store: AgentDb, outbox: SqliteOutbox
     ) -> None:
-        """A COMMIT still running on the DB thread when its await is cancelled surfaces as CancelledError."""
+        """A claim whose await is cancelled (agent shutdown) raises CancelledError; its unit still commits
+        on the writer, and reset_sending re-queues the items it marked `sending` at the next start."""
         await record_sales(agent_store, 3)
-        conn: Any = outbox._conn
-        real_execute = conn.execute
-        running: list[asyncio.Future[Any]] = []
-
-        def commit_then_cancelled(sql: str, *args: Any) -> Any:
-            if sql != "COMMIT":
-                return real_execute(sql, *args)
-
-            async def commit() -> None:
-                # The COMMIT is queued to the connection's thread (FIFO) and runs on; the awaiting task is
-                # cancelled meanwhile, as at agent shutdown. Any ROLLBACK queued now runs after the COMMIT.
-                running.append(asyncio.ensure_future(real_execute(sql, *args)))
-                await asyncio.sleep(0)
-                raise asyncio.CancelledError
-
-            return commit()
-
-        conn.execute = commit_then_cancelled
-        try:
-            with pytest.raises(asyncio.CancelledError):
-                await outbox.claim(2, 1 << 20)
-        finally:
-            conn.execute = real_execute
-            await asyncio.gather(*running)
+        task = asyncio.create_task(outbox.claim(2, 1 << 20))
+        await asyncio.sleep(0)  # the claim is queued on the writer
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await outbox._db.writer.run(lambda _conn: None)  # the writer has run everything queued before
         async with agent_store.conn.execute(
                 "SELECT sync_state, COUNT(*) FROM sales GROUP BY sync_state ORDER BY sync_state") as cur:
             states = await cur.fetchall()
         assert [tuple(r) for r in states] == [("queued", 1), ("sending", 2)]  # the claim did commit
+        assert await outbox.reset_sending() == 2

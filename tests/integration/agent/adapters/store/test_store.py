@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from agent.adapters.store import Store
-from agent.adapters.store.db import MigrationError, migration_files
+from agent.adapters.store.database import migrations as migration_files
 from agent.domain.errors import SaleRefused, StoreUnavailable
 from agent.domain.sale import NewSale
 from agent.settings import OfflineSection, load_settings
+from sync.sqlite import MigrationError
 from sync.wire import GENESIS_HASH, item_hash
 
 CAPS = load_settings(overrides={"offline": {"max_count": 100_000, "max_total_amount": 10**12}}).offline
@@ -65,8 +66,9 @@ class TestMigrations:
 
     async def test_writer_runs_synchronous_full(self, store: Store) -> None:
         """The writer connection commits with synchronous=FULL (2)."""
-        rows = list(await store._wconn.execute_fetchall("PRAGMA synchronous"))
-        assert rows[0][0] == 2
+        level = await store.writer.outside_transaction(
+            lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+        assert level == 2
 
 
 class TestGroupCommit:
@@ -194,7 +196,7 @@ class TestMigrationRunner:
         path = tmp_path / "agent.sqlite3"
         await (await Store.open(path, CAPS)).close()
         extra = [*migration_files(), ("0300_extra.sql", "CREATE TABLE extra (x INTEGER);")]
-        monkeypatch.setattr("agent.adapters.store.db.migration_files", lambda: extra)
+        monkeypatch.setattr("agent.adapters.store.database.migrations", lambda: extra)
         await (await Store.open(path, CAPS)).close()
         with sqlite3.connect(path) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
@@ -211,7 +213,7 @@ class TestMigrationRunner:
             *migration_files(),
             ("0301_broken.sql", "CREATE TABLE half (x INTEGER); CREATE TABLE oops (;"),
         ]
-        monkeypatch.setattr("agent.adapters.store.db.migration_files", lambda: broken)
+        monkeypatch.setattr("agent.adapters.store.database.migrations", lambda: broken)
         with pytest.raises(MigrationError, match=r"0301_broken\.sql"):
             await Store.open(path, CAPS)
         with sqlite3.connect(path) as conn:

@@ -17,8 +17,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from agent.bootstrap import build_app
-from agent.deps import AgentContext
-from agent.entrypoints.api.keys import CTX
+from agent.deps import Deps
+from agent.entrypoints.api.keys import DEPS
 from drivers.simulators.rig import SimulatorRig, start_simulators
 from sync.client import DeviceCredential
 from sync.signing import authorization_header
@@ -90,7 +90,7 @@ async def sims(tmp_path: Path) -> AsyncIterator[SimulatorRig]:
         await rig.stop()
 
 
-StartAgent = Callable[..., Awaitable[tuple[TestClient[Any, Any], AgentContext]]]
+StartAgent = Callable[..., Awaitable[tuple[TestClient[Any, Any], Deps]]]
 
 
 @pytest.fixture
@@ -99,13 +99,13 @@ def start_agent(aiohttp_client: Any, tmp_path: Path) -> StartAgent:
 
     async def start(
         overrides: dict[str, dict[str, Any]], devices: dict[str, Any] | None = None
-    ) -> tuple[TestClient[Any, Any], AgentContext]:
+    ) -> tuple[TestClient[Any, Any], Deps]:
         table = dict(overrides)
         if devices is not None:
             table["devices"] = {"reopen_max_s": 0.5, **devices}
-        app = build_app(make_settings(tmp_path / "state", table), sync=False)
+        app = await build_app(make_settings(tmp_path / "state", table), sync=False)
         client: TestClient[Any, Any] = await aiohttp_client(app)
-        ctx = app[CTX]
+        ctx = app[DEPS]
         if devices:
             manager = ctx.device_manager
             await wait_until(lambda: all(h.state == "online" for h in manager.health().values()), 10)

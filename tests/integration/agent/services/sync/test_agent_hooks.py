@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from aiohttp.test_utils import TestClient, TestServer
 
 from agent.adapters.secrets import EnrolledDevice, SecretStore
-from agent.adapters.store import db
+from agent.adapters.store.database import migrate
 from agent.bootstrap import build_app
 from agent.settings import load_settings
 from sync.testing.seed import seed_sales
@@ -50,7 +51,7 @@ class TestLocalApi:
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
         SecretStore(tmp_path).save(EnrolledDevice(DEVICE.device_id, DEVICE.api_key, DEVICE.secret_key,
                                                   cloud_url=cloud.url))
-        async with TestClient(TestServer(build_app(settings))) as client:
+        async with TestClient(TestServer(await build_app(settings))) as client:
             resp = await client.post("/api/sales", json={"amount": 1200, "payment_method": "cash",
                                                          "cash_received": 2000, "merchant_ref_id": "hook-1"})
             assert resp.status in (200, 201), await resp.text()
@@ -66,7 +67,7 @@ class TestLocalApi:
     async def test_sync_now_when_not_enrolled_is_a_clear_503(self, tmp_path: Path) -> None:
         """Without a credential POST /api/sync answers 503 with the DESIGN §4 error shape."""
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
-        async with TestClient(TestServer(build_app(settings))) as client:
+        async with TestClient(TestServer(await build_app(settings))) as client:
             resp = await client.post("/api/sync")
             body = await resp.json()
         assert resp.status == 503 and body["error"]["code"] == "sync_unavailable"
@@ -86,8 +87,8 @@ class TestCli:
                                   "CLI123456789")
         assert code == 1 and "already used" in err
         settings = load_settings(config)
-        conn = await db.connect(settings.agent.db_path)
-        await db.migrate(conn)
+        await migrate(settings.agent.db_path)
+        conn = await aiosqlite.connect(settings.agent.db_path)
         await seed_sales(conn, 12, created_at=int(time.time() * 1000))
         await conn.close()
         await cloud.cloud.add_activation_code("CLI223456789")
