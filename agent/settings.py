@@ -33,7 +33,7 @@ class AgentSection(BaseModel):
 
 
 class WebSection(BaseModel):
-    """[web]: the local HTTP server (DESIGN §8)."""
+    """[web]: the local HTTP server (docs/local-web.md)."""
 
     model_config = _STRICT
     host: str = Field(min_length=1)
@@ -57,7 +57,7 @@ class CloudSection(BaseModel):
 
 
 class OfflineSection(BaseModel):
-    """[offline]: caps on stored, unsynced sales (DESIGN §6), minor units of the sale's currency."""
+    """[offline]: caps on stored, unsynced sales (docs/sync-protocol.md), in minor units."""
 
     model_config = _STRICT
     max_sale_amount: int = Field(gt=0)

@@ -1,7 +1,8 @@
 """Create-PaymentIntent throughput and latency of one `mpac-pgw serve` process vs a bare aiohttp JSON handler.
 
 Both servers run as separate processes pinned with taskset to one core; this load generator is pinned to
-another core. Every request is HMAC-signed at send time (DESIGN §3), also for the baseline, so the client does
+another core. Every request is HMAC-signed at send time (docs/cloud-api.md), also for the baseline, so the
+client does
 the same work in both runs. Each run is bounded in count and in time.
 
     .venv/bin/python bench/pgw_create.py [--requests 3000] [--rounds 5] [--concurrency 32] [--seconds 30]

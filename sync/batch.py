@@ -1,4 +1,4 @@
-"""Batch building under the DESIGN §6 limits (≤ 500 items, ≤ 1 MiB encoded), pure and allocation-light.
+"""Batch building under the sync limits (≤ 500 items, ≤ 1 MiB encoded; docs/sync-protocol.md), pure.
 
 The agent stores each item's canonical JSON without its hash (the exact hashed bytes), so an item's wire
 form is those bytes with `"hash"` appended; the body is assembled by joining bytes, never re-encoding.

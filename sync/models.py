@@ -1,4 +1,4 @@
-"""Pydantic v2 models of the sync batch request and response (DESIGN §6), shared by agent and cloud.
+"""Pydantic v2 models of the sync batch request and response (docs/sync-protocol.md), for both ends.
 
 The cloud validates the envelope first (`SyncBatchEnvelope`, items kept raw) and then each item on its own
 (`validate_item`), so one malformed item is `rejected` with a reason while the rest of the batch goes on.
@@ -67,7 +67,7 @@ class SyncBatchEnvelope(BaseModel):
 
 
 class ItemError(BaseModel):
-    """Why one item was rejected (the DESIGN §4 error shape)."""
+    """Why one item was rejected (the docs/cloud-api.md error shape)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 

@@ -1,4 +1,4 @@
-"""HMAC-SHA256 request signing exactly as mpac-pgw (DESIGN §3).
+"""HMAC-SHA256 request signing exactly as mpac-pgw (docs/cloud-api.md).
 
 Both ends use this module: the cloud to verify, the agent (and tests, benchmarks) to sign at send time.
 """
@@ -50,7 +50,7 @@ def sign(secret_key: str, method: str, path: str, timestamp: int, body: bytes) -
     return sign_with_key_hash(secret_key_hash(secret_key), method, path, timestamp, body)
 
 
-def authorization_header(  # noqa: PLR0917 -- the DESIGN §3 fields, in their documented order
+def authorization_header(  # noqa: PLR0917 -- the docs/cloud-api.md fields, in their documented order
     api_key: str, secret_key: str, method: str, path: str, timestamp: int, body: bytes
 ) -> str:
     """The full `Authorization` header value for one request."""

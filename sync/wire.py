@@ -1,4 +1,4 @@
-"""Canonical JSON and the per-device hash chain of DESIGN §6 (pure, no I/O)."""
+"""Canonical JSON and the per-device hash chain of docs/sync-protocol.md (pure, no I/O)."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ def verify_password(stored: str, candidate: str) -> bool:
 
 
 def new_admin_password() -> str:
-    """A fresh per-device admin password (DESIGN §8): 16 URL-safe characters, ~96 bits."""
+    """A fresh per-device admin password (docs/local-web.md): 16 URL-safe characters, ~96 bits."""
     return secrets.token_urlsafe(12)
 
 

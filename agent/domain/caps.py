@@ -1,4 +1,4 @@
-"""Offline caps of DESIGN §6 (pure): checked against what is stored and not yet acknowledged by the cloud."""
+"""Offline caps (docs/sync-protocol.md; pure): checked against what is stored and not yet acknowledged."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from agent.domain.ports import CardResult
 MAX_AMOUNT = 10**10
 Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 MetaValue = StrictStr | StrictInt | bool
-# A customer-presented QR/barcode as the cloud takes it: printable ASCII, no spaces, bounded (DESIGN §5).
+# A customer-presented QR/barcode as the cloud takes it: printable ASCII, no spaces, bounded
+# (docs/cloud-api.md).
 CUSTOMER_CODE_PATTERN = r"^[\x21-\x7e]+$"
 CUSTOMER_CODE_MAX = 256
 CustomerCode = Annotated[str, Field(min_length=1, max_length=CUSTOMER_CODE_MAX,

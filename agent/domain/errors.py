@@ -1,4 +1,4 @@
-"""The agent's few error classes, each mapped once to an HTTP answer of the DESIGN §4 shape."""
+"""The agent's few error classes, each mapped once to an HTTP answer of the docs/cloud-api.md shape."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class AgentError(Exception):
             self.status = status
 
     def body(self) -> dict[str, Any]:
-        """The JSON error object of DESIGN §4."""
+        """The JSON error object of docs/cloud-api.md."""
         error: dict[str, Any] = {"type": self.type, "code": self.code, "message": self.message}
         if self.param is not None:
             error["param"] = self.param

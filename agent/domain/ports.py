@@ -1,4 +1,4 @@
-"""Ports between the agent's sale flow and the devices (DESIGN §9).
+"""Ports between the agent's sale flow and the devices (docs/devices.md).
 
 The sale service depends only on these Protocols; drivers/ plus agent/adapters/devices/ provide the
 adapters. With no adapter configured, a card sale takes the reader's result from the request instead.

@@ -1,4 +1,4 @@
-"""The sale as the agent records it (pure: no I/O). One sale is one hash-chained item of DESIGN §6."""
+"""The sale as the agent records it (pure: no I/O): one hash-chained item (docs/sync-protocol.md)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class Sale:
         return METHOD_OF_TYPE.get(self.payment_method_type, self.payment_method_type)
 
     def item(self) -> dict[str, Any]:
-        """The DESIGN §6 batch item, hash included, exactly as it was hashed."""
+        """The docs/sync-protocol.md batch item, hash included, exactly as it was hashed."""
         body: dict[str, Any] = json.loads(self.item_json)
         return {**body, "hash": self.hash}
 

@@ -33,7 +33,7 @@ from agent.settings import Settings, SettingsError
 MIN_FREE_FAIL = 16 * 1024 * 1024
 MIN_FREE_WARN = 256 * 1024 * 1024
 CLOCK_WARN_S = 60
-CLOCK_FAIL_S = 300  # the HMAC window (DESIGN §3): beyond it the cloud refuses every signed request
+CLOCK_FAIL_S = 300  # the HMAC window (docs/cloud-api.md): beyond it the cloud refuses every signed request
 HEALTH_TIMEOUT_S = 3.0
 CAP_WARN = 0.8
 
@@ -195,7 +195,7 @@ def _tcp_printer(name: str, host: str, port: int, state: str | None, *, probe: b
 
 
 def check_queue(settings: Settings, status: dict[str, Any]) -> Check:
-    """Unsynced sales against the offline caps (DESIGN §6)."""
+    """Unsynced sales against the offline caps (docs/sync-protocol.md)."""
     caps = settings.offline
     count = int(status.get("pending_count") or 0)
     worst = max((int(v) for v in (status.get("pending_amount") or {}).values()), default=0)

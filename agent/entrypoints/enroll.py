@@ -1,5 +1,6 @@
-"""`mpac-agent enroll --cloud URL --code CODE` (DESIGN §7): activate with the cloud, store the credential
-encrypted, generate the per-device admin password (DESIGN §8) and show it once."""
+"""`mpac-agent enroll --cloud URL --code CODE` (docs/cloud-api.md): activate with the cloud, store the
+credential
+encrypted, generate the per-device admin password (docs/local-web.md) and show it once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Reference fake of the cloud's `POST /v1/sync/batches` and `POST /v1/devices/activate` (DESIGN §6, §7).
+"""Reference fake of the cloud's `POST /v1/sync/batches` and `POST /v1/devices/activate`
+(docs/sync-protocol.md, docs/cloud-api.md).
 
 It STANDS IN FOR THE REAL ENDPOINT (cloud/, `mpac-pgw serve`) in the uploader's unit and integration tests
 and as a fallback peer for the benches, until/unless the real one is used. It is a real aiohttp app on

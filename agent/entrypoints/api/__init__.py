@@ -1,1 +1,1 @@
-"""The agent's local HTTP API and pages (DESIGN §8)."""
+"""The agent's local HTTP API and pages (docs/local-web.md)."""

@@ -1,4 +1,4 @@
-"""One middleware maps every failure to the DESIGN §4 JSON error shape: no stack trace, no secret."""
+"""One middleware maps every failure to the docs/cloud-api.md JSON error shape: no stack trace, no secret."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "inval
 
 def error_json(status: int, type_: str, code: str, message: str, *, param: str | None = None,
                headers: dict[str, str] | None = None) -> web.Response:
-    """A JSON error response of the DESIGN §4 shape."""
+    """A JSON error response of the docs/cloud-api.md shape."""
     error: dict[str, Any] = {"type": type_, "code": code, "message": message}
     if param is not None:
         error["param"] = param

@@ -3,7 +3,8 @@
 A page on evil.example can make a browser resolve evil.example to 127.0.0.1 and then read the agent's pages
 as same-origin; its requests still carry `Host: evil.example`. So every request must name the bind address,
 loopback (`localhost`, `127.0.0.1`, `[::1]`) or a name listed in `[web] allowed_hosts`; anything else, or no
-Host at all, gets 421 Misdirected Request (DESIGN §4 JSON) before any handler runs. The port is not compared:
+Host at all, gets 421 Misdirected Request (JSON error, docs/local-web.md) before any handler runs. The port
+is not compared:
 a rebinding attack cannot change the name. With a wildcard bind (0.0.0.0 / ::) only loopback, that literal and
 the listed names are accepted — list the terminal's LAN address or hostname to reach it from another machine.
 """

@@ -1,4 +1,4 @@
-"""The agent's local web: cashier screen and status page (DESIGN §8). The app factory calls `setup_routes`."""
+"""The agent's local web: cashier screen and status page (docs/local-web.md); see `setup_routes`."""
 
 from agent.entrypoints.web.routes import setup_routes
 

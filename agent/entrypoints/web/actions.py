@@ -1,6 +1,6 @@
 """Admin actions of the status page (test print, sync now, reprint/drop a held job, support bundle).
 
-Each needs the per-device admin password (DESIGN §8), checked by AdminGate before anything happens.
+Each needs the per-device admin password (docs/local-web.md), checked by AdminGate before anything happens.
 The request must be JSON: a cross-site form cannot send that without a CORS preflight, which this app refuses.
 """
 

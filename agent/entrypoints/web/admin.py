@@ -1,4 +1,4 @@
-"""The per-device admin password (DESIGN §8) guarding the status page's admin actions.
+"""The per-device admin password (docs/local-web.md) guarding the status page's admin actions.
 
 The password is generated at enrollment and only its scrypt hash is stored (adapters/secrets.py); there is no
 default. A device that is not enrolled has no password, so every admin action is refused with a message.

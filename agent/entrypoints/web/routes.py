@@ -1,8 +1,8 @@
-"""The agent's local web (DESIGN §8): cashier screen `/`, status page `/status`, their static files, and the
+"""The agent's local web (docs/local-web.md): cashier screen `/`, status page `/status`, static files, and the
 small read-only JSON they need beside the core API (`/api/web/status`, `/api/web/qr.svg`).
 
 The app factory calls `setup_routes(app)` once, after storing its Deps under DEPS; errors raised here
-are AgentErrors, which the agent's error middleware turns into DESIGN §4 JSON. Pages are Jinja2 with
+are AgentErrors, which the agent's error middleware turns into docs/cloud-api.md JSON. Pages are Jinja2 with
 autoescape on, and every dynamic value is set by script through `textContent`, so untrusted text
 (merchant references, device errors, cloud messages) is never parsed as HTML. All served locally: no CDN.
 """

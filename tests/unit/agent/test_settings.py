@@ -12,7 +12,7 @@ from agent.settings import SettingsError, load_settings
 
 class TestLoadSettings:
     def test_defaults_match_design(self) -> None:
-        """With no file: 127.0.0.1:8700 and the DESIGN §6 JPY caps."""
+        """With no file: 127.0.0.1:8700 and the docs/sync-protocol.md JPY caps."""
         s = load_settings()
         assert (s.web.host, s.web.port) == ("127.0.0.1", 8700)
         assert (s.offline.max_sale_amount, s.offline.max_total_amount, s.offline.max_count) == (

@@ -1,4 +1,4 @@
-"""Batch models and building: the DESIGN §6 shapes, per-item validation, limits."""
+"""Batch models and building: the docs/sync-protocol.md shapes, per-item validation, limits."""
 
 from __future__ import annotations
 

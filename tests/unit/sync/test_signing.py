@@ -1,4 +1,4 @@
-"""HMAC signing exactly as DESIGN §3, checked against the worked example."""
+"""HMAC signing exactly as docs/cloud-api.md, checked against the worked example."""
 
 import hashlib
 import hmac
@@ -17,7 +17,7 @@ class TestSigning:
         assert key.startswith("b9fd1af0") and key.endswith("62b2b42e") and len(key) == 64
 
     def test_worked_example_signature(self) -> None:
-        """The DESIGN §3 worked example gives the published signature."""
+        """The docs/cloud-api.md worked example gives the published signature."""
         sig = signing.sign("sk_test_xyz789", "POST", "/v1/payment_intents", 1702123456, BODY)
         assert sig == "85657de354ad2bb70dd9b852509bcc9ce63840eec0a14ae5645e16bff2b57222"
 

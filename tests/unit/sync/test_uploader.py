@@ -47,7 +47,7 @@ class TestSyncOnce:
         assert outbox.intent["L000002"] == "pi_L000002"
 
     async def test_body_is_a_valid_signed_batch_shape(self) -> None:
-        """The body validates as the DESIGN §6 SyncBatch, hashes included."""
+        """The body validates as the docs/sync-protocol.md SyncBatch, hashes included."""
         sender = ScriptedSender()
         await _uploader(MemoryOutbox(make_items(3)), sender).sync_once()
         batch = SyncBatch.model_validate_json(json.dumps(sender.bodies[0]))

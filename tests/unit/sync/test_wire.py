@@ -1,4 +1,4 @@
-"""Canonical JSON and hash chain of DESIGN §6."""
+"""Canonical JSON and hash chain of docs/sync-protocol.md."""
 
 import hashlib
 

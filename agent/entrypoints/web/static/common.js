@@ -43,7 +43,7 @@ const MPAC = (() => {
     }
   }
 
-  /* The message of a DESIGN §4 error body, or a fallback. */
+  /* The message of a docs/cloud-api.md error body, or a fallback. */
   function errorMessage(res, fallback) {
     const err = res.data && res.data.error;
     if (err && err.message) return String(err.message);

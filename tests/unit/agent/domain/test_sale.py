@@ -1,4 +1,4 @@
-"""The sale record: the DESIGN §6 item, its canonical JSON and its hash."""
+"""The sale record: the docs/sync-protocol.md item, its canonical JSON and its hash."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Offline caps (DESIGN §6) and GET /api/status over the real app and a real SQLite file."""
+"""Offline caps (docs/sync-protocol.md) and GET /api/status over the real app and a real SQLite file."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ DEVICE = {"device_id": "dev_qr", "api_key": "pk_qr_device", "secret_key": "sk_qr
 
 class FakeCloud:
     """Stands in for the mpac-pgw cloud being built concurrently (cloud/): the three PaymentIntent calls a QR
-    MPM sale makes, each checked against DESIGN §3 HMAC with sync/signing, as the real gateway must."""
+    MPM sale makes, each checked against the HMAC of docs/cloud-api.md, as the real gateway must."""
 
     def __init__(self) -> None:
         self.intents: dict[str, dict[str, Any]] = {}

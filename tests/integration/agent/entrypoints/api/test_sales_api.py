@@ -219,7 +219,7 @@ class TestBadInput:
         status: int,
         param: str | None,
     ) -> None:
-        """Each bad field gets a DESIGN §4 error naming it, and nothing is stored."""
+        """Each bad field gets a docs/cloud-api.md error naming it, and nothing is stored."""
         client = await make_client()
         resp = await client.post("/api/sales", json=body)
         err = (await resp.json())["error"]

@@ -65,7 +65,7 @@ class TestLocalApi:
         assert status["sync"]["last_ack_at"] is not None and status["sync"]["connected"] is True
 
     async def test_sync_now_when_not_enrolled_is_a_clear_503(self, tmp_path: Path) -> None:
-        """Without a credential POST /api/sync answers 503 with the DESIGN §4 error shape."""
+        """Without a credential POST /api/sync answers 503 with the docs/cloud-api.md error shape."""
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
         async with TestClient(TestServer(await build_app(settings))) as client:
             resp = await client.post("/api/sync")
