@@ -1,4 +1,4 @@
--- Sales: one row per cash or card sale, hash-chained per device (DESIGN §6). Never deleted.
+-- Sales: one row per cash or card sale, hash-chained per device (docs/sync-protocol.md). Never deleted.
 CREATE TABLE sales (
     local_id            TEXT PRIMARY KEY,                 -- UUIDv7
     seq                 INTEGER NOT NULL UNIQUE CHECK (seq >= 1),  -- gap-free per device, from 1

@@ -1,4 +1,4 @@
--- Devices, activation codes and the sync intake (DESIGN §6, §7). Times are Unix milliseconds.
+-- Devices, activation codes and the sync intake (docs/sync-protocol.md, docs/cloud-api.md). Times are Unix milliseconds.
 
 CREATE TABLE devices (
     id             TEXT PRIMARY KEY,
@@ -24,7 +24,7 @@ CREATE TABLE activation_codes (
     device_id   TEXT REFERENCES devices(id)
 );
 
--- The exactly-once key of DESIGN §6: one row per (device, local_id), pointing at the intent it became.
+-- The exactly-once key (docs/sync-protocol.md): one row per (device, local_id), pointing at the intent it became.
 CREATE TABLE sync_items (
     device_id          TEXT NOT NULL REFERENCES devices(id),
     local_id           TEXT NOT NULL,
@@ -36,7 +36,7 @@ CREATE TABLE sync_items (
     PRIMARY KEY (device_id, local_id)
 ) WITHOUT ROWID;
 
--- Rejections are final (DESIGN §6): a re-sent rejected item gets the same answer.
+-- Rejections are final (docs/sync-protocol.md): a re-sent rejected item gets the same answer.
 CREATE TABLE sync_rejections (
     device_id    TEXT NOT NULL REFERENCES devices(id),
     local_id     TEXT NOT NULL,
