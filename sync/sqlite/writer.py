@@ -13,11 +13,10 @@ kind's batch handler together with their neighbours of the same kind (`submit(ki
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -273,16 +272,3 @@ def _settle(future: asyncio.Future[Any], outcome: Any) -> None:
         future.set_exception(outcome)
     else:
         future.set_result(outcome)
-
-
-@contextlib.contextmanager
-def savepoint(conn: sqlite3.Connection, name: str = "unit") -> Iterator[sqlite3.Connection]:
-    """A SAVEPOINT around a block on the writer thread: released on success, rolled back to on error."""
-    conn.execute(f"SAVEPOINT {name}")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute(f"ROLLBACK TO {name}")
-        conn.execute(f"RELEASE {name}")
-        raise
-    conn.execute(f"RELEASE {name}")

@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 
 from agent.domain.errors import StoreUnavailable
-from sync.sqlite import DURABLE_PRAGMAS, GroupCommitWriter, MigrationError, connect_reader, package_migrations
+from sync.sqlite import DURABLE_PRAGMAS, GroupCommitWriter, connect_reader, package_migrations
 
 log = logging.getLogger(__name__)
 CHECKPOINT_POLL_S = 0.1
@@ -51,6 +51,10 @@ def writer_pragmas(max_db_bytes: int = 0) -> Sequence[str]:
     return pragmas
 
 
+def _writer(path: Path, max_db_bytes: int, name: str) -> GroupCommitWriter:
+    return GroupCommitWriter(path, pragmas=writer_pragmas(max_db_bytes), on_failure=_unavailable, name=name)
+
+
 class AgentDatabase:
     """Open with `await AgentDatabase.open(path)`; close with `await db.close()`."""
 
@@ -66,13 +70,10 @@ class AgentDatabase:
         """Create the folder, open the writer (migrating the schema) and the reader, start the checkpointer.
 
         Raises MigrationError if a migration fails (the database stays as it was before that file)."""
-        writer = GroupCommitWriter(path, pragmas=writer_pragmas(max_db_bytes), on_failure=_unavailable,
-                                   name="agent-db-writer")
+        writer = _writer(path, max_db_bytes, "agent-db-writer")
         try:
             await writer.open(migrations())
-        except MigrationError:
-            raise
-        except sqlite3.Error as err:
+        except sqlite3.Error as err:  # a MigrationError (not an sqlite3.Error) passes through as it is
             raise StoreUnavailable(f"cannot open the database {path}: {err}") from err
         try:
             reader = await connect_reader(path)
@@ -128,9 +129,7 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
 
 async def migrate(path: Path) -> list[str]:
     """Bring the database file at `path` to the current schema (creating it); return the files applied."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = GroupCommitWriter(path, pragmas=writer_pragmas(), on_failure=_unavailable,
-                               name="agent-db-migrate")
+    writer = _writer(path, 0, "agent-db-migrate")
     applied = await writer.open(migrations())
     await writer.close()
     return applied
