@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiosqlite
 
-from agent.adapters.store.database import migrate
+from agent.adapters.store.database import AgentDatabase, migrate
 from agent.adapters.store.outbox import SqliteOutbox
 from sync.client import DeviceCredential, SyncClient
 from sync.testing.processes import CloudProcess, provision_real_device, real_sync_endpoint_exists
@@ -97,14 +97,15 @@ async def _seed(path: Path, n: int) -> float:
 
 
 async def _drain(path: Path, cloud: CloudProcess, cred: DeviceCredential, n: int) -> dict[str, Any]:
-    outbox = await SqliteOutbox.open(path, cred.device_id)
+    database = await AgentDatabase.open(path)
+    outbox = SqliteOutbox(database, cred.device_id)
     client = SyncClient(cloud.url, cred, timeout=60)
     uploader = Uploader(outbox, client, cred.device_id, UploaderConfig())
     started = time.perf_counter()
     total = await uploader.drain(max_batches=n)  # bounded: one item per batch at worst
     seconds = time.perf_counter() - started
     await client.close()
-    await outbox.close()
+    await database.close()
     with sqlite3.connect(path) as conn:
         acked, distinct = conn.execute(
             "SELECT COUNT(*), COUNT(DISTINCT cloud_intent_id) FROM sales WHERE sync_state = 'acked'",
