@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sync.batch import OutboxItem
-from sync.models import BatchResponse, ItemError
+from sync.models import BatchResponse, ItemError, ItemResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,14 +56,25 @@ def rejection_text(error: ItemError | None) -> str:
     return error.model_dump_json(exclude_none=True)
 
 
+def _acks(res: ItemResult | None) -> bool:
+    """Is this result an acknowledgement? Only `accepted`/`duplicate` WITH the cloud's intent id."""
+    return res is not None and res.status != "rejected" and bool(res.payment_intent_id)
+
+
 def judge(items: Sequence[OutboxItem], response: BatchResponse) -> Verdicts:
-    """Match results to the items sent, by local_id; only a received result moves an item."""
-    by_id = {r.local_id: r for r in response.results}
+    """Match results to the items sent, by local_id; only a received result moves an item.
+
+    Should the answer hold several results for one item, an acknowledgement (with its intent id) wins: a
+    rejection never overrides an ack, since the cloud then holds the sale (docs/sync-protocol.md)."""
+    by_id: dict[str, ItemResult] = {}
+    for r in response.results:
+        if not _acks(by_id.get(r.local_id)):
+            by_id[r.local_id] = r
     verdicts = Verdicts()
     acked = rejected = duplicates = 0
     for it in items:
         res = by_id.get(it.local_id)
-        if res is None or (res.status != "rejected" and not res.payment_intent_id):
+        if res is None or (res.status != "rejected" and not _acks(res)):
             verdicts.missing.append(it.local_id)
         elif res.status == "rejected":
             rejected += 1

@@ -72,6 +72,8 @@ class MemoryOutbox:
     async def apply_results(self, outcomes: Sequence[ItemOutcome], release: Sequence[str],
                             server_time: int | None, sent_at: int) -> None:
         for o in outcomes:
+            if self.state[o.local_id] == "acked":
+                continue  # an ack is final, as in the agent's SqliteOutbox
             self.state[o.local_id] = o.state
             if o.cloud_intent_id:
                 self.intent[o.local_id] = o.cloud_intent_id
@@ -95,6 +97,8 @@ class ScriptedSender:
     seen: dict[str, str] = field(default_factory=dict)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     drop_results_for: set[str] = field(default_factory=set)
+    no_intent_for: set[str] = field(default_factory=set)  # answered accepted/duplicate, but without a pi id
+    extra_results: list[ItemResult] = field(default_factory=list)  # appended to the next answer
 
     async def send(self, body: bytes) -> BatchResponse:
         batch = json.loads(body)
@@ -115,6 +119,10 @@ class ScriptedSender:
             else:
                 self.seen[lid] = f"pi_{lid}"
                 results.append(ItemResult(local_id=lid, status="accepted", payment_intent_id=self.seen[lid]))
+            if lid in self.no_intent_for:
+                results[-1] = results[-1].model_copy(update={"payment_intent_id": None})
+        results.extend(self.extra_results)
+        self.extra_results = []
         return BatchResponse(batch_id=batch["batch_id"], server_time=batch["sent_at"] + 1500, results=results)
 
 

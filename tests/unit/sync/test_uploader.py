@@ -11,7 +11,7 @@ import pytest
 
 from sync.batch import OutboxItem
 from sync.errors import BatchRejected, TransientUploadError
-from sync.models import SyncBatch
+from sync.models import ItemError, ItemResult, SyncBatch
 from sync.results import SyncResult
 from sync.uploader import Uploader, UploaderConfig
 from tests.unit.sync.fakes import MemoryOutbox, ScriptedSender, make_items
@@ -85,6 +85,29 @@ class TestSyncOnce:
         result = await _uploader(outbox, ScriptedSender(drop_results_for={"L000002"})).sync_once()
         assert result.acked == 2 and result.pending == 1
         assert outbox.in_state("queued") == ["L000002"]
+
+    async def test_accepted_without_an_intent_id_is_not_acked(self) -> None:
+        """An accepted or duplicate result without a payment_intent_id is not an acknowledgement: the item is
+        re-queued and not counted as acked (docs/sync-protocol.md, agent item states)."""
+        outbox = MemoryOutbox(make_items(3))
+        sender = ScriptedSender(seen={"L000003": "pi_old"}, no_intent_for={"L000002", "L000003"})
+        result = await _uploader(outbox, sender).sync_once()
+        assert (result.acked, result.duplicates, result.pending) == (1, 0, 2)
+        assert outbox.in_state("acked") == ["L000001"]
+        assert outbox.in_state("queued") == ["L000002", "L000003"]
+        assert "L000002" not in outbox.intent and "L000003" not in outbox.intent
+
+    async def test_a_second_result_rejecting_an_acked_item_is_ignored(self) -> None:
+        """Should one answer hold an `accepted` and then a `rejected` result for the same item, the ack
+        stands: the cloud holds the sale, so it must not be quarantined."""
+        outbox = MemoryOutbox(make_items(2))
+        reject = ItemResult(local_id="L000001", status="rejected",
+                            error=ItemError(code="merchant_ref_id_in_use", message="in use"))
+        sender = ScriptedSender(extra_results=[reject])
+        result = await _uploader(outbox, sender).sync_once()
+        assert (result.acked, result.rejected) == (2, 0)
+        assert outbox.in_state("acked") == ["L000001", "L000002"]
+        assert outbox.intent["L000001"] == "pi_L000001"
 
     async def test_auth_failure_keeps_items_queued(self) -> None:
         """A 401 raises BatchRejected; items are not quarantined (the device, not the item, is at fault)."""
