@@ -33,6 +33,12 @@ class Cancel(_Msg):
     id: MsgId
 
 
+class Ping(_Msg):
+    """Host asks whether the reader is there and listening; the reader's ACK is the answer."""
+
+    t: Literal["ping"] = "ping"
+
+
 class Presented(_Msg):
     """Reader: a card was presented."""
 
@@ -61,8 +67,9 @@ class Cancelled(_Msg):
     id: MsgId
 
 
-Message = Annotated[Sale | Cancel | Presented | Result | Cancelled, Field(discriminator="t")]
-_ADAPTER: TypeAdapter[Sale | Cancel | Presented | Result | Cancelled] = TypeAdapter(Message)
+AnyMessage = Sale | Cancel | Ping | Presented | Result | Cancelled
+Message = Annotated[AnyMessage, Field(discriminator="t")]
+_ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(Message)
 
 
 class InvalidMessage(ValueError):
@@ -74,7 +81,7 @@ def dump(msg: _Msg) -> bytes:
     return msg.model_dump_json(exclude_none=True).encode()
 
 
-def load(payload: bytes) -> Sale | Cancel | Presented | Result | Cancelled:
+def load(payload: bytes) -> AnyMessage:
     """Parse and validate a payload; raises InvalidMessage without echoing its content."""
     try:
         return _ADAPTER.validate_python(json.loads(payload.decode("utf-8")))

@@ -7,10 +7,11 @@ from collections import deque
 
 from drivers.cardreader.frame import ACK, NAK, BadFrame, Control, Event, Frame, FrameDecoder, encode_frame
 from drivers.cardreader.messages import (
+    AnyMessage,
     Cancel,
     Cancelled,
     InvalidMessage,
-    Presented,
+    Ping,
     Result,
     Sale,
     dump,
@@ -37,7 +38,7 @@ class CardReader:
         self.bad_frames = 0
         self._decoder = FrameDecoder()
         self._events: deque[Event] = deque()
-        self._inbox: deque[Sale | Cancel | Presented | Result | Cancelled] = deque()
+        self._inbox: deque[AnyMessage] = deque()
         self._lock = asyncio.Lock()
         self._cancel = asyncio.Event()
 
@@ -56,6 +57,14 @@ class CardReader:
                 err.outcome_unknown = True  # the reader had accepted the sale
                 raise
 
+    async def ping(self) -> None:
+        """One ping exchange: returns once the reader ACKs it; ProtocolError if it NAKs every repeat,
+        DeviceTimeout if it stays silent. Health comes from this, not from the port being open."""
+        async with self._lock:
+            self._decoder.reset()
+            self._events.clear()
+            await self._send(Ping())
+
     async def _finish(self, reference: str) -> CardResult:
         result = await self._await_result(reference, self.result_timeout)
         if result is not None:
@@ -73,7 +82,7 @@ class CardReader:
         """Ask the running sale (if any) to stop; authorize() then returns declined 'cancelled'."""
         self._cancel.set()
 
-    async def _send(self, msg: Sale | Cancel) -> None:
+    async def _send(self, msg: Sale | Cancel | Ping) -> None:
         frame = encode_frame(dump(msg))
         naks = 0
         for _ in range(self.retries + 1):

@@ -13,6 +13,7 @@ from drivers.cardreader.messages import (
     Cancel,
     Cancelled,
     InvalidMessage,
+    Ping,
     Presented,
     Result,
     Sale,
@@ -22,7 +23,7 @@ from drivers.cardreader.messages import (
 from drivers.cardreader.result import EntryMethod
 from drivers.simulators.base import PtySimulator
 
-Mode = Literal["normal", "timeout", "nak", "silent", "garbage"]
+Mode = Literal["normal", "timeout", "nak", "silent", "garbage", "half"]
 
 
 @dataclass
@@ -30,7 +31,8 @@ class CardRules:
     """How the simulated reader behaves.
 
     mode: normal (answer), timeout (card never presented, no result), nak (NAK every frame), silent
-    (answer nothing), garbage (random bytes and half frames instead of a result). Declines: amounts over
+    (answer nothing), garbage (random bytes and half frames instead of a result), half (ACK the sale, send
+    half a result frame, then ignore the cancel: the host ends in DeviceTimeout). Declines: amounts over
     `decline_over`, amounts in `decline_amounts`. `outcomes` (approve/decline, per sale) win over rules.
     """
 
@@ -55,6 +57,8 @@ class CardReaderSimulator(PtySimulator):
         self.sales: list[Sale] = []
         self.cancels = 0
         self.naks_received = 0
+        self.naks_sent = 0  # NAKs this reader answered (bad frames, or every frame in mode "nak")
+        self.pings = 0  # pings it ACKed
         self._decoder = FrameDecoder()
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, Result] = {}
@@ -77,7 +81,7 @@ class CardReaderSimulator(PtySimulator):
             if isinstance(event, Control):
                 self.naks_received += not event.ack
             elif self.rules.mode == "nak" or isinstance(event, BadFrame):
-                self.send(bytes((NAK,)))
+                self._nak()
             else:
                 self._on_frame(event)
 
@@ -85,7 +89,7 @@ class CardReaderSimulator(PtySimulator):
         try:
             msg = load(frame.payload)
         except InvalidMessage:
-            self.send(bytes((NAK,)))
+            self._nak()
             return
         if self.rules.lose_acks > 0:
             self.rules.lose_acks -= 1
@@ -96,6 +100,10 @@ class CardReaderSimulator(PtySimulator):
         elif isinstance(msg, Sale) and msg.id not in self._pending:
             self.sales.append(msg)
             self._pending[msg.id] = asyncio.get_running_loop().create_task(self._run_sale(msg))
+        elif isinstance(msg, Ping):
+            self.pings += 1  # the ACK above is the whole answer
+        elif isinstance(msg, Cancel) and self.rules.mode == "half":
+            self.cancels += 1  # a reader hung mid-answer: it never confirms the cancel
         elif isinstance(msg, Cancel):
             self.cancels += 1
             task = self._pending.pop(msg.id, None)
@@ -111,6 +119,9 @@ class CardReaderSimulator(PtySimulator):
         if rules.mode == "garbage":
             junk = bytes(self._rng.randrange(256) for _ in range(64))
             self.send(junk + encode_frame(b'{"t":"result"')[:9])
+            return
+        if rules.mode == "half":
+            self.send(encode_frame(dump(self._decide(sale)))[:9])
             return
         self._send_msg(Presented(id=sale.id, entry=rules.entry))
         await asyncio.sleep(rules.present_delay)
@@ -133,6 +144,10 @@ class CardReaderSimulator(PtySimulator):
             return Result(id=sale.id, status="declined", reason=reason, **card)
         self._approval += 1
         return Result(id=sale.id, status="approved", approval_code=f"{self._approval:06d}", **card)
+
+    def _nak(self) -> None:
+        self.naks_sent += 1
+        self.send(bytes((NAK,)))
 
     def _send_msg(self, msg: Presented | Result | Cancelled) -> None:
         self.send(encode_frame(dump(msg)))

@@ -25,6 +25,7 @@ ack_timeout_s = 0.5
 retries = 3
 result_timeout_s = 60
 cancel_grace_s = 3
+ping_s = 10                              # ping an idle reader this often (and while its health is in doubt)
 ```
 Every device is optional; an empty table means no devices (the sale flow then runs without them).
 """
@@ -96,6 +97,7 @@ class CardReaderConfig(BaseModel):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     result_timeout_s: Seconds = 60.0
     cancel_grace_s: Seconds = 3.0
+    ping_s: Seconds = 10.0
 
 
 class DevicesConfig(BaseModel):

@@ -116,6 +116,11 @@ class DeviceLink:
         """True from a failure until the device answers again."""
         return self._down_since is not None
 
+    @property
+    def healthy(self) -> bool:
+        """True while the last exchange with the device went well (not down, not faulty)."""
+        return self._down_since is None and not self.faulty
+
     def ok(self, paper: PaperState | None = None, message: str | None = None) -> None:
         """The device just answered properly; `message` is a standing warning (e.g. paper near end)."""
         self.last_ok_ms = int(time.time() * 1000)

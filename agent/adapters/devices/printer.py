@@ -59,6 +59,9 @@ class PrinterService:
         )
         self.queue = PrintQueue(PrintJobs(database, name))
         self._wake = asyncio.Event()
+        # On a link without status answers the last real exchange is the last write: after one the printer
+        # did not take (timed out), a reopened port proves nothing until a write goes through again.
+        self._write_stuck = False
 
     async def print_receipt(self, receipt: SaleReceipt) -> str:
         """Queue the receipt (committed) and return the job id; the same sale twice gives the same job."""
@@ -130,7 +133,8 @@ class PrinterService:
             self.link.ok(status.paper)
             self.link.problem(MESSAGES[blocked])
             return 0
-        self.link.ok(status.paper, MESSAGES["near_end"] if status.paper == "near_end" else None)
+        if self._answers(transport) or not self._write_stuck:  # answered DLE EOT just now, or nothing stuck
+            self.link.ok(status.paper, MESSAGES["near_end"] if status.paper == "near_end" else None)
         await self.queue.hold_stale(self.cfg.hold_after_s)
         printed = 0
         while (job := await self.queue.next_queued()) is not None:
@@ -141,15 +145,19 @@ class PrinterService:
                 await transport.write(payload)
             except DriverError as err:
                 # Some bytes may be on paper already: never resend by itself; the cashier decides.
+                self._write_stuck = isinstance(err, DeviceTimeout)
                 await self.queue.move(job_id, "failed", ("printing",), self._message_for(err))
                 raise
             await self.queue.move(job_id, "printed", ("printing",))
             printed += 1
+            if self._write_stuck:
+                self._write_stuck = False
+                self.link.ok(status.paper)
         return printed
 
     async def _status(self, transport: Transport) -> PrinterStatus:
         """DLE EOT 1, 2 and 4 on two-way links; no answer = switched off, a bad byte = garbled."""
-        if not (self.cfg.query_status and transport.two_way):
+        if not self._answers(transport):
             return UNKNOWN
         for _ in range(8):  # drop stale bytes (late answers) so replies line up with this query
             if not await transport.read(256, 0.01):
@@ -165,6 +173,10 @@ class PrinterService:
         if not all(valid_status_byte(b) for b in answer):
             raise ProtocolError("status answer is not a DLE EOT status byte")
         return decode(answer[0], answer[1], answer[2])
+
+    def _answers(self, transport: Transport) -> bool:
+        """Whether this printer is asked for its status (so its health comes from its answers)."""
+        return self.cfg.query_status and transport.two_way
 
     def _message_for(self, err: DriverError) -> str:
         if not present(self.cfg.path):
