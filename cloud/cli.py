@@ -18,6 +18,7 @@ from cloud.admin.registry import add_admin_parsers
 from cloud.bootstrap import build_app, build_deps
 from cloud.domain.errors import DomainError
 from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
+from sync.version import package_version
 
 DB_HELP = f"database URL, sqlite:///path (default: ${ENV_DB} or {DEFAULT_DB_URL})"
 
@@ -25,6 +26,7 @@ DB_HELP = f"database URL, sqlite:///path (default: ${ENV_DB} or {DEFAULT_DB_URL}
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = argparse.ArgumentParser(prog="mpac-pgw", description="mpac-pgw compatible payment gateway")
+    parser.add_argument("--version", action="version", version=f"mpac-pgw {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API", description="Run the PaymentIntent HTTP API.")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

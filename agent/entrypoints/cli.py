@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from agent.settings import Settings, SettingsError, load_settings
+from sync.version import package_version
 
 CONFIG_ENV = "MPAC_AGENT_CONFIG"
 
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="mpac-agent", description="MPAC edge agent for SmartPOS terminals: "
                                      "offline-safe cash and card sales, QR payments, device drivers, sync.")
+    parser.add_argument("--version", action="version", version=f"mpac-agent {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(sub)
