@@ -33,6 +33,7 @@ from agent.entrypoints.api import sync as sync_api
 from agent.entrypoints.api.errors import error_middleware
 from agent.entrypoints.api.host_guard import host_guard
 from agent.entrypoints.api.keys import DEPS
+from agent.entrypoints.api.same_origin import same_origin_guard
 from agent.entrypoints.web import setup_routes
 from agent.services.qr_sales import QrSales
 from agent.services.qr_scan import ScanWaiter
@@ -95,8 +96,9 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
 
 def create_app(settings: Settings, deps: Deps) -> web.Application:
     """The agent's aiohttp application over already opened dependencies."""
-    # The Host guard comes first: a misdirected (DNS-rebinding) request reaches nothing else.
-    app = web.Application(middlewares=[host_guard(settings), error_middleware],
+    # The Host guard comes first: a misdirected (DNS-rebinding) request reaches nothing else; then no
+    # state-changing request from another origin, or not as JSON, reaches a handler (docs/local-web.md).
+    app = web.Application(middlewares=[host_guard(settings), same_origin_guard(), error_middleware],
                           client_max_size=MAX_BODY_BYTES)
     app[DEPS] = deps
     app.add_routes(sales_api.routes)

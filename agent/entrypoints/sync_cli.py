@@ -26,7 +26,8 @@ async def _sync_now_local(settings: Settings, credentials_dir: Path | None) -> d
     url = f"http://{settings.web.host}:{settings.web.port}/api/sync"
     try:
         async with aiohttp.ClientSession() as session, session.post(
-                url, timeout=aiohttp.ClientTimeout(total=CLI_TIMEOUT_S)) as resp:
+                url, json={},  # JSON: the agent takes no other body on a POST
+                timeout=aiohttp.ClientTimeout(total=CLI_TIMEOUT_S)) as resp:
             body: dict[str, Any] = await resp.json()
             return {"via": "agent", **body}
     except (aiohttp.ClientConnectionError, TimeoutError):

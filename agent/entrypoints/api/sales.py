@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.adapters.store import SaleFilter
 from agent.domain.commands import CreateSale
 from agent.domain.sale import MODES
+from agent.entrypoints.api.body import json_object
 from agent.entrypoints.api.errors import error_json
 from agent.entrypoints.api.keys import DEPS
 
@@ -33,15 +33,7 @@ class ListQuery(BaseModel):
 @routes.post("/api/sales")
 async def create_sale(request: web.Request) -> web.Response:
     """Create a sale: 201 when recorded now, 200 when the same merchant_ref_id was already recorded."""
-    raw = await request.read()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return error_json(400, "invalid_request_error", "invalid_json", "The request body is not valid JSON.")
-    if not isinstance(data, dict):
-        return error_json(400, "invalid_request_error", "invalid_json",
-                          "The request body must be a JSON object.")
-    cmd = CreateSale.model_validate(data)
+    cmd = CreateSale.model_validate(await json_object(request))
     outcome = await request.app[DEPS].sales.create(cmd)
     return web.json_response(outcome.body, status=201 if outcome.created else 200)
 
@@ -64,6 +56,7 @@ async def get_sale(request: web.Request) -> web.Response:
 @routes.post("/api/sales/{local_id}/cancel")
 async def cancel_sale(request: web.Request) -> web.Response:
     """Cancel a QR sale not yet final (stops waiting for a scan; cancels the cloud intent) → 200 the sale."""
+    await json_object(request, empty_ok=True)  # no parameters: an empty body or {}
     local_id = request.match_info["local_id"]
     sales = request.app[DEPS].sales
     return _sale_or_404(await sales.cancel(local_id) if len(local_id) <= 64 else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent.domain.errors import UpstreamUnavailable
+from agent.entrypoints.api.body import json_object
 from agent.entrypoints.api.keys import DEPS
 
 routes = web.RouteTableDef()
@@ -13,6 +14,7 @@ routes = web.RouteTableDef()
 @routes.post("/api/sync")
 async def sync_now(request: web.Request) -> web.Response:
     """Run a bounded drain now; 503 with the reason when this terminal does not sync."""
+    await json_object(request, empty_ok=True)  # no parameters: an empty body or {}
     service = request.app[DEPS].sync
     if service is None or service.uploader is None:
         reason = service.disabled_reason if service is not None else "sync is not running"

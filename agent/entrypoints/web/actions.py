@@ -1,12 +1,11 @@
 """Admin actions of the status page (test print, sync now, reprint/drop a held job, support bundle).
 
 Each needs the per-device admin password (docs/local-web.md), checked by AdminGate before anything happens.
-The request must be JSON: a cross-site form cannot send that without a CORS preflight, which this app refuses.
+Like every state-changing route they are JSON-only and same-origin-only (docs/local-web.md).
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from agent.adapters.devices.printer import PrinterService
 from agent.adapters.store.views import support_view
 from agent.deps import Deps
 from agent.domain.errors import AgentError, UpstreamUnavailable
+from agent.entrypoints.api.body import json_object
 from agent.entrypoints.web.context import WEB_STATE, agent_ctx, device_view, printer_service
 
 JOB_ID = r"^pj_[0-9A-HJKMNP-TV-Z]{26}$"
@@ -110,14 +110,12 @@ ACTIONS: dict[str, Action] = {"test_print": test_print, "reprint": reprint, "dro
 
 
 async def _parse(request: web.Request) -> AdminRequest:
-    if request.content_type != "application/json":
-        raise AgentError("json_required", "Send the admin request as application/json.", status=415)
+    data = await json_object(request)  # JSON and same-origin already checked by the app's middleware
     try:
-        return AdminRequest.model_validate(json.loads(await request.read()))
-    except (ValueError, ValidationError) as err:
-        param = None
-        if isinstance(err, ValidationError) and err.errors():
-            param = ".".join(str(p) for p in err.errors()[0]["loc"]) or None
+        return AdminRequest.model_validate(data)
+    except ValidationError as err:
+        loc = err.errors()[0]["loc"] if err.errors() else ()
+        param = ".".join(str(p) for p in loc) or None
         raise AgentError("invalid_request", "The admin request is malformed.", param=param,
                          status=422) from None
 

@@ -26,9 +26,12 @@ const MPAC = (() => {
     return f.format(Number(amount) / 10 ** digits);
   }
 
-  /* fetch JSON; never throws: {ok, status, data}; status 0 when the agent itself did not answer. */
+  /* fetch JSON; never throws: {ok, status, data}; status 0 when the agent itself did not answer.
+     Every request that changes state is sent as JSON ({} when there is nothing to send): the agent refuses
+     any other content type there (docs/local-web.md, "Cross-origin requests"). */
   async function api(method, path, body, headers) {
     const init = { method, headers: Object.assign({ Accept: "application/json" }, headers || {}) };
+    if (body === undefined && method !== "GET" && method !== "HEAD") body = {};
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);

@@ -237,7 +237,8 @@ class TestBadInput:
     async def test_huge_body_is_413(self, make_client: MakeClient) -> None:
         """A body over 64 KiB is refused with a JSON 413."""
         client = await make_client()
-        resp = await client.post("/api/sales", data=b"{" + b" " * 70_000 + b"}")
+        resp = await client.post("/api/sales", data=b"{" + b" " * 70_000 + b"}",
+                                 headers={"Content-Type": "application/json"})
         assert resp.status == 413 and "error" in await resp.json()
 
 

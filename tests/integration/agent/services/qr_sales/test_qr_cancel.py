@@ -19,7 +19,7 @@ class TestQrCancel:
         sale = await (
             await client.post("/api/sales", json={"amount": 800, "payment_method": "qr_cpm"})
         ).json()
-        resp = await client.post(f"/api/sales/{sale['local_id']}/cancel")
+        resp = await client.post(f"/api/sales/{sale['local_id']}/cancel", json={})
         body = await resp.json()
         assert resp.status == 200, body
         assert (body["status"], body["failure_code"], body["awaiting_scan"]) == (
@@ -34,7 +34,7 @@ class TestQrCancel:
             while (await ctx.status_providers["qr_cpm"]())["dropped_scans"] < 1:  # noqa: ASYNC110 - polls the agent
                 await asyncio.sleep(0.02)
         assert (await real_cloud.intent(sale["cloud_intent_id"]))["status"] == "cancelled"
-        again = await client.post(f"/api/sales/{sale['local_id']}/cancel")
+        again = await client.post(f"/api/sales/{sale['local_id']}/cancel", json={})
         assert again.status == 409 and (await again.json())["error"]["code"] == "sale_final"
         assert (await (await client.get(f"/api/sales/{sale['local_id']}")).json())["status"] == "cancelled"
 
@@ -47,7 +47,7 @@ class TestQrCancel:
             await client.post("/api/sales", json={"amount": 600, "payment_method": "qr_mpm"})
         ).json()
         assert sale["status"] == "requires_action"
-        resp = await client.post(f"/api/sales/{sale['local_id']}/cancel")
+        resp = await client.post(f"/api/sales/{sale['local_id']}/cancel", json={})
         assert resp.status == 200 and (await resp.json())["status"] == "cancelled"
         assert (await real_cloud.intent(sale["cloud_intent_id"]))["status"] == "cancelled"
 
@@ -61,7 +61,7 @@ class TestQrCancel:
                 "/api/sales", json={"amount": 300, "payment_method": "qr_cpm", "customer_code": "OK1"}
             )
         ).json()
-        resp = await client.post(f"/api/sales/{paid['local_id']}/cancel")
+        resp = await client.post(f"/api/sales/{paid['local_id']}/cancel", json={})
         assert resp.status == 409 and (await resp.json())["error"]["code"] == "sale_final"
         assert (await real_cloud.intent(paid["cloud_intent_id"]))["status"] == "succeeded"
         cash = await (
@@ -69,9 +69,9 @@ class TestQrCancel:
                 "/api/sales", json={"amount": 300, "payment_method": "cash", "cash_received": 300}
             )
         ).json()
-        resp = await client.post(f"/api/sales/{cash['local_id']}/cancel")
+        resp = await client.post(f"/api/sales/{cash['local_id']}/cancel", json={})
         assert resp.status == 409 and (await resp.json())["error"]["code"] == "not_cancellable"
-        assert (await client.post("/api/sales/nope/cancel")).status == 404
+        assert (await client.post("/api/sales/nope/cancel", json={})).status == 404
 
     async def test_cancel_offline_keeps_the_sale_open(
         self, real_cloud: RealCloud, start_agent: StartAgent
@@ -82,7 +82,7 @@ class TestQrCancel:
             await client.post("/api/sales", json={"amount": 600, "payment_method": "qr_mpm"})
         ).json()
         await real_cloud.process.stop()
-        resp = await client.post(f"/api/sales/{sale['local_id']}/cancel")
+        resp = await client.post(f"/api/sales/{sale['local_id']}/cancel", json={})
         assert resp.status == 503 and (await resp.json())["error"]["code"] == "cloud_unreachable"
         assert (await (await client.get(f"/api/sales/{sale['local_id']}")).json())[
             "status"

@@ -58,7 +58,7 @@ class TestLocalApi:
             async with asyncio.timeout(10):
                 while not await cloud.cloud.intents(DEVICE.device_id):  # noqa: ASYNC110 -- bounded poll
                     await asyncio.sleep(0.02)
-            now: dict[str, Any] = await (await client.post("/api/sync")).json()
+            now: dict[str, Any] = await (await client.post("/api/sync", json={})).json()
             status: dict[str, Any] = await (await client.get("/api/status")).json()
         assert now["object"] == "sync_result" and now["ok"] is True and now["pending"] == 0
         assert status["sync"]["enabled"] is True and status["sync"]["pending_count"] == 0
@@ -68,7 +68,7 @@ class TestLocalApi:
         """Without a credential POST /api/sync answers 503 with the docs/cloud-api.md error shape."""
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
         async with TestClient(TestServer(await build_app(settings))) as client:
-            resp = await client.post("/api/sync")
+            resp = await client.post("/api/sync", json={})
             body = await resp.json()
         assert resp.status == 503 and body["error"]["code"] == "sync_unavailable"
         assert "enroll" in body["error"]["message"]
