@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.adapters.store.views import offline_status
+from agent.domain.money import format_money
 from agent.settings import Settings
 
 AGENT_TIMEOUT_S = 2.0
@@ -85,28 +86,44 @@ def collect_status(settings: Settings, enrolled: bool) -> dict[str, Any]:
     return out
 
 
-def _when(ms: Any) -> str:
+def when(ms: Any) -> str:
+    """Unix ms as local time, or "never"."""
     if ms is None:
         return "never"
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(int(ms) / 1000))
 
 
-def render(status: dict[str, Any]) -> str:
-    """Human lines of the status."""
-    amounts = ", ".join(f"{v} {k}" for k, v in (status.get("pending_amount") or {}).items()) or "0"
+def amounts(by_currency: Any) -> str:
+    """{"JPY": 1200, "USD": 250} → "¥1,200, $2.50" (minor units with their currency), or "0"."""
+    return ", ".join(format_money(int(v), str(k)) for k, v in (by_currency or {}).items()) or "0"
+
+
+def sync_lines(status: dict[str, Any]) -> list[str]:
+    """Human lines of the sync fields shared by `status` and `sync`: times local, amounts with currency."""
     connected = {True: "yes", False: "NO", None: "unknown (nothing sent yet)"}[status.get("connected")]
     age = status.get("oldest_pending_age_s")
     offset = status.get("clock_offset_ms")
+    error = status.get("last_error")
+    error_at = status.get("last_error_at")
+    oldest = "-" if age is None else f"{when(status.get('oldest_pending_at'))} ({age:.0f} s ago)"
+    return [
+        f"connected      : {connected}",
+        f"pending        : {status.get('pending_count') or 0} sales, {amounts(status.get('pending_amount'))}",
+        f"oldest pending : {oldest}",
+        f"last ack       : {when(status.get('last_ack_at'))}",
+        f"last contact   : {when(status.get('last_contact_at'))}",
+        f"last error     : {error or '-'}" + (f" (at {when(error_at)})" if error and error_at else ""),
+        f"quarantined    : {status.get('quarantined_count') or 0}",
+        f"clock offset   : {'-' if offset is None else f'{int(offset):+d} ms'}",
+    ]
+
+
+def render(status: dict[str, Any]) -> str:
+    """Human lines of the status."""
     lines = [
         f"source         : {status['source']} (agent running: {'yes' if status['agent_running'] else 'no'})",
         f"enrolled       : {'yes' if status['enrolled'] else 'NO'}",
-        f"connected      : {connected}",
-        f"pending        : {status.get('pending_count') or 0} sales, {amounts}",
-        f"oldest pending : {'-' if age is None else f'{age:.0f} s ago'}",
-        f"last ack       : {_when(status.get('last_ack_at'))}",
-        f"last error     : {status.get('last_error') or '-'}",
-        f"quarantined    : {status.get('quarantined_count') or 0}",
-        f"clock offset   : {'-' if offset is None else f'{offset} ms'}",
+        *sync_lines(status),
     ]
     return "\n".join(lines)
 

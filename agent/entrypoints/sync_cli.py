@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import aiohttp
 from agent.adapters.secrets import resolve_credential
 from agent.adapters.store.database import AgentDatabase
 from agent.adapters.store.views import offline_status
+from agent.domain.money import format_money
 from agent.entrypoints.enroll import credentials_dir_from
+from agent.entrypoints.status import sync_lines
 from agent.services.sync import SyncService
 from agent.settings import Settings
 
@@ -50,7 +53,22 @@ async def _status_local(settings: Settings, credentials_dir: Path | None) -> dic
     if stored is None:
         return {**head, "pending_count": 0}
     stored.pop("qr_pending", None)
-    return {**head, **stored}
+    oldest = stored.get("oldest_pending_at")
+    age = None if oldest is None else max(0, int(time.time() * 1000) - int(oldest)) / 1000
+    return {**head, **stored, "oldest_pending_age_s": age}
+
+
+def render_status(report: dict[str, Any]) -> str:
+    """The sync picture in the words and units of `mpac-agent status`, plus the quarantined items."""
+    enrolled = (f"yes (device {report['device_id']})" if report.get("enrolled")
+                else f"NO ({report.get('reason')})")
+    lines = [f"enrolled       : {enrolled}", *sync_lines(report)]
+    for item in report.get("quarantined") or []:
+        error = item.get("error")
+        message = error.get("message") or error.get("code") if isinstance(error, dict) else error
+        money = format_money(int(item.get("amount") or 0), str(item.get("currency")))
+        lines.append(f"  seq {item.get('seq')} {money} {item.get('local_id')}: {message or '-'}")
+    return "\n".join(lines)
 
 
 def add_sync_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -76,6 +94,5 @@ def run_sync_cli(args: argparse.Namespace, settings: Settings, env: dict[str, st
               f"still pending {report.get('pending', 0)}" + (f"; error: {report['error']}"
                                                                if report.get("error") else ""))
     else:
-        for key, value in report.items():
-            print(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+        print(render_status(report))
     return 0 if report.get("ok", True) else 1
