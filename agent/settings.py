@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -138,3 +139,19 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
         return Settings.model_validate(table)
     except ValidationError as err:
         raise SettingsError(_describe(err, source)) from err
+
+
+SYSTEMD_CONFIG_NAME = "agent.toml"
+
+
+def load_settings_under_systemd(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """`load_settings` with the unit's directories taking part (the CLI passes its environment).
+
+    With no file given, `$CONFIGURATION_DIRECTORY/agent.toml` is read when it exists; `$STATE_DIRECTORY`
+    (its first entry) replaces `[agent] state_dir`, so the unit and the configuration can never disagree
+    about where the database lives (docs/operations.md, "Under systemd")."""
+    config_dir = environ.get("CONFIGURATION_DIRECTORY", "").split(":")[0]
+    if path is None and config_dir and (Path(config_dir) / SYSTEMD_CONFIG_NAME).is_file():
+        path = Path(config_dir) / SYSTEMD_CONFIG_NAME
+    state_dir = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return load_settings(path, {"agent": {"state_dir": state_dir}} if state_dir else None)

@@ -7,14 +7,12 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from aiohttp import web
-
-from agent.settings import Settings, SettingsError, load_settings
+from agent.adapters.systemd import Notifier, use_journal_format
+from agent.settings import Settings, SettingsError, load_settings_under_systemd
 from sync.version import package_version
 
 CONFIG_ENV = "MPAC_AGENT_CONFIG"
@@ -27,56 +25,55 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings from --config, else $MPAC_AGENT_CONFIG, else the defaults (the CLI is the only env reader)."""
+    """Settings from --config, else $MPAC_AGENT_CONFIG, else $CONFIGURATION_DIRECTORY/agent.toml, else the
+    defaults; $STATE_DIRECTORY wins over [agent] state_dir (the CLI is the only env reader)."""
     path = args.config
     if path is None and os.environ.get(CONFIG_ENV):
         path = Path(os.environ[CONFIG_ENV])
-    return load_settings(path)
+    return load_settings_under_systemd(path, os.environ)
 
 
 async def serve(settings: Settings, announce: Callable[[str], None] = print,
-                credentials_dir: Path | None = None) -> None:
-    """Run the agent until SIGTERM or SIGINT, then close everything cleanly."""
-    from agent.bootstrap import create_app, open_deps  # noqa: PLC0415 -- deferred so --help stays fast
+                credentials_dir: Path | None = None, notifier: Notifier | None = None) -> None:
+    """Run the agent until SIGTERM or SIGINT, then drain and close everything (agent.entrypoints.run)."""
+    from agent.entrypoints.run import serve as serve_until_stopped  # noqa: PLC0415 -- keeps --help fast
 
-    async with open_deps(settings, credentials_dir=credentials_dir) as deps:
-        await _serve_app(create_app(settings, deps), settings, announce)
-
-
-async def _serve_app(app: web.Application, settings: Settings, announce: Callable[[str], None]) -> None:
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, settings.web.host, settings.web.port)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        announce(f"mpac-agent ready on http://{host}:{port}")
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until_stopped(settings, announce, credentials_dir, notifier or Notifier())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """mpac-agent run: serve the local API until stopped."""
-    settings = settings_from_args(args)
+    """mpac-agent run: serve the local API until stopped; tells systemd READY/WATCHDOG/STATUS/STOPPING."""
+    notifier = Notifier.from_environ(os.environ)
+    if os.environ.get("JOURNAL_STREAM"):  # stderr is the journal: one line per event, with its priority
+        use_journal_format()
     from agent.adapters.devices import DevicesConfigError  # noqa: PLC0415 -- deferred like the bootstrap
+    from agent.domain.errors import StoreUnavailable  # noqa: PLC0415
 
-    directory = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredentialEncrypted=
+    settings: Settings | None = None
     try:
+        settings = settings_from_args(args)
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredentialEncrypted=
         credentials_dir = Path(directory) if directory else None
-        asyncio.run(serve(settings, lambda line: print(line, flush=True), credentials_dir))
-    except DevicesConfigError as err:
-        print(f"mpac-agent: invalid configuration: {err}", file=sys.stderr)
-        return 2
+        asyncio.run(serve(settings, lambda line: print(line, flush=True), credentials_dir, notifier))
+    except (SettingsError, DevicesConfigError) as err:
+        message = str(err) if isinstance(err, SettingsError) else f"invalid configuration: {err}"
+        return startup_failed(notifier, message, 2)
+    except StoreUnavailable as err:  # a full disk or a read-only state directory; nothing was written
+        return startup_failed(notifier, err.message, 1)
     except OSError as err:
-        print(f"mpac-agent: cannot listen on {settings.web.host}:{settings.web.port}: {err.strerror}",
-              file=sys.stderr)
-        return 1
+        where = f" on {settings.web.host}:{settings.web.port}" if settings is not None else ""
+        return startup_failed(notifier, f"cannot start{where}: {err}", 1)
+    finally:
+        notifier.close()
     return 0
+
+
+def startup_failed(notifier: Notifier, message: str, code: int) -> int:
+    """Say why the agent cannot start, on stderr (the journal) and in `systemctl status`; return `code`."""
+    line = "; ".join(part.strip() for part in message.splitlines())
+    notifier.status(line)
+    print(f"mpac-agent: {line}", file=sys.stderr, flush=True)
+    return code
 
 
 def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
