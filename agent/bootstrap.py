@@ -25,6 +25,7 @@ from agent.adapters.devices import build_devices
 from agent.adapters.devices.config import parse_devices_config
 from agent.adapters.secrets import resolve_credential
 from agent.adapters.store import AgentDatabase, Store
+from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.adapters.store.qr_mirror import QrMirror
 from agent.deps import Deps, Devices, StatusProvider
 from agent.entrypoints.api import sales as sales_api
@@ -91,7 +92,7 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
         yield Deps(settings=settings, clock_ms=clock_ms, started_at_ms=started_at_ms, database=database,
                    store=store, sales=sales, devices=devices, device_manager=manager, scans=scans,
                    credentials=credential, cloud_url=cloud_url, cloud=cloud, sync=sync_service,
-                   status_providers=dict(providers))
+                   status_providers=dict(providers), admin_attempts=AdminAttempts(database))
 
 
 def create_app(settings: Settings, deps: Deps) -> web.Application:

@@ -9,6 +9,7 @@ from typing import Any
 from agent.adapters.cloud_client import CloudClient
 from agent.adapters.devices.manager import DeviceManager
 from agent.adapters.store import AgentDatabase, Store
+from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.domain.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
 from agent.services.qr_scan import ScanWaiter
 from agent.services.sales import SaleService
@@ -47,3 +48,4 @@ class Deps:
     sync: SyncService | None  # the uploader; None when left out (benchmarks, tests of the core)
     # Extra blocks of GET /api/status, by key ("sync", "devices", "qr_cpm").
     status_providers: Mapping[str, StatusProvider]
+    admin_attempts: AdminAttempts  # the admin password lockout, kept in the database

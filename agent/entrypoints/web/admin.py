@@ -2,19 +2,21 @@
 
 The password is generated at enrollment and only its scrypt hash is stored (adapters/secrets.py); there is no
 default. A device that is not enrolled has no password, so every admin action is refused with a message.
-Repeated wrong passwords lock the actions for a while, so the 16-character password cannot be guessed online.
+Repeated wrong passwords lock the actions for a while, so the 16-character password cannot be guessed online:
+each attempt is counted in the agent's database before its password is checked, so parallel guesses cannot
+outrun the count and a restart does not lift the lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.adapters.secrets import CREDENTIAL_FILE, verify_password
+from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.domain.errors import AgentError
 
 MAX_FAILURES = 5
@@ -41,11 +43,10 @@ class AdminAvailability:
 class AdminGate:
     """Checks the admin password against the hash stored at enrollment, in constant time."""
 
-    def __init__(self, state_dir: Path, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, state_dir: Path, attempts: AdminAttempts, clock_ms: Callable[[], int]) -> None:
         self._record = state_dir / CREDENTIAL_FILE
-        self._clock = clock
-        self._failures = 0
-        self._locked_until = 0.0
+        self._attempts = attempts
+        self._clock_ms = clock_ms
 
     def _stored_hash(self) -> str | None:
         """The stored hash, or None when not enrolled; OSError/ValueError when the record is damaged.
@@ -71,26 +72,23 @@ class AdminGate:
 
     async def check(self, password: str | None) -> None:
         """Return if `password` is the device's admin password; raise AdminRefused otherwise."""
-        now = self._clock()
-        if now < self._locked_until:
-            wait = int(self._locked_until - now) + 1
-            raise AdminRefused("admin_locked", f"Too many wrong admin passwords. Try again in {wait} s.",
-                               status=429, retry_after=wait)
         available = await self.availability()
         if not available.enabled:
             raise AdminRefused("not_enrolled", available.message or NOT_ENROLLED, status=403)
         if not password:
             raise AdminRefused("admin_password_required", "Enter the admin password of this terminal.",
                                param="password")
+        locked_ms = await self._attempts.begin(self._clock_ms(), max_attempts=MAX_FAILURES,
+                                               lock_ms=LOCK_S * 1000)
+        if locked_ms:
+            wait = -(-locked_ms // 1000)
+            raise AdminRefused("admin_locked", f"Too many wrong admin passwords. Try again in {wait} s.",
+                               status=429, retry_after=wait)
         try:
             stored = await asyncio.to_thread(self._stored_hash)
         except (OSError, ValueError):
             stored = None
         # scrypt is deliberately slow: run it off the event loop; verify_password compares in constant time.
-        ok = stored is not None and await asyncio.to_thread(verify_password, stored, password)
-        if not ok:
-            self._failures += 1
-            if self._failures >= MAX_FAILURES:
-                self._failures, self._locked_until = 0, now + LOCK_S
+        if stored is None or not await asyncio.to_thread(verify_password, stored, password):
             raise AdminRefused("admin_password_wrong", "The admin password is wrong.", param="password")
-        self._failures = 0
+        await self._attempts.succeeded(self._clock_ms())

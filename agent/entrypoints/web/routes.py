@@ -89,7 +89,9 @@ async def web_status(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> None:
     """Add the pages, static files and web JSON routes to the agent's app (which already holds DEPS)."""
-    app[WEB_STATE] = WebState(AdminGate(app[DEPS].settings.agent.state_dir), _templates())
+    deps = app[DEPS]
+    gate = AdminGate(deps.settings.agent.state_dir, deps.admin_attempts, deps.clock_ms)
+    app[WEB_STATE] = WebState(gate, _templates())
     app.router.add_get("/", cashier_page)
     app.router.add_get("/status", status_page)
     app.router.add_get("/api/web/status", web_status)
