@@ -187,8 +187,12 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
                       now: float) -> tuple[BatchWrite, BatchReply]:  # fmt: skip
     local_ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
     refs = sorted(ref for ref in map(_raw_ref, envelope.items) if ref is not None)
-    accepted, rejected = await sync.known(device_id, local_ids)
+    # The device's state first: every batch commit bumps its version, so a batch that commits after this
+    # read makes ours fail at commit (and re-plan), and one that committed before it is seen by the reads
+    # below. Read after them, a batch committed in between would show its merchant_ref_ids but not its
+    # sync_items, and ours would reject items that batch stored (docs/sync-protocol.md, exactly once).
     state = await sync.state(device_id)
+    accepted, rejected = await sync.known(device_id, local_ids)
     ids = fresh_ids(4 * len(envelope.items), now)  # one intent + three Transactions per item, at most
     plan = _Plan(device_id, store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
                  ChainHead(state.last_seq, state.last_hash), ids)  # fmt: skip
