@@ -16,6 +16,7 @@ from typing import Any
 from agent.domain.commands import CUSTOMER_CODE_MAX, CUSTOMER_CODE_PATTERN
 from agent.domain.errors import AgentError
 from agent.domain.ports import ScannerPort
+from drivers.lograte import LogLimiter
 
 log = logging.getLogger(__name__)
 _VALID = re.compile(CUSTOMER_CODE_PATTERN)
@@ -41,6 +42,8 @@ class ScanWaiter:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0  # scans with nobody waiting
         self.rejected = 0  # scans that were not a valid customer code
+        # A noisy scanner repeats these at will: at most one line a minute each (docs/devices.md#logs).
+        self.log = LogLimiter(log)
 
     def start(self) -> None:
         """Start reading the scanner in the background."""
@@ -90,14 +93,15 @@ class ScanWaiter:
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # a scanner fault must not end the reader; the device layer recovers
-                log.warning("scanner read failed: %s", type(err).__name__)
+                self.log.log(logging.WARNING, "read_failed", "scanner read failed: %s", type(err).__name__)
                 await asyncio.sleep(1.0)
 
     def _offer(self, code: str) -> None:
         code = code.strip()
         if not valid_customer_code(code):
             self.rejected += 1
-            log.info("ignored a scan that is not a valid customer code (%d chars)", len(code))
+            self.log.log(logging.INFO, "rejected",
+                         "ignored a scan that is not a valid customer code (%d chars)", len(code))
             return
         if self._waiter is None or self._waiter.done():
             self.dropped += 1

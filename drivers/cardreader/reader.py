@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 
 from drivers.cardreader.frame import ACK, NAK, BadFrame, Control, Event, Frame, FrameDecoder, encode_frame
@@ -19,9 +20,11 @@ from drivers.cardreader.messages import (
 )
 from drivers.cardreader.result import CardResult
 from drivers.errors import DeviceTimeout, DriverError, ProtocolError
+from drivers.lograte import LogLimiter
 from drivers.transport import Transport
 
 _POLL = 0.1
+_log = logging.getLogger("drivers.cardreader")
 
 
 class CardReader:
@@ -41,6 +44,8 @@ class CardReader:
         self._inbox: deque[AnyMessage] = deque()
         self._lock = asyncio.Lock()
         self._cancel = asyncio.Event()
+        # The reader can send bad frames at will: one line a minute at most (docs/devices.md#logs).
+        self.log = LogLimiter(_log)
 
     async def authorize(self, amount: int, currency: str, reference: str) -> CardResult:
         """One sale: declined on decline/cancel/confirmed timeout; DriverError if the outcome is unknown."""
@@ -143,17 +148,21 @@ class CardReader:
 
     async def _answer(self, event: Frame | BadFrame) -> None:
         if isinstance(event, BadFrame):
-            self.bad_frames += 1
-            await self.transport.write(bytes((NAK,)))
+            await self._refuse(event.reason)
             return
         try:
             msg = load(event.payload)
-        except InvalidMessage:
-            self.bad_frames += 1
-            await self.transport.write(bytes((NAK,)))
+        except InvalidMessage as err:
+            await self._refuse(str(err))  # names the error kind only, never the payload
             return
         await self.transport.write(bytes((ACK,)))
         self._inbox.append(msg)
+
+    async def _refuse(self, reason: str) -> None:
+        self.bad_frames += 1
+        # `reason` is a fixed text of the decoder: the frame's bytes (maybe a card number) are never logged.
+        self.log.log(logging.WARNING, "bad_frame", "card reader sent a bad frame (%s); answered NAK", reason)
+        await self.transport.write(bytes((NAK,)))
 
 
 def _declined(reason: str) -> CardResult:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from drivers.errors import DeviceDisconnected, DriverError
 from drivers.escpos.status import PaperState
+from drivers.lograte import LogLimiter
 from drivers.transport import Transport
 
 _log = logging.getLogger("agent.adapters.devices")
@@ -74,6 +75,8 @@ class DeviceLink:
         self._ever_up = False
         self.stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # A flapping device (loose cable, noisy status) goes down and back at will (docs/devices.md#logs).
+        self.log = LogLimiter(_log)
 
     def start_task(self, work: Coroutine[Any, Any, None]) -> None:
         """Run the device's supervising loop in the background (it should end when `stopping` is set)."""
@@ -125,7 +128,7 @@ class DeviceLink:
         """The device just answered properly; `message` is a standing warning (e.g. paper near end)."""
         self.last_ok_ms = int(time.time() * 1000)
         if self._down_since is not None and self._ever_up:
-            _log.info("%s %s is back", self.kind, self.name)
+            self.log.log(logging.INFO, "back", "%s %s is back", self.kind, self.name)
         self._down_since = None
         self._ever_up = True
         self.faulty = False
@@ -149,7 +152,8 @@ class DeviceLink:
         if self._down_since is None:
             self._down_since = time.monotonic()
             # Driver errors carry paths and errno texts only, never device payloads (no card data can leak).
-            _log.warning("%s %s went down: %s: %s", self.kind, self.name, type(err).__name__, err)
+            self.log.log(logging.WARNING, "down", "%s %s went down: %s: %s", self.kind, self.name,
+                         type(err).__name__, err)
         self.last_error = f"{type(err).__name__}: {err}"
         self.cashier_message = message or err.cashier_message
 

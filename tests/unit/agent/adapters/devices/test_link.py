@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from agent.adapters.devices.link import Backoff, DeviceLink
 from drivers.errors import DeviceDisconnected
@@ -50,3 +53,22 @@ class TestHealth:
         link.ok()
         link.problem("garbled", faulty=True)
         assert link.health().state == "faulty"
+
+
+class TestLogs:
+    async def test_flapping_device_logs_once_per_interval(self, caplog: pytest.LogCaptureFixture) -> None:
+        """1,000 drops and returns within one interval: one 'went down' and one 'is back' line; after the
+        interval the next drop is logged with how many were held back."""
+        now = [0.0]
+        link = DeviceLink("p", "printer", _never)
+        link.log.clock = lambda: now[0]
+        caplog.set_level(logging.INFO, "agent.adapters.devices")
+        link.ok()
+        for _ in range(1000):
+            await link.fail(DeviceDisconnected("gone"))
+            link.ok()
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2 and "went down" in messages[0] and "is back" in messages[1]
+        now[0] = 61.0
+        await link.fail(DeviceDisconnected("gone"))
+        assert "(999 more suppressed in the last 61 s)" in caplog.records[-1].getMessage()
