@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-_STRICT = ConfigDict(frozen=True, extra="forbid")
+# Floats must be finite: `inf` hours would overflow the caps' milliseconds (docs/operations.md).
+_STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+# Counts and amounts reach SQLite, whose integers are signed 64-bit.
+SqlInt = Annotated[int, Field(le=2**63 - 1)]
+# [cloud] keys whose values may be quoted back in an error message; any other key there may hold a secret.
+_CLOUD_ECHOED = frozenset({"url", "device_id", "api_key", "timeout_s", "cpm_scan_timeout_s"})
+
+
+class _Echo(reprlib.Repr):
+    """Short quotes of bad values: long strings and deep structures cut, huge integers described."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring, self.maxother, self.maxlevel = 60, 60, 3
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:  # repr() of a 4,300-digit integer raises ValueError in Python 3.11
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_ECHO = _Echo()
 
 
 class SettingsError(ValueError):
@@ -24,8 +46,15 @@ class AgentSection(BaseModel):
     model_config = _STRICT
     state_dir: Path
     serial: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._\-]+$")
-    max_db_mb: int = Field(ge=0)
-    expiry_interval_s: float = Field(gt=0)
+    max_db_mb: int = Field(ge=0, le=(2**63 - 1) >> 20)  # bytes must fit SQLite's integers
+    expiry_interval_s: float = Field(gt=0, le=86_400)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _no_nul(cls, value: Path) -> Path:
+        if "\x00" in str(value):
+            raise ValueError("a path cannot contain a NUL character")
+        return value
 
     @property
     def db_path(self) -> Path:
@@ -37,7 +66,7 @@ class WebSection(BaseModel):
     """[web]: the local HTTP server (docs/local-web.md)."""
 
     model_config = _STRICT
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, pattern=r"^[^\x00-\x20\x7f]+$")
     port: int = Field(ge=0, le=65535)
     # Extra Host header names the local web answers to (besides the bind address and localhost); see
     # agent.entrypoints.api.host_guard (DNS-rebinding defence).
@@ -48,7 +77,7 @@ class CloudSection(BaseModel):
     """[cloud]: the gateway and this device's credential (the secret normally comes from the secret store)."""
 
     model_config = _STRICT
-    url: str = Field(pattern=r"^https?://[^\s/]+(/.*)?$")
+    url: str = Field(pattern=r"^https?://[^\s/\x00-\x1f\x7f]+(/[^\x00-\x1f\x7f]*)?$")
     device_id: str
     api_key: str
     secret_key: SecretStr
@@ -61,10 +90,10 @@ class OfflineSection(BaseModel):
     """[offline]: caps on stored, unsynced sales (docs/sync-protocol.md), in minor units."""
 
     model_config = _STRICT
-    max_sale_amount: int = Field(gt=0)
-    max_total_amount: int = Field(gt=0)
-    max_count: int = Field(gt=0)
-    max_age_hours: float = Field(gt=0)
+    max_sale_amount: SqlInt = Field(gt=0)
+    max_total_amount: SqlInt = Field(gt=0)
+    max_count: SqlInt = Field(gt=0)
+    max_age_hours: float = Field(gt=0, le=87_600)  # ten years: the age in ms stays a SQLite integer
 
     @property
     def max_age_ms(self) -> int:
@@ -106,11 +135,11 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _describe(err: ValidationError, source: str) -> str:
     lines = [f"invalid configuration in {source}:"]
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"])
-        got = "" if e["type"] == "missing" else f" (got {e.get('input')!r})"
-        if key.endswith("secret_key"):
-            got = ""  # never echo a secret
-        lines.append(f"  {key}: {e['msg']}{got}")
+        loc = [str(p) for p in e["loc"]]
+        got = "" if e["type"] == "missing" else f" (got {_ECHO.repr(e.get('input'))})"
+        if loc[:1] == ["cloud"] and (len(loc) < 2 or loc[1] not in _CLOUD_ECHOED):
+            got = ""  # never echo a secret, not even under a mistyped key such as `secret_kye`
+        lines.append(f"  {'.'.join(loc)}: {e['msg']}{got}")
     return "\n".join(lines)
 
 
@@ -131,8 +160,14 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
                 table = _merge(table, tomllib.load(fh))
         except OSError as err:
             raise SettingsError(f"cannot read configuration file {path}: {err.strerror}") from err
+        except UnicodeDecodeError as err:
+            raise SettingsError(f"{path} is not valid TOML: not UTF-8 text (byte {err.start})") from err
         except tomllib.TOMLDecodeError as err:
             raise SettingsError(f"{path} is not valid TOML: {err}") from err
+        except ValueError as err:  # tomllib's int() of a number past Python's 4,300-digit limit
+            raise SettingsError(f"{path} is not valid TOML: a number is too long") from err
+        except RecursionError as err:
+            raise SettingsError(f"{path} is not valid TOML: arrays or tables nested too deeply") from err
     if overrides:
         table = _merge(table, overrides)
     try:
