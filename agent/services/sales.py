@@ -13,6 +13,7 @@ from uuid6 import uuid7
 
 from agent.adapters.store import Store
 from agent.domain.caps import check_pending, check_sale_amount
+from agent.domain.card_data import masked_reader_result, refuse_card_numbers
 from agent.domain.commands import CreateSale
 from agent.domain.errors import SaleRefused, UpstreamUnavailable
 from agent.domain.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
@@ -52,6 +53,7 @@ class SaleService:
 
     async def create(self, cmd: CreateSale) -> SaleOutcome:
         """Validate, take the money (cash / card result / reader / cloud QR), commit, then print."""
+        refuse_card_numbers(cmd)  # before anything is stored or sent to the cloud
         currency = cmd.currency or self._settings.store.currencies[0]
         if currency not in self._settings.store.currencies:
             accepted = ", ".join(self._settings.store.currencies)
@@ -156,6 +158,10 @@ class SaleService:
             except Exception as err:  # a device fault of any kind: nothing is recorded
                 log.warning("card reader failed for %s: %s", ref, type(err).__name__)
                 raise _reader_failure(err) from err
+        card, masked = masked_reader_result(card)
+        if masked:  # the card is charged: keep the sale, never the number (the log names only the fields)
+            log.warning("card reader answer for %s held a card number in %s; stored masked", ref,
+                        ", ".join(masked))
         return self._card(cmd, ref, currency, card, enforce_caps=False)
 
     async def _print(self, sale: Sale, cmd: CreateSale) -> dict[str, Any]:
