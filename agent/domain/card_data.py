@@ -32,6 +32,18 @@ def refuse_card_numbers(cmd: CreateSale) -> None:
 
 def masked_reader_result(card: CardResult) -> tuple[CardResult, list[str]]:
     """`card` with any card number in its text fields masked, and the names of the fields that held one."""
-    changes = {name: mask_pans(value) for name in _READER_TEXT
-               if isinstance(value := getattr(card, name), str) and find_pan(value) is not None}
-    return (dataclasses.replace(card, **changes) if changes else card), sorted(changes)
+    held = [name for name in _READER_TEXT if _has_pan(getattr(card, name))]
+    if not held:
+        return card, []
+    masked = dataclasses.replace(card, approval_code=_masked(card.approval_code),
+                                 card_brand=_masked(card.card_brand), card_last_4=_masked(card.card_last_4),
+                                 decline_reason=_masked(card.decline_reason))
+    return masked, held
+
+
+def _has_pan(value: object) -> bool:
+    return isinstance(value, str) and find_pan(value) is not None
+
+
+def _masked(value: str | None) -> str | None:
+    return None if value is None else mask_pans(value)
