@@ -86,6 +86,6 @@ def make_client(aiohttp_client: Any, tmp_path: Path) -> MakeClient:
 
     return make
 
-# The sync fixtures (a migrated agent database, its outbox, the reference fake cloud) serve the store,
+# The sync fixtures (a migrated agent database, its outbox, the real cloud and the stand-in) serve the store,
 # sync-service and enrollment tests alike, so they are offered to the whole agent tree.
-from tests.integration.agent.sync_fixtures import agent_store, cloud, outbox  # noqa: E402, F401
+from tests.integration.agent.sync_fixtures import agent_store, cloud, outbox, reference_cloud  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""Enrollment against the reference activation endpoint, then "sync now" through the agent's SyncService."""
+"""Enrollment against the real cloud's activation endpoint, then "sync now" through the SyncService."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from agent.services.sync import SyncService
 from agent.settings import load_settings
 from sync.errors import EnrollmentError
 from sync.testing.seed import seed_sales
-from tests.integration.agent.sync_fixtures import CloudUnderTest
+from tests.integration.agent.sync_fixtures import RealCloud
 
 
 class TestEnrollment:
     async def test_enroll_stores_an_encrypted_working_credential(self, tmp_path: Path,
-                                                                 cloud: CloudUnderTest) -> None:
+                                                                 cloud: RealCloud) -> None:
         """A valid code yields a credential stored encrypted and an admin password that verifies."""
-        await cloud.cloud.add_activation_code("ABCD2345EFGH")
+        code = await cloud.new_code()
         store = SecretStore(tmp_path / "state")
-        result = await enroll(store, cloud.url, "ABCD2345EFGH", "SN-1", "A920")
+        result = await enroll(store, cloud.url, code, "SN-1", "A920")
         loaded = store.load()
         assert loaded is not None and loaded.device_id == result.device.device_id
         assert loaded.secret_key.encode() not in (tmp_path / "state" / CREDENTIAL_FILE).read_bytes()
@@ -33,19 +33,18 @@ class TestEnrollment:
 
     @pytest.mark.parametrize(("setup", "message"), [
         ("none", "unknown"), ("used", "already used"), ("expired", "expired")])
-    async def test_refusals_have_clear_messages(self, tmp_path: Path, cloud: CloudUnderTest, setup: str,
+    async def test_refusals_have_clear_messages(self, tmp_path: Path, cloud: RealCloud, setup: str,
                                                 message: str) -> None:
         """404 / 409 / 410 become messages a technician can act on; nothing is stored."""
-        if setup != "none":
-            await cloud.cloud.add_activation_code("CODE12345678", ttl=-1 if setup == "expired" else 3600)
+        code = "CODE2345ABCD" if setup == "none" else await cloud.new_code(-1 if setup == "expired" else 3600)
         if setup == "used":
-            await enroll(SecretStore(tmp_path / "other"), cloud.url, "CODE12345678", "SN-0", "A920")
+            await enroll(SecretStore(tmp_path / "other"), cloud.url, code, "SN-0", "A920")
         store = SecretStore(tmp_path / "state")
         with pytest.raises(EnrollmentError, match=message):
-            await enroll(store, cloud.url, "CODE12345678", "SN-1", "A920")
+            await enroll(store, cloud.url, code, "SN-1", "A920")
         assert store.load() is None
 
-    async def test_unreachable_cloud(self, tmp_path: Path, cloud: CloudUnderTest) -> None:
+    async def test_unreachable_cloud(self, tmp_path: Path, cloud: RealCloud) -> None:
         """No server at the URL → 'Cannot reach', not a traceback."""
         url = cloud.url
         await cloud.server.close()
@@ -54,11 +53,11 @@ class TestEnrollment:
 
 
 class TestSyncService:
-    async def test_sync_now_after_enrollment(self, tmp_path: Path, cloud: CloudUnderTest) -> None:
+    async def test_sync_now_after_enrollment(self, tmp_path: Path, cloud: RealCloud) -> None:
         """An enrolled agent's sync_now drains the queue and reports what it did."""
-        await cloud.cloud.add_activation_code("SYNCNOW12345")
+        code = await cloud.new_code()
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
-        await enroll(SecretStore(tmp_path), cloud.url, "SYNCNOW12345", "SN-1", "A920")
+        enrolled = await enroll(SecretStore(tmp_path), cloud.url, code, "SN-1", "A920")
         await migrate(settings.agent.db_path)
         conn = await aiosqlite.connect(settings.agent.db_path)
         await seed_sales(conn, 7, created_at=int(time.time() * 1000))
@@ -78,6 +77,7 @@ class TestSyncService:
             rows = await check.execute_fetchall(
                 "SELECT COUNT(*) FROM sales WHERE cloud_intent_id LIKE 'pi_%'")
         assert next(iter(rows))[0] == 7
+        assert len(await cloud.intents(enrolled.device.device_id)) == 7  # the cloud holds them, once each
 
     async def test_not_enrolled_reports_why(self, tmp_path: Path) -> None:
         """Without a credential the service is disabled and says how to enroll."""

@@ -1,5 +1,5 @@
 """The agent's sync hook-ins: POST /api/sync, the sync block of /api/status, a sale kick, and the CLI
-(`mpac-agent enroll`, `mpac-agent sync [--now] --json`) as subprocesses, against the reference endpoint."""
+(`mpac-agent enroll`, `mpac-agent sync [--now] --json`) as subprocesses, against the real cloud (cloud/)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from agent.adapters.store.database import migrate
 from agent.bootstrap import build_app
 from agent.settings import load_settings
 from sync.testing.seed import seed_sales
-from tests.integration.agent.sync_fixtures import DEVICE, CloudUnderTest
+from tests.integration.agent.sync_fixtures import RealCloud
 
 
 def _free_port() -> int:
@@ -46,17 +46,18 @@ async def _cli(*args: str) -> tuple[int, str, str]:
 
 class TestLocalApi:
     async def test_sale_is_kicked_up_and_sync_now_reports(self, tmp_path: Path,
-                                                          cloud: CloudUnderTest) -> None:
+                                                          cloud: RealCloud) -> None:
         """A cash sale reaches the cloud without waiting for the timer; /api/sync and /api/status say so."""
         settings = load_settings(overrides={"agent": {"state_dir": str(tmp_path)}})
-        SecretStore(tmp_path).save(EnrolledDevice(DEVICE.device_id, DEVICE.api_key, DEVICE.secret_key,
+        device = cloud.device
+        SecretStore(tmp_path).save(EnrolledDevice(device.device_id, device.api_key, device.secret_key,
                                                   cloud_url=cloud.url))
         async with TestClient(TestServer(await build_app(settings))) as client:
             resp = await client.post("/api/sales", json={"amount": 1200, "payment_method": "cash",
                                                          "cash_received": 2000, "merchant_ref_id": "hook-1"})
             assert resp.status in (200, 201), await resp.text()
             async with asyncio.timeout(10):
-                while not await cloud.cloud.intents(DEVICE.device_id):  # noqa: ASYNC110 -- bounded poll
+                while not await cloud.intents(device.device_id):  # noqa: ASYNC110 -- bounded poll
                     await asyncio.sleep(0.02)
             now: dict[str, Any] = await (await client.post("/api/sync", json={})).json()
             status: dict[str, Any] = await (await client.get("/api/status")).json()
@@ -75,25 +76,22 @@ class TestLocalApi:
 
 
 class TestCli:
-    async def test_enroll_then_sync_now(self, tmp_path: Path, cloud: CloudUnderTest) -> None:
+    async def test_enroll_then_sync_now(self, tmp_path: Path, cloud: RealCloud) -> None:
         """`enroll` shows the admin password; a reused code exits 1; `sync --now` drains; `sync` reads."""
-        await cloud.cloud.add_activation_code("CLI123456789")
+        first = await cloud.new_code()
         config = _config(tmp_path)
-        code, out, _ = await _cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code",
-                                  "CLI123456789")
+        code, out, _ = await _cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code", first)
         enrolled = json.loads(out)
         assert code == 0 and len(enrolled["admin_password"]) >= 16
-        code, _, err = await _cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code",
-                                  "CLI123456789")
+        code, _, err = await _cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code", first)
         assert code == 1 and "already used" in err
         settings = load_settings(config)
         await migrate(settings.agent.db_path)
         conn = await aiosqlite.connect(settings.agent.db_path)
         await seed_sales(conn, 12, created_at=int(time.time() * 1000))
         await conn.close()
-        await cloud.cloud.add_activation_code("CLI223456789")
         code, _, err = await _cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code",
-                                  "CLI223456789")
+                                  await cloud.new_code())
         assert code == 1 and "not synced yet" in err  # re-enrolling would orphan the 12 queued sales
         code, out, _ = await _cli("sync", "--now", "--json", "--config", str(config))
         report = json.loads(out)
@@ -102,4 +100,4 @@ class TestCli:
         status = json.loads(out)
         assert status["enrolled"] is True and status["device_id"] == enrolled["device_id"]
         assert status["pending_count"] == 0 and status["last_ack_at"] is not None
-        assert len(await cloud.cloud.intents(enrolled["device_id"])) == 12
+        assert len(await cloud.intents(enrolled["device_id"])) == 12
