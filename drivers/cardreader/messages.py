@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from drivers.cardreader.result import EntryMethod
 
 MsgId = Annotated[str, Field(min_length=1, max_length=64)]
+# Free text from the reader: no control characters (they would reach logs, receipts and the status page).
+_TEXT = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 class _Msg(BaseModel):
     # extra="forbid": a reader that sends a card number (or anything unexpected) is refused, not stored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: the JSON types are exact (no "12" or true for an amount), so what is accepted is unambiguous.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Sale(_Msg):
@@ -54,10 +57,10 @@ class Result(_Msg):
     id: MsgId
     status: Literal["approved", "declined"]
     approval_code: Annotated[str | None, Field(pattern=r"^[A-Z0-9]{1,8}$")] = None
-    brand: Annotated[str | None, Field(max_length=16)] = None
+    brand: Annotated[str | None, Field(max_length=16, pattern=_TEXT)] = None
     last4: Annotated[str | None, Field(pattern=r"^[0-9]{4}$")] = None
     entry: EntryMethod | None = None
-    reason: Annotated[str | None, Field(max_length=64)] = None
+    reason: Annotated[str | None, Field(max_length=64, pattern=_TEXT)] = None
 
 
 class Cancelled(_Msg):
@@ -81,11 +84,20 @@ def dump(msg: _Msg) -> bytes:
     return msg.model_dump_json(exclude_none=True).encode()
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key")  # which value would count is ambiguous: refuse the message
+    return obj
+
+
 def load(payload: bytes) -> AnyMessage:
     """Parse and validate a payload; raises InvalidMessage without echoing its content."""
     try:
-        return _ADAPTER.validate_python(json.loads(payload.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError, RecursionError) as err:
+        return _ADAPTER.validate_python(json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_keys))
+    except (ValueError, RecursionError) as err:
+        # ValueError covers bad UTF-8, bad JSON, duplicate keys, pydantic's ValidationError and an integer
+        # too long for int() (over 4300 digits).
         kind = type(err).__name__
     # Raised outside the except block so no exception context keeps the offending input alive.
     raise InvalidMessage(f"invalid card reader message ({kind})")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from drivers.errors import ProtocolError
+
 PaperState = Literal["ok", "near_end", "out", "unknown"]
 
 
@@ -21,7 +23,7 @@ UNKNOWN = PrinterStatus(paper="unknown", cover_open=False, online=True)
 
 
 def valid_status_byte(b: int) -> bool:
-    """Every DLE EOT answer has bit 1 set and bits 0, 4 and 7 clear (the fixed bits of the format)."""
+    """Every DLE EOT answer has bits 1 and 4 set and bits 0 and 7 clear (the fixed bits of the format)."""
     return b & 0b1001_0011 == 0b0001_0010
 
 
@@ -39,3 +41,10 @@ def decode(printer: int, offline: int, paper: int) -> PrinterStatus:
     return PrinterStatus(
         paper=paper_from(paper), cover_open=bool(offline & 0x04), online=not printer & 0x08
     )
+
+
+def parse_answer(answer: bytes) -> PrinterStatus:
+    """The three answer bytes to DLE EOT 1, 2 and 4, in order; ProtocolError for anything else."""
+    if len(answer) != 3 or not all(valid_status_byte(b) for b in answer):
+        raise ProtocolError("status answer is not three DLE EOT status bytes")
+    return decode(answer[0], answer[1], answer[2])

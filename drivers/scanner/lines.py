@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_VALID = re.compile(r"[\x20-\x7e]{1,512}")
+# Printable ASCII; the length limit is the splitter's max_len (a fixed {1,512} here refused longer codes
+# that a larger max_len allows).
+_PRINTABLE = re.compile(rb"[\x20-\x7e]+")
 
 
 class LineSplitter:
@@ -48,8 +50,7 @@ class LineSplitter:
         if overflow:
             self.rejected += 1
         elif line:
-            text = line.decode("ascii", errors="replace")
-            if _VALID.fullmatch(text):
-                codes.append(text)
+            if _PRINTABLE.fullmatch(line):
+                codes.append(line.decode("ascii"))
             else:
                 self.rejected += 1

@@ -17,7 +17,7 @@ from agent.services.print_queue import PrintQueue
 from drivers.errors import DeviceDisconnected, DeviceTimeout, DriverError, ProtocolError
 from drivers.escpos import encode
 from drivers.escpos.receipt import build_receipt
-from drivers.escpos.status import UNKNOWN, PrinterStatus, decode, valid_status_byte
+from drivers.escpos.status import UNKNOWN, PrinterStatus, parse_answer
 from drivers.transport import Transport
 from drivers.transport.serial import SerialTransport
 from drivers.transport.tcp import TcpTransport
@@ -170,9 +170,7 @@ class PrinterService:
             answer += await transport.read(3 - len(answer), left)
         if len(answer) < 3:
             raise DeviceTimeout("no answer to DLE EOT")
-        if not all(valid_status_byte(b) for b in answer):
-            raise ProtocolError("status answer is not a DLE EOT status byte")
-        return decode(answer[0], answer[1], answer[2])
+        return parse_answer(answer)
 
     def _answers(self, transport: Transport) -> bool:
         """Whether this printer is asked for its status (so its health comes from its answers)."""
