@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.adapters.secrets import (
@@ -70,12 +71,14 @@ def _server_message(raw: bytes) -> str:
 
 
 async def activate(cloud_url: str, code: str, serial_number: str, model: str, *,
-                   timeout_s: float = 15.0) -> Activation:
-    """POST the code; return the credential or raise EnrollmentError with a message for a technician."""
+                   timeout_s: float = 15.0, session: aiohttp.ClientSession | None = None) -> Activation:
+    """POST the code; return the credential or raise EnrollmentError with a message for a technician.
+
+    `session`: an aiohttp session to borrow (bench/fleet.py gives each virtual terminal its own)."""
     body = encode_json({"code": code.strip(), "serial_number": serial_number, "model": model})
     # Unsigned: the device has no credential yet; the one-time code authenticates it (docs/cloud-api.md).
     try:
-        async with CloudSession(cloud_url, timeout_s=timeout_s) as cloud:
+        async with CloudSession(cloud_url, timeout_s=timeout_s, session=session) as cloud:
             reply = await cloud.request("POST", ACTIVATE_PATH, body=body, signed=False)
     except CloudUnreachable as err:
         raise EnrollmentError(f"Cannot reach the cloud at {cloud_url}: {type(err.__cause__).__name__}. "
