@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from cloud.admin import devices as _device_commands  # noqa: F401 — registers the admin subcommands
+from cloud.admin import listing as _listing_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin import tenants as _tenant_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin.registry import add_admin_parsers
 from cloud.bootstrap import build_app, build_deps
 from cloud.domain.errors import DomainError
+from cloud.infrastructure.sqlite.db import sqlite_path
 from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
 from sync.version import package_version
 
@@ -59,6 +61,19 @@ async def serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
+def check_db_location(settings: Settings, *, given: bool, must_exist: bool) -> None:
+    """A given --db (or $MPAC_PGW_DB) in a missing directory is a typo, not a new gateway; a read needs the
+    file itself (docs/operations.md). The default ./var is created on first use."""
+    if not settings.db_url.startswith("sqlite:///"):
+        return
+    path = sqlite_path(settings.db_url)
+    if given and not path.parent.is_dir():
+        raise SettingsError(f"the directory of the database does not exist: {path.parent} "
+                            f"(create it first, or fix --db / ${ENV_DB})")  # fmt: skip
+    if must_exist and not path.is_file():
+        raise SettingsError(f"no database at {path} (check --db / ${ENV_DB}; nothing was created)")
+
+
 async def run_admin(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
     """Open storage, run one admin command, close storage."""
     deps = build_deps(settings)
@@ -77,9 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = Settings.load(os.environ, host=args.host, port=args.port, db_url=args.db,
                                      rate_limit_per_minute=args.rate_limit_per_minute)  # fmt: skip
+            check_db_location(settings, given=args.db is not None or ENV_DB in os.environ, must_exist=False)
             asyncio.run(serve(settings))
             return 0
         settings = Settings.load(os.environ, db_url=args.db)
+        check_db_location(settings, given=args.db is not None or ENV_DB in os.environ,
+                          must_exist=args.admin_read_only)  # fmt: skip
         print(json.dumps(asyncio.run(run_admin(args, settings)), ensure_ascii=False), flush=True)
         return 0
     except (SettingsError, DomainError) as err:

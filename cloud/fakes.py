@@ -14,7 +14,16 @@ from typing import Self
 from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.errors import Conflict, NotFound
 from cloud.domain.intent import PaymentIntent, Status, Transaction
-from cloud.domain.ports import IdempotencyStore, IntentScope, Page, PaymentIntentRepository, StoredResponse
+from cloud.domain.ports import (
+    AcceptedSignature,
+    IdempotencyStore,
+    IntentScope,
+    Page,
+    PaymentIntentRepository,
+    ProviderConfigInfo,
+    ReplayRecords,
+    StoredResponse,
+)
 from cloud.domain.sync import AcceptedSale, SyncRepository, offline_intent
 from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
 
@@ -147,6 +156,29 @@ class InMemoryTenants:
         """The config, or None."""
         return self.configs.get((store_id, provider))
 
+    async def get_partner(self, partner_id: str) -> ClientPartner | None:
+        """The partner, or None."""
+        return self.partners.get(partner_id)
+
+    async def list_partners(self) -> Sequence[ClientPartner]:
+        """Oldest first."""
+        return sorted(self.partners.values(), key=lambda p: (p.created_at, p.id))
+
+    async def list_merchants(self, partner_id: str | None) -> Sequence[Merchant]:
+        """Of one partner when given, oldest first."""
+        return sorted((m for m in self.merchants.values() if partner_id in (None, m.partner_id)),
+                      key=lambda m: (m.created_at, m.id))  # fmt: skip
+
+    async def list_stores(self, merchant_id: str | None) -> Sequence[Store]:
+        """Of one merchant when given, oldest first."""
+        return sorted((s for s in self.stores.values() if merchant_id in (None, s.merchant_id)),
+                      key=lambda s: (s.created_at, s.id))  # fmt: skip
+
+    async def list_provider_configs(self, store_id: str | None) -> Sequence[ProviderConfigInfo]:
+        """Without credentials, of one store when given."""
+        return [ProviderConfigInfo(c.id, c.store_id, c.provider, c.updated_at)
+                for c in self.configs.values() if store_id in (None, c.store_id)]  # fmt: skip
+
     async def resolve(self, api_key: str) -> Credential | None:
         """CredentialResolver too."""
         return self.credentials.get(api_key)
@@ -175,14 +207,38 @@ class InMemoryIdempotency:
         self.records = {k: v for k, v in self.records.items() if v.created_at > older_than}
 
 
+class InMemoryReplays:
+    """ReplayRecords in a dict (applied at once: a fake has no commit to fail at)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, AcceptedSignature] = {}
+
+    async def add(self, accepted: AcceptedSignature, now: float) -> None:
+        """Record; Conflict replayed_request if a live record of the signature exists."""
+        if await self.get(accepted.signature_hash, now) is not None:
+            raise Conflict("this signature was already accepted", code="replayed_request")
+        self.records[accepted.signature_hash] = accepted
+
+    async def get(self, signature_hash: str, now: float) -> AcceptedSignature | None:
+        """The live record, or None."""
+        found = self.records.get(signature_hash)
+        return found if found is not None and found.expires_at > now else None
+
+    async def purge(self, now: float) -> None:
+        """Drop expired records."""
+        self.records = {k: v for k, v in self.records.items() if v.expires_at > now}
+
+
 class InMemoryUnitOfWork:
     """UnitOfWork over in-memory repositories. Writes apply at once (a fake has no transaction to roll back);
     `commits` counts the outermost commits, so a test can check that a handler committed once."""
 
     def __init__(self, intents: PaymentIntentRepository | None = None, sync: SyncRepository | None = None,
-                 idempotency: IdempotencyStore | None = None) -> None:  # fmt: skip
+                 idempotency: IdempotencyStore | None = None, replays: ReplayRecords | None = None,
+                 ) -> None:  # fmt: skip
         self.intents: PaymentIntentRepository = intents or InMemoryIntents()
         self.idempotency: IdempotencyStore = idempotency or InMemoryIdempotency()
+        self.replays: ReplayRecords = replays or InMemoryReplays()
         self.sync: SyncRepository = sync  # type: ignore[assignment]  # only the intake's tests need one
         self.commits = 0
         self._depth = 0

@@ -39,6 +39,7 @@ async def device_suspend(args: argparse.Namespace, deps: Deps) -> dict[str, Any]
 @admin_command(
     "device", "show",
     help="Show a device and its sync state: chain head, chain_broken / gap flags, clock offset, anomalies.",
+    read_only=True,
     args=[arg("--device", required=True, help="device_id (dev_…)"),
           arg("--anomalies", type=int, default=20, help="how many anomalies to list (default 20)")],
 )  # fmt: skip

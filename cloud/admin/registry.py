@@ -36,16 +36,19 @@ class AdminCommand:
     help: str
     args: Sequence[Arg]
     run: Run
+    read_only: bool = False  # a read needs an existing database: it never creates an empty one
 
 
 ADMIN_COMMANDS: list[AdminCommand] = []
 
 
-def admin_command(*path: str, help: str, args: Sequence[Arg] = ()) -> Callable[[Run], Run]:
-    """Register an admin subcommand."""
+def admin_command(
+    *path: str, help: str, args: Sequence[Arg] = (), read_only: bool = False
+) -> Callable[[Run], Run]:
+    """Register an admin subcommand (read_only: it refuses a database file that does not exist)."""
 
     def register(run: Run) -> Run:
-        ADMIN_COMMANDS.append(AdminCommand(path, help, tuple(args), run))
+        ADMIN_COMMANDS.append(AdminCommand(path, help, tuple(args), run, read_only))
         return run
 
     return register
@@ -66,4 +69,4 @@ def add_admin_parsers(admin: argparse.ArgumentParser, db_help: str) -> None:
         for a in command.args:
             parser.add_argument(*a.flags, **a.options)
         parser.add_argument("--db", help=db_help)
-        parser.set_defaults(admin_run=command.run)
+        parser.set_defaults(admin_run=command.run, admin_read_only=command.read_only)

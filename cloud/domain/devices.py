@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -104,6 +105,9 @@ class DeviceRepository(Protocol):
 
     async def get(self, device_id: str) -> Device | None:
         """The device, or None."""
+
+    async def list(self, store_id: str | None) -> Sequence[Device]:
+        """Devices (of one store when given), oldest first (administration)."""
 
     async def suspend(self, device_id: str, now: float) -> None:
         """Mark suspended and deactivate its credential, atomically."""

@@ -71,6 +71,16 @@ class PaymentIntentRepository(Protocol):
         """(intent id, merchant id) a live token is bound to, or None."""
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderConfigInfo:
+    """What may be shown of a store's provider config: never its credentials (they stay sealed)."""
+
+    id: str
+    store_id: str
+    provider: str
+    updated_at: float
+
+
 class TenantRepository(Protocol):
     """Partners, merchants, stores and provider configs."""
 
@@ -99,6 +109,21 @@ class TenantRepository(Protocol):
 
     async def get_provider_config(self, store_id: str, provider: str) -> StoreProviderConfig | None:
         """The decrypted config, or None."""
+
+    async def get_partner(self, partner_id: str) -> ClientPartner | None:
+        """The partner, or None."""
+
+    async def list_partners(self) -> Sequence[ClientPartner]:
+        """Every partner, oldest first (administration)."""
+
+    async def list_merchants(self, partner_id: str | None) -> Sequence[Merchant]:
+        """Merchants, of one partner when given, oldest first."""
+
+    async def list_stores(self, merchant_id: str | None) -> Sequence[Store]:
+        """Stores, of one merchant when given, oldest first."""
+
+    async def list_provider_configs(self, store_id: str | None) -> Sequence[ProviderConfigInfo]:
+        """Provider configs without their credentials, of one store when given."""
 
 
 class CredentialResolver(Protocol):
@@ -149,6 +174,9 @@ class ProviderRegistry(Protocol):
     def get(self, name: str) -> QRProvider | None:
         """The provider, or None."""
 
+    def names(self) -> list[str]:
+        """Registered provider names, sorted."""
+
     @property
     def default(self) -> str:
         """The provider used when a store has no config."""
@@ -179,6 +207,29 @@ class IdempotencyStore(Protocol):
         """Forget records older than the retention."""
 
 
+@dataclass(frozen=True, slots=True)
+class AcceptedSignature:
+    """A signed POST that was accepted: hex SHA-256 of its signature and of its Idempotency-Key (or None)."""
+
+    signature_hash: str
+    key_hash: str | None
+    expires_at: float
+
+
+class ReplayRecords(Protocol):
+    """Accepted signatures, shared by every worker and kept across restarts (docs/cloud-api.md#replays)."""
+
+    async def add(self, accepted: AcceptedSignature, now: float) -> None:
+        """Record a first acceptance in the unit of work; a live record of the same signature makes the
+        commit fail with Conflict replayed_request (the database decides who was first)."""
+
+    async def get(self, signature_hash: str, now: float) -> AcceptedSignature | None:
+        """The live (unexpired) record of a signature, or None."""
+
+    async def purge(self, now: float) -> None:
+        """Forget the records that have expired."""
+
+
 class UnitOfWork(Protocol):
     """One atomic change (cosmicpython's unit of work): `async with uow: ...; await uow.commit()`.
 
@@ -191,6 +242,7 @@ class UnitOfWork(Protocol):
     intents: PaymentIntentRepository
     idempotency: IdempotencyStore
     sync: SyncRepository
+    replays: ReplayRecords
 
     async def __aenter__(self) -> Self:
         """Open the block (a fresh unit when it is the outermost one)."""

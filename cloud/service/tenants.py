@@ -36,8 +36,9 @@ async def create_partner(
     cmd: c.CreateClientPartner, *, tenants: TenantRepository, clock: Clock
 ) -> NewPartner:
     """A partner plus its HMAC credential; only the SHA-256 of the secret is stored."""
-    api_key = cmd.api_key or "pk_" + secrets.token_hex(16)
-    secret = cmd.secret_key or "sk_" + secrets.token_urlsafe(32)
+    # Only an absent key is made up: a given one, even empty, is checked (an empty secret is refused).
+    api_key = "pk_" + secrets.token_hex(16) if cmd.api_key is None else cmd.api_key
+    secret = "sk_" + secrets.token_urlsafe(32) if cmd.secret_key is None else cmd.secret_key
     if _API_KEY_RE.match(api_key) is None:
         raise ValidationFailed("api_key must be 8–128 of A-Z a-z 0-9 _ -", param="api_key")
     if len(secret) < 8:
@@ -74,7 +75,8 @@ async def set_provider_config(
 ) -> StoreProviderConfig:
     """Encrypt and store the provider credentials of one store."""
     if providers.get(cmd.provider) is None:
-        raise ValidationFailed(f"unknown provider {cmd.provider!r}", param="provider")
+        raise ValidationFailed(f"unknown provider {cmd.provider!r}; valid providers: "
+                               f"{', '.join(providers.names())}", param="provider")
     if await tenants.get_store(cmd.store_id) is None:
         raise NotFound(f"no store {cmd.store_id}", param="store")
     config = StoreProviderConfig(

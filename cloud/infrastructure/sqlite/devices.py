@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from cloud.domain.devices import ActivationCode, ActivationCodeUsed, Device, DeviceStatus
 from cloud.domain.errors import NotFound
@@ -67,6 +68,13 @@ class SqliteDeviceRepository:
         """The device, or None."""
         r = await self._db.fetch_one(f"SELECT {_DEVICE_COLS} FROM devices WHERE id=?", (device_id,))  # noqa: S608
         return None if r is None else _device(r)
+
+    async def list(self, store_id: str | None) -> Sequence[Device]:
+        """Devices (of one store when given), oldest first."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_DEVICE_COLS} FROM devices WHERE ?1 IS NULL OR store_id=?1 "  # noqa: S608 — constants
+            "ORDER BY created_at, id", (store_id,))  # fmt: skip
+        return [_device(r) for r in rows]
 
     async def suspend(self, device_id: str, now: float) -> None:
         """Device suspended and its credential inactive, in one unit (NotFound if no such device)."""

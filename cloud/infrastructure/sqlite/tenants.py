@@ -12,6 +12,7 @@ from collections.abc import Hashable, Sequence
 from typing import Generic, TypeVar
 
 from cloud.domain.errors import Conflict, NotFound
+from cloud.domain.ports import ProviderConfigInfo
 from cloud.domain.tenants import (
     ClientPartner,
     Credential,
@@ -126,7 +127,7 @@ class SqliteTenantRepository:
     async def get_merchant(self, merchant_id: str) -> Merchant | None:
         """The merchant, or None."""
         r = await self._db.fetch_one("SELECT * FROM merchants WHERE id=?", (merchant_id,))
-        return None if r is None else Merchant(r["id"], r["partner_id"], r["name"], r["created_at"] / 1000)
+        return None if r is None else _merchant(r)
 
     async def get_store(self, store_id: str) -> Store | None:
         """The store, or None (cached: see ReadCache)."""
@@ -182,6 +183,47 @@ class SqliteTenantRepository:
             return None
         creds = self._box.open(r["credentials_enc"])
         return StoreProviderConfig(r["id"], r["store_id"], r["provider"], creds, r["updated_at"] / 1000)
+
+
+    async def get_partner(self, partner_id: str) -> ClientPartner | None:
+        """The partner, or None."""
+        r = await self._db.fetch_one("SELECT * FROM client_partners WHERE id=?", (partner_id,))
+        return None if r is None else _partner(r)
+
+    async def list_partners(self) -> Sequence[ClientPartner]:
+        """Every partner, oldest first."""
+        return [_partner(r) for r in await self._db.fetch_all(
+            "SELECT * FROM client_partners ORDER BY created_at, id", ())]  # fmt: skip
+
+    async def list_merchants(self, partner_id: str | None) -> Sequence[Merchant]:
+        """Merchants (of one partner when given), oldest first."""
+        rows = await self._db.fetch_all(
+            "SELECT * FROM merchants WHERE ?1 IS NULL OR partner_id=?1 ORDER BY created_at, id",
+            (partner_id,))  # fmt: skip
+        return [_merchant(r) for r in rows]
+
+    async def list_stores(self, merchant_id: str | None) -> Sequence[Store]:
+        """Stores (of one merchant when given), oldest first."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_STORE_COLS} FROM stores WHERE ?1 IS NULL OR merchant_id=?1 "  # noqa: S608 — constants
+            "ORDER BY created_at, id", (merchant_id,))  # fmt: skip
+        return [_store(r) for r in rows]
+
+    async def list_provider_configs(self, store_id: str | None) -> Sequence[ProviderConfigInfo]:
+        """Configs (of one store when given) without reading, let alone opening, the sealed credentials."""
+        rows = await self._db.fetch_all(
+            "SELECT id, store_id, provider, updated_at FROM store_provider_configs "
+            "WHERE ?1 IS NULL OR store_id=?1 ORDER BY store_id, provider", (store_id,))  # fmt: skip
+        return [ProviderConfigInfo(r["id"], r["store_id"], r["provider"], r["updated_at"] / 1000)
+                for r in rows]  # fmt: skip
+
+
+def _partner(r: sqlite3.Row) -> ClientPartner:
+    return ClientPartner(r["id"], r["name"], r["created_at"] / 1000)
+
+
+def _merchant(r: sqlite3.Row) -> Merchant:
+    return Merchant(r["id"], r["partner_id"], r["name"], r["created_at"] / 1000)
 
 
 class SqliteCredentialResolver:
