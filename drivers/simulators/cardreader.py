@@ -138,12 +138,11 @@ class CardReaderSimulator(PtySimulator):
                 or (rules.decline_over is not None and sale.amount > rules.decline_over)
             )
         )
-        card = {"brand": rules.brand, "last4": rules.last4, "entry": rules.entry}
+        card = Result(id=sale.id, status="declined", brand=rules.brand, last4=rules.last4, entry=rules.entry)
         if declined:
-            reason = outcome.removeprefix("decline:") or "limit_exceeded"
-            return Result(id=sale.id, status="declined", reason=reason, **card)
+            return card.model_copy(update={"reason": outcome.removeprefix("decline:") or "limit_exceeded"})
         self._approval += 1
-        return Result(id=sale.id, status="approved", approval_code=f"{self._approval:06d}", **card)
+        return card.model_copy(update={"status": "approved", "approval_code": f"{self._approval:06d}"})
 
     def _nak(self) -> None:
         self.naks_sent += 1
