@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reprlib
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -107,6 +108,16 @@ class StoreSection(BaseModel):
     model_config = _STRICT
     name: str = Field(min_length=1, max_length=80)
     currencies: tuple[CurrencyCode, ...] = Field(min_length=1)
+    timezone: str = Field(default="Asia/Tokyo", min_length=1, max_length=64)  # times on pages and receipts
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA time zone (e.g. Asia/Tokyo)") from None
+        return value
 
 
 class Settings(BaseModel):
