@@ -88,7 +88,8 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
                      scan_timeout_s=settings.cloud.cpm_scan_timeout_s)
         stack.push_async_callback(qr.close)
         sales = SaleService(store, settings, qr, card_reader=devices.card_reader, printer=devices.printer,
-                            on_recorded=sync_service.kick if sync_service is not None else None)
+                            on_recorded=sync_service.kick if sync_service is not None else None,
+                            online=sync_service.online if sync_service is not None else None)
         yield Deps(settings=settings, clock_ms=clock_ms, started_at_ms=started_at_ms, database=database,
                    store=store, sales=sales, devices=devices, device_manager=manager, scans=scans,
                    credentials=credential, cloud_url=cloud_url, cloud=cloud, sync=sync_service,

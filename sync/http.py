@@ -21,6 +21,23 @@ from sync.errors import CloudUnreachable
 from sync.signing import authorization_header
 
 
+def network_error_text(err: BaseException, url: URL, timeout_s: float | None) -> str:
+    """A complete sentence for a failed request: what went wrong and where, never an empty message."""
+    where = f"{url.scheme}://{url.host}:{url.port}" if url.host else str(url)
+    if isinstance(err, TimeoutError | aiohttp.ServerTimeoutError):
+        limit = f" within {timeout_s:g} s" if timeout_s else ""
+        return f"the cloud at {where} did not answer{limit} (timeout)"
+    if isinstance(err, aiohttp.ClientSSLError):
+        return f"the TLS connection to {where} failed ({type(err).__name__}: {err})"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        reason = err.os_error.strerror or type(err.os_error).__name__
+        return f"cannot connect to the cloud at {where}: {reason}"
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return f"the cloud at {where} closed the connection before answering"
+    detail = str(err).strip()
+    return f"the request to {where} failed: {type(err).__name__}" + (f": {detail}" if detail else "")
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceCredential:
     """What enrollment gave the device; `secret_key` is never printed (repr hides it)."""
@@ -76,7 +93,8 @@ class CloudSession:
                                        timeout=self._timeout(timeout_s)) as resp:
                 return CloudReply(resp.status, resp.headers.get("Retry-After"), await resp.read())
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise CloudUnreachable(f"network error: {type(err).__name__}: {err}") from err
+            total = self._timeout(timeout_s).total
+            raise CloudUnreachable(f"network error: {network_error_text(err, url, total)}") from err
 
     def _headers(self, method: str, url: URL, body: bytes | None, idempotency_key: str | None,
                  signed: bool) -> dict[str, str]:

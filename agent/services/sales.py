@@ -41,13 +41,15 @@ class SaleService:
     def __init__(self, store: Store, settings: Settings, qr: QrSales, *,
                  card_reader: CardReaderPort | None = None,
                  printer: ReceiptPrinterPort | None = None,
-                 on_recorded: Callable[[], None] | None = None) -> None:
+                 on_recorded: Callable[[], None] | None = None,
+                 online: Callable[[], bool] | None = None) -> None:
         self._store = store
         self._settings = settings
         self._qr = qr
         self._reader = card_reader
         self._printer = printer
         self._on_recorded = on_recorded  # e.g. the uploader's kick(): send now rather than at the next tick
+        self._online = online  # the sync service's "online" (docs/sync-protocol.md, "Online")
         self._reader_lock = asyncio.Lock()  # one reader, one customer at a time
         qr.on_paid = self._print_qr  # QR sales succeed on the cloud, often after the request: print then
 
@@ -67,7 +69,8 @@ class SaleService:
                 ref, cmd.amount, currency, dict(cmd.metadata), cmd.payment_method, cmd.customer_code,
                 receipt))
             return SaleOutcome(body, created)
-        check_sale_amount(cmd.amount, currency, self._settings.offline)
+        if not self.online():  # online, a sale is forwarded at once (the kick below): not an offline sale
+            check_sale_amount(cmd.amount, currency, self._settings.offline)
         if cmd.payment_method == "cash":
             assert cmd.cash_received is not None  # checked above
             new = self._new(cmd, ref, currency, "succeeded",
@@ -86,6 +89,10 @@ class SaleService:
         if recorded.created and recorded.sale.status == "succeeded":
             body["print"] = await self._print(recorded.sale, cmd)
         return SaleOutcome(body, recorded.created)
+
+    def online(self) -> bool:
+        """Whether the cloud answered recently; False when sync is not running."""
+        return self._online is not None and self._online()
 
     async def get(self, local_id: str) -> dict[str, Any] | None:
         """A cash/card sale or a QR sale by local_id."""
