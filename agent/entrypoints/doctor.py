@@ -4,7 +4,9 @@ Severity rule: FAIL = the terminal cannot do its job as configured (take or stor
 device, be trusted by the cloud) → exit 1. WARN = degraded but sales go on (cloud unreachable: cash and card
 work offline; low disk; migrations applied at next start; queue nearing a cap) → exit 0.
 Read-only: the database is opened with mode=ro, devices are checked for existence and permission only (the
-running agent holds them open); live device health comes from the running agent's /api/status when it is up.
+running agent holds them open); live device health comes from the running agent's /api/status when it is up
+and is the agent of THIS configuration (same state directory). Every line is about the configuration checked:
+the clock is compared with the cloud only when the cloud answered now.
 Secrets are never printed: enrollment is reported by device id only.
 """
 
@@ -27,7 +29,7 @@ from typing import Any
 
 from agent.adapters.store.database import migrations as migration_files
 from agent.adapters.store.views import integrity
-from agent.entrypoints.status import collect_status, fetch_agent_status
+from agent.entrypoints.status import collect_status, other_agent_note, own_agent_status
 from agent.settings import Settings, SettingsError
 
 MIN_FREE_FAIL = 16 * 1024 * 1024
@@ -108,43 +110,76 @@ def check_enrollment(settings: Settings, credentials_dir: Path | None) -> tuple[
     return Check("enrollment", "ok", f"device {cred.device_id}, cloud {url}"), url
 
 
-def check_cloud(url: str | None) -> tuple[Check, float | None]:
-    """GET /health with a short timeout; also the clock offset from the answer's Date header."""
+@dataclass(frozen=True, slots=True)
+class CloudTime:
+    """The cloud's clock as measured NOW (offset_s), or why there is none to compare (reason)."""
+
+    offset_s: float | None
+    reason: str | None = None
+
+
+def _date_offset(date: str | None, started: float) -> float | None:
+    if not date:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(date).timestamp() - (started + time.time()) / 2
+    except (TypeError, ValueError):
+        return None
+
+
+def check_cloud(url: str | None) -> tuple[Check, CloudTime]:
+    """GET /health with a short timeout; the clock offset only from an answer received now (its Date)."""
     if url is None:
-        return Check("cloud", "warn", "not checked (not enrolled)"), None
+        return Check("cloud", "warn", "not checked (not enrolled)"), CloudTime(None, "not enrolled")
     started = time.time()
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S) as resp:  # noqa: S310
-            date = resp.headers.get("Date")
-            ok = resp.status == 200
+            offset = _date_offset(resp.headers.get("Date"), started)
+    except urllib.error.HTTPError as err:  # it answered: reachable, and its Date header is still its clock
+        return (Check("cloud", "warn", f"{url}/health answered HTTP {err.code}"),
+                CloudTime(_date_offset(err.headers.get("Date"), started), "no Date header"))
     except (OSError, urllib.error.URLError) as err:
-        return Check("cloud", "warn", f"{url} unreachable ({getattr(err, 'reason', err)})",
-                     "cash and card sales work offline; check the network, DNS and firewall"), None
-    offset = None
-    if date:
-        parsed = email.utils.parsedate_to_datetime(date)
-        offset = parsed.timestamp() - (started + time.time()) / 2
-    if not ok:
-        return Check("cloud", "warn", f"{url}/health answered an error"), offset
-    return Check("cloud", "ok", f"{url} reachable"), offset
+        return (Check("cloud", "warn", f"{url} unreachable ({getattr(err, 'reason', err)})",
+                      "cash and card sales work offline; check the network, DNS and firewall"),
+                CloudTime(None, "unreachable"))
+    return Check("cloud", "ok", f"{url} reachable"), CloudTime(offset, "no Date header")
 
 
-def check_clock(offset_s: float | None, synced_offset_ms: Any) -> Check:
-    """The clock is plausible and within the signing window of the cloud's."""
+def check_clock(cloud: CloudTime, last_sync_offset_ms: Any = None) -> Check:
+    """The clock is plausible, and within the signing window of the cloud's when the cloud was reached now.
+
+    An offset recorded at the last sync is only mentioned (it may be hours old): it never passes for a
+    measurement, but one already past the signing window is a warning."""
     now = time.time()
     if now < 1_704_067_200:  # 2024-01-01: a terminal that lost its RTC
         return Check("clock", "fail", time.strftime("clock says %Y-%m-%d", time.gmtime(now)),
                      "set the time (enable NTP: timedatectl set-ntp true)")
-    if offset_s is None and isinstance(synced_offset_ms, int | float):
-        offset_s = synced_offset_ms / 1000
+    offset_s = cloud.offset_s
     if offset_s is None:
-        return Check("clock", "ok", "plausible (no cloud time to compare)")
+        detail = f"plausible; no cloud to compare ({cloud.reason or 'unknown'})"
+        if isinstance(last_sync_offset_ms, int | float):
+            last = last_sync_offset_ms / 1000
+            detail += f"; last known offset {last:+.1f} s at last sync"
+            if abs(last) > CLOCK_FAIL_S:
+                return Check("clock", "warn", detail, "check the time (enable NTP) before the cloud is back")
+        return Check("clock", "ok", detail)
     if abs(offset_s) > CLOCK_FAIL_S:
         return Check("clock", "fail", f"{offset_s:+.0f} s from the cloud",
                      "fix the time: the cloud refuses signed requests")
     if abs(offset_s) > CLOCK_WARN_S:
         return Check("clock", "warn", f"{offset_s:+.0f} s from the cloud", "enable NTP")
     return Check("clock", "ok", f"{offset_s:+.1f} s from the cloud")
+
+
+def check_agent(settings: Settings, live: dict[str, Any] | None, other: dict[str, Any] | None) -> Check:
+    """Whether THIS configuration's agent answers on its port (another configuration's never counts)."""
+    if other is not None:
+        return Check("agent", "warn", other_agent_note(settings, other),
+                     "that is not the agent of this configuration (another state directory): stop it, or "
+                     "give one of them another [web] port")
+    if live is None:
+        return Check("agent", "ok", f"not running on port {settings.web.port} (checked from the files)")
+    return Check("agent", "ok", f"running on port {settings.web.port}, serial {settings.agent.serial}")
 
 
 def check_devices(settings: Settings, live: dict[str, Any] | None) -> list[Check]:
@@ -218,19 +253,20 @@ def run_checks(load: Callable[[], Settings], credentials_dir: Path | None) -> tu
     except SettingsError as err:
         return [Check("config", "fail", str(err).splitlines()[0], "fix the configuration file")], False
     checks = [Check("config", "ok", f"store {settings.store.name!r}, serial {settings.agent.serial}")]
-    live = fetch_agent_status(settings)
+    live, other = own_agent_status(settings)
+    checks.append(check_agent(settings, live, other))
     checks.append(check_state_dir(settings))
     checks.append(check_database(settings))
     enrolled, url = check_enrollment(settings, credentials_dir)
     checks.append(enrolled)
-    cloud, offset = check_cloud(url)
+    cloud, cloud_time = check_cloud(url)
     checks.append(cloud)
     try:
-        status = collect_status(settings, enrolled.status == "ok")
+        status = collect_status(settings, enrolled.status == "ok", (live, other))
     except sqlite3.Error as err:
         status = {}
         checks.append(Check("queue", "fail", f"cannot read the queue: {err}", "see the database check"))
-    checks.append(check_clock(offset, status.get("clock_offset_ms")))
+    checks.append(check_clock(cloud_time, status.get("clock_offset_ms")))
     checks.extend(check_devices(settings, live))
     if status:
         checks.append(check_queue(settings, status))

@@ -1,7 +1,9 @@
 """`mpac-agent status [--json]`: the sync picture for a technician, from the running agent or its database.
 
-When the agent answers GET /api/status on its configured address, that is the source (`"source": "agent"`);
-otherwise the database is opened read-only (`"source": "database"`). Nothing is written either way.
+When the agent of this configuration answers GET /api/status on its configured address, that is the source
+(`"source": "agent"`); otherwise the database is opened read-only (`"source": "database"`). An agent of
+another configuration on the same port (another state directory) is never taken for this one. Nothing is
+written either way.
 
 JSON: {"source", "agent_running", "enrolled", "connected", "pending_count", "pending_amount": {cur: minor},
 "oldest_pending_at", "oldest_pending_age_s", "last_ack_at", "last_contact_at", "last_error", "last_error_at",
@@ -53,17 +55,49 @@ def fetch_agent_status(settings: Settings, timeout_s: float = AGENT_TIMEOUT_S) -
     return body if isinstance(body, dict) and body.get("object") == "status" else None
 
 
+def is_this_agent(settings: Settings, live: dict[str, Any]) -> bool:
+    """Whether the agent answering on the configured port runs with THIS configuration: same state directory
+    (another config may share the web port); an agent too old to say compares by serial."""
+    device = live.get("device") or {}
+    state_dir = device.get("state_dir")
+    if isinstance(state_dir, str):
+        return Path(state_dir).resolve() == settings.agent.state_dir.resolve()
+    return bool(device.get("serial") == settings.agent.serial)
+
+
+Agents = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+
+def own_agent_status(settings: Settings) -> Agents:
+    """(this configuration's agent's /api/status or None, another agent's on the same port or None)."""
+    live = fetch_agent_status(settings)
+    if live is None:
+        return None, None
+    return (live, None) if is_this_agent(settings, live) else (None, live)
+
+
+def other_agent_note(settings: Settings, other: dict[str, Any]) -> str:
+    """The one line that says a foreign agent holds this configuration's port."""
+    serial = (other.get("device") or {}).get("serial") or "?"
+    return f"another agent (serial {serial}) answers on port {settings.web.port}"
+
+
 def read_db_status(db_path: Path) -> dict[str, Any] | None:
     """Sync status straight from the database, read-only; None when there is no database yet."""
     return asyncio.run(offline_status(db_path))
 
 
-def collect_status(settings: Settings, enrolled: bool) -> dict[str, Any]:
-    """The status JSON (see the module doc); raises sqlite3.Error when the database cannot be read."""
+def collect_status(settings: Settings, enrolled: bool, agents: Agents | None = None) -> dict[str, Any]:
+    """The status JSON (see the module doc); raises sqlite3.Error when the database cannot be read.
+
+    `agents` is own_agent_status() when the caller already asked; an agent of another configuration on the
+    same port is never the source (`"other_agent"` names it)."""
     now_ms = int(time.time() * 1000)
-    live = fetch_agent_status(settings)
+    live, other = own_agent_status(settings) if agents is None else agents
     out: dict[str, Any] = {"source": "agent" if live else "database", "agent_running": live is not None,
                            "enrolled": enrolled}
+    if other is not None:
+        out["other_agent"] = other_agent_note(settings, other)
     if live is not None:
         found_sync = live.get("sync")
         sync: dict[str, Any] = found_sync if isinstance(found_sync, dict) else {}
@@ -125,6 +159,8 @@ def render(status: dict[str, Any]) -> str:
         f"enrolled       : {'yes' if status['enrolled'] else 'NO'}",
         *sync_lines(status),
     ]
+    if status.get("other_agent"):
+        lines.insert(1, f"warning        : {status['other_agent']} (its figures are not shown)")
     return "\n".join(lines)
 
 

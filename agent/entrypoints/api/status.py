@@ -24,7 +24,8 @@ async def build_status(ctx: Deps) -> dict[str, Any]:
         "object": "status",
         "version": __version__,
         "device": {"serial": ctx.settings.agent.serial, "enrolled": ctx.credentials is not None,
-                   "device_id": ctx.credentials.device_id if ctx.credentials else None},
+                   "device_id": ctx.credentials.device_id if ctx.credentials else None,
+                   "state_dir": str(ctx.settings.agent.state_dir)},  # doctor/status: is this MY agent?
         "store": {"name": ctx.settings.store.name, "writable": store.writer.last_error is None,
                   "last_error": store.writer.last_error},
         "queue": {"depth": pending.count, "pending_amount": dict(pending.amounts),

@@ -149,4 +149,4 @@ class TestStatus:
         assert (stored["pending_count"], stored["pending_amount"]) == (1, {"JPY": 4321})
         assert stored["oldest_pending_at"] == sale["created_at"]
         code, human = cli("status", "--config", str(config))
-        assert code == 0 and "1 sales, 4321 JPY" in human
+        assert code == 0 and "1 sales, ¥4,321" in human

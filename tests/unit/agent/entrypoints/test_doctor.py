@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.entrypoints.doctor import check_clock, check_queue
+import pytest
+
+from agent.entrypoints.doctor import CloudTime, check_clock, check_queue
 from agent.settings import Settings, load_settings
 
 
@@ -18,13 +20,26 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 class TestClock:
-    def test_offsets(self) -> None:
-        """Within 60 s ok; beyond 60 s warn; beyond the 300 s signing window fail; sync's offset is used."""
-        assert check_clock(5.0, None).status == "ok"
-        assert check_clock(-90.0, None).status == "warn"
-        assert check_clock(301.0, None).status == "fail"
-        assert check_clock(None, 400_000).status == "fail"
-        assert check_clock(None, None).status == "ok"
+    def test_offsets_measured_now(self) -> None:
+        """Within 60 s ok; beyond 60 s warn; beyond the 300 s signing window fail."""
+        assert check_clock(CloudTime(5.0)).status == "ok"
+        assert check_clock(CloudTime(-90.0)).status == "warn"
+        assert check_clock(CloudTime(301.0)).status == "fail"
+        assert check_clock(CloudTime(5.0)).detail == "+5.0 s from the cloud"
+
+    @pytest.mark.parametrize("reason", ["not enrolled", "unreachable"])
+    def test_no_cloud_claims_no_cloud_offset(self, reason: str) -> None:
+        """Without a cloud reached now the line says so; it never claims an offset "from the cloud"."""
+        check = check_clock(CloudTime(None, reason))
+        assert (check.status, check.detail) == ("ok", f"plausible; no cloud to compare ({reason})")
+
+    def test_last_sync_offset_is_only_mentioned(self) -> None:
+        """The offset stored at the last sync is named as such; past the signing window it only warns."""
+        check = check_clock(CloudTime(None, "unreachable"), 2_500)
+        assert check.detail.endswith("last known offset +2.5 s at last sync")
+        assert "from the cloud" not in check.detail and check.status == "ok"
+        assert check_clock(CloudTime(None, "unreachable"), 400_000).status == "warn"
+        assert check_clock(CloudTime(1.0), 400_000).status == "ok"  # a measurement now wins
 
 
 class TestQueue:
