@@ -28,11 +28,13 @@ class Settings:
     token_ttl_seconds: int = 300
     idempotency_ttl_seconds: int = 24 * 3600
     rate_limit_per_minute: int = 1000
+    activation_limit_per_minute: int = 30  # per source address (docs/cloud-api.md#rate-limits)
+    bad_signature_limit_per_minute: int = 30  # per source address, wrong signatures only
     max_body_bytes: int = 1024 * 1024
     max_intent_body_bytes: int = 64 * 1024
     expiry_sweep_seconds: float = 15.0
     default_provider: str = "simulator"
-    simulator_routes: bool = True
+    simulator_routes: bool = False  # /_simulator/… (no auth, loopback only): demos and tests turn it on
     encryption_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -42,8 +44,10 @@ class Settings:
             )
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0–65535, got {self.port}")
-        if self.rate_limit_per_minute < 1 or self.token_ttl_seconds < 1:
-            raise SettingsError("rate_limit_per_minute and token_ttl_seconds must be positive")
+        limits = (self.rate_limit_per_minute, self.token_ttl_seconds, self.activation_limit_per_minute,
+                  self.bad_signature_limit_per_minute)  # fmt: skip
+        if min(limits) < 1:
+            raise SettingsError("rate limits and token_ttl_seconds must be positive")
         if self.encryption_key is not None:
             _check_key(self.encryption_key)
 
@@ -53,8 +57,8 @@ class Settings:
         values: dict[str, Any] = {}
         if environ.get(ENV_DB):
             values["db_url"] = environ[ENV_DB]
-        if environ.get(ENV_ENCRYPTION_KEY):
-            values["encryption_key"] = environ[ENV_ENCRYPTION_KEY].encode("ascii")
+        if ENV_ENCRYPTION_KEY in environ:  # set but empty is refused, not taken as "use the key file"
+            values["encryption_key"] = environ[ENV_ENCRYPTION_KEY].encode("utf-8")
         values.update({k: v for k, v in options.items() if v is not None})
         return cls(**values)
 
@@ -64,6 +68,9 @@ class Settings:
 
 
 def _check_key(key: bytes) -> None:
+    if not key.strip():
+        raise SettingsError(f"{ENV_ENCRYPTION_KEY} is set but empty: give a Fernet key (Fernet.generate_key()), "
+                            "or unset it to use the key file beside the database")
     try:
         ok = len(base64.urlsafe_b64decode(key)) == 32
     except (binascii.Error, ValueError):

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 SCHEME = "HMAC-SHA256"
 MAX_SKEW_SECONDS = 300
-_HEADER_RE = re.compile(r"^HMAC-SHA256 ([A-Za-z0-9_\-]{1,128}):([0-9]{1,12}):([0-9a-f]{64})$")
+# Exactly one form per request: one space after the scheme, no other blank, a timestamp without leading zeros,
+# lower-case hex, three fields (docs/cloud-api.md#authentication-hmac-sha256).
+_HEADER_RE = re.compile(r"HMAC-SHA256 ([A-Za-z0-9_\-]{1,128}):(0|[1-9][0-9]{0,11}):([0-9a-f]{64})")
 
 
 class SignatureFormatError(ValueError):
@@ -59,8 +61,9 @@ def authorization_header(  # noqa: PLR0917 -- the docs/cloud-api.md fields, in t
 
 
 def parse_authorization(value: str) -> ParsedAuthorization:
-    """Parse the header or raise SignatureFormatError (never echoes the value back)."""
-    match = _HEADER_RE.match(value.strip())
+    """Parse the header strictly (nothing stripped, nothing before or after) or raise SignatureFormatError;
+    the error never echoes the value back."""
+    match = _HEADER_RE.fullmatch(value)
     if match is None:
         raise SignatureFormatError("Authorization must be 'HMAC-SHA256 <api_key>:<timestamp>:<signature>'")
     return ParsedAuthorization(match.group(1), int(match.group(2)), match.group(3))

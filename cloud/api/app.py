@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from cloud.api import devices, health, intents, simulator, sync_batches
-from cloud.api.auth import ReplayCache
+from cloud.api.auth import purge_replays
 from cloud.api.errors import error_middleware
-from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
-from cloud.api.ratelimit import RateLimiter
+from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, PEER_LIMITS, SETTINGS
+from cloud.api.ratelimit import PeerLimits, RateLimiter
 from cloud.deps import Deps
 from cloud.service.handlers import expire_due, purge_idempotency
 from cloud.settings import Settings
@@ -49,7 +49,9 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
                         break
                 retention = deps.clock() - settings.idempotency_ttl_seconds
                 await purge_idempotency(uow=deps.uow(), older_than=retention)
+                await purge_replays(uow=deps.uow(), now=deps.clock())
                 app[LIMITER].forget_idle(deps.clock())
+                app[PEER_LIMITS].forget_idle(deps.clock())
             except Exception:
                 log.exception("expiry sweep failed")
 
@@ -65,12 +67,14 @@ def create_app(settings: Settings, deps: Deps) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[DEPS] = deps
-    app[REPLAY] = ReplayCache(settings.hmac_window_seconds)
+    app[PEER_LIMITS] = PeerLimits.in_memory(settings)
     app[LIMITER] = RateLimiter(settings.rate_limit_per_minute)
     app[IN_FLIGHT] = set()
     app.cleanup_ctx.extend([_storage, _sweeper])
     for setup in ROUTE_SETUPS:
         setup(app)
     if deps.simulator is not None:
+        log.warning("simulator routes are ON: POST /_simulator/payment_intents/{id}/pay|fail settle QR codes "
+                    "without auth (loopback peers only); never enable this outside a demo or a test")
         simulator.setup_routes(app)
     return app

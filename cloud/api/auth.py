@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
+import hashlib
+import hmac
 
 from aiohttp import web
 
 from cloud.api.errors import ApiError
+from cloud.api.ratelimit import Limiter, peer, too_many
 from cloud.deps import Deps
+from cloud.domain.errors import Conflict
+from cloud.domain.ports import AcceptedSignature, UnitOfWork
 from cloud.domain.tenants import Credential, TokenPrincipal
 from cloud.service.tokens import TOKEN_PREFIX, hash_token
 from sync import signing
 
 AUTH = "authentication_error"
+REPLAYED = "replayed_request"
 
 
 def unauthorized(code: str, message: str) -> ApiError:
@@ -21,36 +25,30 @@ def unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, type_=AUTH)
 
 
-class ReplayCache:
-    """Signatures of POSTs accepted within the window (in memory, bounded, oldest dropped first)."""
-
-    def __init__(self, window: int, max_entries: int = 500_000) -> None:
-        self._window = window
-        self._max = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def seen_before(self, signature: str, now: float) -> bool:
-        """Record a signature; True if it was already accepted within the window."""
-        while self._seen:
-            oldest, at = next(iter(self._seen.items()))
-            if at > now - 2 * self._window and len(self._seen) < self._max:
-                break
-            del self._seen[oldest]
-        if signature in self._seen:
-            return True
-        self._seen[signature] = now
-        return False
-
-
-async def authenticate_hmac(
-    request: web.Request, body: bytes, deps: Deps, window: int, replay: ReplayCache, *, idempotent: bool
-) -> Credential:
-    """Verify the Authorization header; refuse bad format, unknown key, skew, bad signature, replay."""
+def _authorization(request: web.Request) -> signing.ParsedAuthorization:
+    """The one Authorization header, parsed strictly; several headers are refused, never one picked."""
+    values = request.headers.getall("Authorization", [])
+    if len(values) > 1:
+        raise unauthorized("invalid_authorization", "send exactly one Authorization header")
     try:
-        parsed = signing.parse_authorization(request.headers.get("Authorization", ""))
+        return signing.parse_authorization(values[0] if values else "")
     except signing.SignatureFormatError as err:
         raise unauthorized("invalid_authorization", str(err)) from err
-    now = deps.clock()
+
+
+async def authenticate_hmac(  # noqa: PLR0917 -- the request, what it is checked with, and its limits
+    request: web.Request, body: bytes, deps: Deps, window: int, bad_signatures: Limiter,
+    *, idempotency_key: str | None,
+) -> Credential:  # fmt: skip
+    """Verify the Authorization header; refuse bad format, unknown key, skew, bad signature, replay.
+
+    A source address past its limit of wrong signatures is refused with 429 before anything is checked, so
+    guessing learns nothing more (docs/cloud-api.md#rate-limits)."""
+    source, now = peer(request), deps.clock()
+    wait = bad_signatures.wait(source, now)
+    if wait is not None:
+        raise too_many(wait, "too many requests with a wrong signature from this address")
+    parsed = _authorization(request)
     if not signing.within_window(parsed.timestamp, now, window):
         raise unauthorized("timestamp_out_of_window", f"timestamp must be within {window} s of server time")
     credential = await deps.credentials.resolve(parsed.api_key)
@@ -59,12 +57,52 @@ async def authenticate_hmac(
     # The path as sent on the wire (percent-encoding intact), without the query string.
     valid = signing.verify(key_hash, parsed, request.method, request.rel_url.raw_path, body)
     if credential is None or not valid:
+        bad_signatures.count(source, now)
         raise unauthorized("invalid_signature", "the signature does not match this request")
     if not credential.active:
         raise ApiError(403, "credential_suspended", "this credential is suspended", type_="permission_error")
-    if request.method == "POST" and not idempotent and replay.seen_before(parsed.signature, time.monotonic()):
-        raise unauthorized("replayed_request", "this signed request was already accepted; sign again")
+    if request.method == "POST":
+        expires = parsed.timestamp + 2 * window  # past the last moment the timestamp passes the window check
+        await refuse_replay(deps, AcceptedSignature(_sha256(parsed.signature), _key_hash(idempotency_key),
+                                                    expires))  # fmt: skip
     return credential
+
+
+async def refuse_replay(deps: Deps, accepted: AcceptedSignature) -> None:
+    """Record a first acceptance; a signature seen before passes only with the very Idempotency-Key it was
+    first accepted with (idempotency then answers it), any other replay is 401 (docs/cloud-api.md#replays)."""
+    now = deps.clock()
+    uow = deps.uow()
+    try:
+        async with uow:
+            await uow.replays.add(accepted, now)
+            await uow.commit()
+    except Conflict as err:
+        if err.code != REPLAYED:
+            raise
+    else:
+        return
+    first = await uow.replays.get(accepted.signature_hash, now)
+    presented = accepted.key_hash
+    same_key = (first is not None and first.key_hash is not None and presented is not None
+                and hmac.compare_digest(first.key_hash, presented))  # fmt: skip
+    if not same_key:
+        raise unauthorized(REPLAYED, "this signed request was already accepted; sign again")
+
+
+async def purge_replays(*, uow: UnitOfWork, now: float) -> None:
+    """Forget accepted signatures whose timestamps can no longer pass the window, in one unit."""
+    async with uow:
+        await uow.replays.purge(now)
+        await uow.commit()
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _key_hash(key: str | None) -> str | None:
+    return None if key is None else _sha256(key)
 
 
 async def authenticate_token(token: object, deps: Deps) -> TokenPrincipal:

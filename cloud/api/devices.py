@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloud.api.endpoint import Call, Reply, endpoint, read_body
 from cloud.api.errors import ApiError, from_validation, json_response
-from cloud.api.keys import DEPS
+from cloud.api.keys import DEPS, PEER_LIMITS
+from cloud.api.ratelimit import peer, too_many
 from cloud.domain.devices import ActivateDevice, ActivationCodeExpired
 from cloud.service.devices import activate_device, device_view, view_json
 
@@ -73,7 +74,13 @@ class DeviceOut(BaseModel):
 
 
 async def activate(request: web.Request) -> web.Response:
-    """Validate, redeem the code, answer 201 with the credential (404 / 409 / 410 for bad codes)."""
+    """Validate, redeem the code, answer 201 with the credential (404 / 409 / 410 for bad codes).
+
+    Every attempt counts against its source address, before the body is read (docs/cloud-api.md#rate-limits):
+    the code is the only credential here, so guessing must stay slow."""
+    wait = request.app[PEER_LIMITS].activations.check(peer(request), request.app[DEPS].clock())
+    if wait is not None:
+        raise too_many(wait, "too many activation attempts from this address")
     body = await read_body(request, MAX_ACTIVATE_BODY)
     try:
         parsed = ActivateDeviceRequest.model_validate_json(body or b"{}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +26,8 @@ from pydantic import BaseModel
 
 from cloud.api.auth import authenticate_hmac, authenticate_token, unauthorized
 from cloud.api.errors import ApiError, error_body, json_response, to_api_error
-from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, REPLAY, SETTINGS
+from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, PEER_LIMITS, SETTINGS
+from cloud.api.ratelimit import too_many
 from cloud.deps import Deps
 from cloud.domain.errors import DomainError
 from cloud.domain.ports import StoredResponse, UnitOfWork
@@ -35,6 +37,8 @@ from cloud.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 MAX_IDEMPOTENCY_KEY = 255
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$"  # printable ASCII; /openapi.json publishes the same
+_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +96,33 @@ def _token_from(request: web.Request, body: bytes) -> object:
     return data.get("payment_token") if isinstance(data, dict) else None
 
 
-async def authenticate(request: web.Request, body: bytes, *, token: bool, idempotent: bool) -> Principal:
+async def authenticate(
+    request: web.Request, body: bytes, *, token: bool, idempotency_key: str | None
+) -> Principal:
     """HMAC when an Authorization header is sent; otherwise a payment_token where the route allows it."""
     app = request.app
     deps, settings = app[DEPS], app[SETTINGS]
     if "Authorization" in request.headers or not token:
-        return await authenticate_hmac(
-            request, body, deps, settings.hmac_window_seconds, app[REPLAY], idempotent=idempotent
-        )
+        return await authenticate_hmac(request, body, deps, settings.hmac_window_seconds,
+                                       app[PEER_LIMITS].bad_signatures,
+                                       idempotency_key=idempotency_key)  # fmt: skip
     return await authenticate_token(_token_from(request, body), deps)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    """The POST's one Idempotency-Key (None without one): 1–255 printable ASCII characters, else 400.
+
+    Checked before authentication, because an accepted signature is recorded with its key
+    (docs/cloud-api.md#replays)."""
+    if request.method != "POST":
+        return None
+    keys = request.headers.getall("Idempotency-Key", [])
+    if not keys:
+        return None
+    if len(keys) > 1 or _KEY_RE.fullmatch(keys[0]) is None:
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"send one Idempotency-Key of 1–{MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return keys[0]
 
 
 def _rate_limit(request: web.Request, principal: Principal) -> None:
@@ -110,10 +132,7 @@ def _rate_limit(request: web.Request, principal: Principal) -> None:
         key = principal.merchant_id
     wait = request.app[LIMITER].check(key, request.app[DEPS].clock())
     if wait is not None:
-        raise ApiError(
-            429, "rate_limited", "too many requests for this merchant", type_="rate_limit_error",
-            headers={"Retry-After": str(int(wait))},
-        )  # fmt: skip
+        raise too_many(wait, "too many requests for this merchant")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +155,8 @@ def endpoint(
         async def view(request: web.Request) -> web.Response:
             settings = request.app[SETTINGS]
             body = await read_body(request, max_body or settings.max_intent_body_bytes)
-            key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
-            principal = await authenticate(request, body, token=token, idempotent=key is not None)
+            key = _idempotency_key(request)
+            principal = await authenticate(request, body, token=token, idempotency_key=key)
             _rate_limit(request, principal)
             deps = request.app[DEPS]
             call = Call(request, body, principal, deps, settings, deps.uow())
@@ -214,10 +233,6 @@ Runner = Callable[[Handler, Call, "_Record | None"], Awaitable[Reply]]
 
 
 async def _idempotent(call: Call, key: str, handler: Handler, run: Runner) -> web.Response:
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ApiError(
-            400, "invalid_idempotency_key", f"Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} chars"
-        )
     request = call.request
     scope = _scope(call.principal)
     digest = hashlib.sha256(f"{request.method}\n{request.path}\n".encode() + call.body).hexdigest()

@@ -79,7 +79,9 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return ApiError(413, "body_too_large", "the request body is too large")
     if isinstance(exc, web.HTTPException):
-        return ApiError(exc.status, _http_code(exc.status), exc.reason)
+        # aiohttp's 405 carries the route's methods in Allow; the answer keeps it (docs/cloud-api.md#errors).
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return ApiError(exc.status, _http_code(exc.status), exc.reason, headers=allow)
     log.exception("unhandled error", exc_info=exc)
     return ApiError(500, "internal_error", "internal error", type_="api_error")
 

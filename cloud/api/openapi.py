@@ -10,7 +10,10 @@ from pydantic.json_schema import models_json_schema
 
 from cloud.api import devices as dv
 from cloud.api import models as m
+from cloud.api.endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY
+from cloud.settings import Settings
 from sync import models as sm
+from sync.wire import MAX_BATCH_BYTES
 
 REF = "#/components/schemas/{model}"
 Security = list[dict[str, list[str]]]
@@ -22,12 +25,36 @@ ID = {
     "required": True,
     "schema": {"type": "string", "pattern": "^pi_[0-9A-Z]{26}$"},
 }
-IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
-ERRORS = {str(s): {"$ref": "#/components/responses/Error"} for s in (400, 401, 403, 404, 409, 413, 422, 429)}
+IDEMPOTENCY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Send one per POST you may retry (docs/cloud-api.md#idempotency); another length or "
+                   "character, or two of them, is 400 invalid_idempotency_key.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+               "pattern": IDEMPOTENCY_KEY_PATTERN},
+}  # fmt: skip
+ERROR = {"$ref": "#/components/responses/Error"}
+ERRORS = {str(s): ERROR for s in (400, 401, 403, 404, 409, 422)}
+RATE_LIMITED = {"429": {"$ref": "#/components/responses/RateLimited"}}
+INTENT_BODY_BYTES = Settings().max_intent_body_bytes
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    """The 413 answer of a route whose body may be at most `limit` bytes."""
+    return {"413": {"description": f"body_too_large: the body is over {limit} bytes",
+                    "content": {"application/json": {"schema": _ref(m.ErrorOut)}}}}  # fmt: skip
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
+
+
+def _retry_after_response() -> dict[str, Any]:
+    return {
+        "description": "rate_limited: over a rate limit (docs/cloud-api.md#rate-limits)",
+        "headers": {"Retry-After": {"description": "seconds to wait", "required": True,
+                                    "schema": {"type": "integer", "minimum": 1}}},
+        "content": {"application/json": {"schema": _ref(m.ErrorOut)}},
+    }  # fmt: skip
 
 
 def _op(
@@ -38,13 +65,15 @@ def _op(
     status: str = "200",
     body: type[BaseModel] | None = None,
     params: list[dict[str, Any]] | None = None,
+    max_body: int = INTENT_BODY_BYTES,
 ) -> dict[str, Any]:
+    """An operation: every authenticated route is rate limited (429); one with a body may be 413."""
     op: dict[str, Any] = {
         "summary": summary,
         "security": security,
         "parameters": params or [],
         "responses": {status: {"description": "OK", "content": {"application/json": {"schema": _ref(ok)}}},
-                      **ERRORS},
+                      **ERRORS, **RATE_LIMITED, **(_too_large(max_body) if body is not None else {})},
     }  # fmt: skip
     if body is not None:
         op["parameters"] = [*op["parameters"], IDEMPOTENCY]
@@ -90,11 +119,11 @@ def openapi_document() -> dict[str, Any]:
         # (docs/sync-protocol.md).
         "/v1/devices/activate": {"post": {
             **_op("Activate a device with a code", [], dv.ActivateDeviceResponse, status="201",
-                  body=dv.ActivateDeviceRequest), "parameters": []}},
+                  body=dv.ActivateDeviceRequest, max_body=dv.MAX_ACTIVATE_BODY), "parameters": []}},
         "/v1/devices/{id}": {"get": _op("A device and its sync state", HMAC, dv.DeviceOut,
                                         params=[{**ID, "schema": {"type": "string"}}])},
         "/v1/sync/batches": {"post": _op("Upload a batch of offline sales (device credential)", HMAC,
-                                         sm.BatchResponse, body=sm.SyncBatch)},
+                                         sm.BatchResponse, body=sm.SyncBatch, max_body=MAX_BATCH_BYTES)},
     }
     return {
         "openapi": "3.1.0",
@@ -103,10 +132,11 @@ def openapi_document() -> dict[str, Any]:
         "components": {
             "schemas": defs.get("$defs", {}),
             "responses": {"Error": {"description": "Error", "content": {"application/json": {
-                "schema": _ref(m.ErrorOut)}}}},
+                "schema": _ref(m.ErrorOut)}}}, "RateLimited": _retry_after_response()},
             "securitySchemes": {
                 "hmac": {"type": "apiKey", "in": "header", "name": "Authorization",
-                         "description": "HMAC-SHA256 <api_key>:<timestamp>:<signature> (docs/cloud-api.md)"},
+                         "description": "exactly one header, HMAC-SHA256 <api_key>:<timestamp>:<signature> "
+                                        "(docs/cloud-api.md)"},
                 "payment_token": {"type": "apiKey", "in": "query", "name": "payment_token",
                                   "description": "or `payment_token` in the JSON body of POSTs"},
             },

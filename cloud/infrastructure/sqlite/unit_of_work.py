@@ -5,11 +5,12 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from cloud.domain.ports import IdempotencyStore, PaymentIntentRepository
+from cloud.domain.ports import IdempotencyStore, PaymentIntentRepository, ReplayRecords
 from cloud.domain.sync import SyncRepository
 from cloud.infrastructure.sqlite.db import Database, Pending
 from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
 from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
+from cloud.infrastructure.sqlite.replays import SqliteReplayRecords
 from cloud.infrastructure.sqlite.sync_batches import SqliteSyncRepository
 
 
@@ -30,6 +31,7 @@ class SqliteUnitOfWork:
         self.intents: PaymentIntentRepository = SqliteIntentRepository(db, self._pending)
         self.idempotency: IdempotencyStore = SqliteIdempotencyStore(db, self._pending)
         self.sync: SyncRepository = SqliteSyncRepository(db, self._pending)
+        self.replays: ReplayRecords = SqliteReplayRecords(db, self._pending)
 
     async def __aenter__(self) -> Self:
         """Open a block; the outermost one starts with nothing staged."""

@@ -37,8 +37,7 @@ BODY = json.dumps({"amount": 1200, "currency": "JPY", "payment_method_types": ["
 def start(db: str, *, kill_after: str | None) -> tuple[subprocess.Popen[str], str]:
     """`mpac-pgw serve --port 0` (through the crashing wrapper); it crashes only when `kill_after` names a
     table."""
-    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
-    env["MPAC_PGW_ENCRYPTION_KEY"] = ""
+    env = {k: v for k, v in os.environ.items() if k not in (KILL_ENV, "MPAC_PGW_ENCRYPTION_KEY")}
     if kill_after is not None:
         env[KILL_ENV] = kill_after
     command = [sys.executable, "-m", "tests.support.crashing_pgw", "serve", "--port", "0", "--db", db]

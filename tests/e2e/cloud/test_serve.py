@@ -67,11 +67,12 @@ def call(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[str]]]:
-    """A fresh `mpac-pgw serve --port 0` on a new SQLite file; yields (base URL, db URL, process)."""
+    """A fresh `mpac-pgw serve --port 0 --simulator-routes` on a new SQLite file; yields (base URL, db URL,
+    process)."""
     db = f"sqlite:///{tmp_path / 'pgw.sqlite3'}"
-    env = {**os.environ, "MPAC_PGW_ENCRYPTION_KEY": ""}
+    env = {k: v for k, v in os.environ.items() if k != "MPAC_PGW_ENCRYPTION_KEY"}  # the key file is used
     proc = subprocess.Popen(
-        [*pgw_command(), "serve", "--port", "0", "--db", db],
+        [*pgw_command(), "serve", "--port", "0", "--db", db, "--simulator-routes"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

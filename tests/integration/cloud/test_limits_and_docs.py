@@ -78,3 +78,21 @@ class TestDocs:
         assert set(body) == set(PaymentIntentOut.model_fields)
         listed = (await client.get(PATH)).body["data"]
         TypeAdapter(list[PaymentIntentOut]).validate_python(listed)
+
+    async def test_openapi_documents_key_limits_413_and_429(self, pgw: Pgw) -> None:
+        """Every operation with a body lists the Idempotency-Key limits (where the route takes one) and a 413
+        naming its byte limit; every /v1 operation lists 429 with Retry-After."""
+        async with pgw.session.get(f"{pgw.url}/openapi.json") as resp:
+            doc = await resp.json()
+        with_body = {(p, m): op for p, ops in doc["paths"].items() for m, op in ops.items() if "requestBody" in op}
+        assert len(with_body) == 7  # create, confirm, cancel, capture, sync, activate, sync batches
+        limits = {"/v1/devices/activate": 4096, "/v1/sync/batches": 1024 * 1024}
+        for (path, _), op in with_body.items():
+            assert f"over {limits.get(path, 64 * 1024)} bytes" in op["responses"]["413"]["description"], path
+            keys = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+            if path != "/v1/devices/activate":  # activation takes no key: the code is single use
+                assert keys[0]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255,
+                                             "pattern": "^[\\x20-\\x7e]{1,255}$"}, path  # fmt: skip
+        limited = [op for p, ops in doc["paths"].items() if p.startswith("/v1/") for op in ops.values()]
+        assert all(op["responses"]["429"] == {"$ref": "#/components/responses/RateLimited"} for op in limited)
+        assert "Retry-After" in doc["components"]["responses"]["RateLimited"]["headers"]

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloud.domain.ids import new_id
+import pytest
+
 from cloud.service.handlers import expire_due
+from cloud.settings import Settings
 from cloud.testing import PgwClient, SettableClock, Tenant
 
-from .conftest import Pgw
+from .conftest import Pgw, PgwFactory
 from .helpers import create, transitions
 
 RPM, RA, PROC, CAP = "requires_payment_method", "requires_action", "processing", "requires_capture"
+
+
+@pytest.fixture
+async def pgw(pgw_factory: PgwFactory, pgw_settings: Settings) -> Pgw:
+    """The gateway with the simulator routes on: QR codes are settled through them."""
+    return await pgw_factory(pgw_settings.with_changes(simulator_routes=True))
 
 
 def actor(tenant: Tenant) -> str:
@@ -26,10 +34,10 @@ async def confirm(client: PgwClient, intent_id: str, **body: Any) -> tuple[int, 
 
 
 async def sync(client: PgwClient, intent_id: str) -> dict[str, Any]:
-    """Signed sync with a fresh Idempotency-Key (two equal POSTs in one second would be a replay)."""
-    resp = await client.post(
-        f"/v1/payment_intents/{intent_id}/sync", {}, headers={"Idempotency-Key": new_id("k")}
-    )
+    """Signed sync, a second after the last one: two equal POSTs signed in one second carry one signature,
+    and the second would be a replay whatever its Idempotency-Key (docs/cloud-api.md#replays)."""
+    client.clock.advance(1)
+    resp = await client.post(f"/v1/payment_intents/{intent_id}/sync", {})
     assert resp.status == 200, resp.body
     body: dict[str, Any] = resp.body
     return body
@@ -217,8 +225,8 @@ class TestCancelAndRefusedEdges:
         for intent_id, call in refused:
             before = transitions(pgw.db_path, intent_id)
             body = {"cash_received": 1000} if call == "confirm" else {}
-            key = {"Idempotency-Key": new_id("k")}  # the same signed POST twice in a second is a replay
-            resp = await client.post(f"/v1/payment_intents/{intent_id}/{call}", body, headers=key)
+            client.clock.advance(1)  # the same signed POST again in one second is a replay, key or none
+            resp = await client.post(f"/v1/payment_intents/{intent_id}/{call}", body)
             assert (resp.status, resp.body["error"]["code"]) == (409, "invalid_state"), (intent_id, call)
             assert transitions(pgw.db_path, intent_id) == before
 

@@ -50,3 +50,9 @@ class TestSettings:
         s = Settings()
         with pytest.raises(AttributeError):
             s.port = 1  # type: ignore[misc]
+
+    @pytest.mark.parametrize("value", ["", "   "])
+    def test_an_empty_encryption_key_is_refused(self, value: str) -> None:
+        """A set-but-empty MPAC_PGW_ENCRYPTION_KEY is an error, not "use the key file"."""
+        with pytest.raises(SettingsError, match="empty"):
+            Settings.load({"MPAC_PGW_ENCRYPTION_KEY": value})

@@ -1,8 +1,7 @@
-"""Rate limiter and replay cache (pure in-memory parts of the API)."""
+"""The rate limiter (the pure in-memory part of the API)."""
 
 from __future__ import annotations
 
-from cloud.api.auth import ReplayCache
 from cloud.api.ratelimit import RateLimiter
 
 
@@ -32,19 +31,21 @@ class TestRateLimiter:
         limiter.forget_idle(1000.0)
         assert limiter.check("a", 1000.0) is None
 
+    def test_wait_counts_nothing_and_count_checks_nothing(self) -> None:
+        """wait() only reads (a blocked key stays blocked, an allowed one is not counted); count() only counts."""
+        limiter = RateLimiter(2)
+        assert limiter.wait("ip", 0.0) is None and limiter.wait("ip", 0.0) is None
+        limiter.count("ip", 1.0)
+        limiter.count("ip", 2.0)
+        limiter.count("ip", 3.0)  # counted past the limit: failures are counted whatever happens
+        wait = limiter.wait("ip", 4.0)
+        assert wait is not None and 1 <= wait <= 60
+        assert limiter.check("other", 4.0) is None
 
-class TestReplayCache:
-    def test_second_sighting_within_window_is_a_replay(self) -> None:
-        """The same signature twice inside the window is seen; after two windows it is forgotten."""
-        cache = ReplayCache(window=300)
-        assert not cache.seen_before("sig", 0.0)
-        assert cache.seen_before("sig", 10.0)
-        assert not cache.seen_before("other", 10.0)
-        assert not cache.seen_before("sig", 700.0)
-
-    def test_bounded_size(self) -> None:
-        """The oldest entries go first when the cache is full."""
-        cache = ReplayCache(window=300, max_entries=2)
-        for sig in ("a", "b", "c"):
-            cache.seen_before(sig, 1.0)
-        assert not cache.seen_before("a", 1.0)
+    def test_memory_is_bounded_when_every_key_is_busy(self) -> None:
+        """Past max_keys the oldest counter gives way even when none is idle."""
+        limiter = RateLimiter(1, max_keys=2)
+        for key in ("a", "b", "c"):
+            limiter.count(key, 10.0)
+        assert limiter.wait("a", 10.0) is None  # forgotten
+        assert limiter.wait("b", 10.0) is not None and limiter.wait("c", 10.0) is not None
