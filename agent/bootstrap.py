@@ -26,6 +26,7 @@ from agent.adapters.devices.config import parse_devices_config
 from agent.adapters.secrets import resolve_credential
 from agent.adapters.store import AgentDatabase, Store
 from agent.adapters.store.admin_lockout import AdminAttempts
+from agent.adapters.store.history import history_recorder
 from agent.adapters.store.qr_mirror import QrMirror
 from agent.deps import Deps, Devices, StatusProvider
 from agent.entrypoints.api import sales as sales_api
@@ -138,6 +139,7 @@ async def _background(deps: Deps) -> AsyncIterator[None]:
             deps.scans.start()
             stack.push_async_callback(deps.scans.stop)
         await stack.enter_async_context(expiry_sweeper(deps))
+        await stack.enter_async_context(history_recorder(deps.database, deps.clock_ms))
         if deps.sync is not None:
             deps.sync.start()
         yield

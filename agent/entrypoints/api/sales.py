@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.adapters.store import SaleFilter
+from agent.adapters.store.activity import AnySaleFilter, list_all_sales
 from agent.domain.commands import CreateSale
-from agent.domain.sale import MODES
 from agent.entrypoints.api.body import json_object
 from agent.entrypoints.api.errors import error_json
 from agent.entrypoints.api.keys import DEPS
@@ -24,8 +23,9 @@ class ListQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     starting_after: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     sync_state: Literal["queued", "sending", "acked", "rejected", "expired"] | None = None
-    status: Literal["succeeded", "failed", "cancelled"] | None = None
-    payment_method: Literal["cash", "card"] | None = None
+    status: Literal["succeeded", "failed", "cancelled", "requires_payment_method", "requires_action",
+                    "processing"] | None = None
+    payment_method: Literal["cash", "card", "qr_mpm", "qr_cpm"] | None = None
     created_gte: Annotated[int, Field(ge=0)] | None = None
     created_lte: Annotated[int, Field(ge=0)] | None = None
 
@@ -64,14 +64,14 @@ async def cancel_sale(request: web.Request) -> web.Response:
 
 @routes.get("/api/sales")
 async def list_sales(request: web.Request) -> web.Response:
-    """Cash and card sales, newest first: {"object": "list", "data": [...], "has_more": bool}."""
+    """Every sale the terminal took (cash, card, QR MPM/CPM), newest first: {"object": "list", "data": [...],
+    "has_more": bool}; `sync_state` only matches cash and card sales (QR sales live on the cloud)."""
     q = ListQuery.model_validate(dict(request.query))
-    ptype = MODES[q.payment_method][1] if q.payment_method else None
-    flt = SaleFilter(sync_state=q.sync_state, status=q.status, payment_method_type=ptype,
-                     created_gte=q.created_gte, created_lte=q.created_lte, starting_after=q.starting_after,
-                     limit=q.limit)
-    sales, has_more = await request.app[DEPS].store.list(flt)
-    return web.json_response({"object": "list", "data": [s.to_json() for s in sales], "has_more": has_more})
+    flt = AnySaleFilter(sync_state=q.sync_state, status=q.status, payment_method=q.payment_method,
+                        created_gte=q.created_gte, created_lte=q.created_lte, starting_after=q.starting_after,
+                        limit=q.limit)
+    sales, has_more = await list_all_sales(request.app[DEPS].database, flt)
+    return web.json_response({"object": "list", "data": sales, "has_more": has_more})
 
 
 @routes.get("/api/openapi.json")
@@ -91,7 +91,7 @@ async def openapi(_request: web.Request) -> web.Response:
                          "responses": {"201": {"description": "recorded"}, "200": {"description": "replay"},
                                        "4XX": {"description": "refused", "content": {"application/json": {
                                            "schema": error}}}}},
-                "get": {"summary": "Cash and card sales, newest first",
+                "get": {"summary": "Every sale (cash, card, QR), newest first",
                         "parameters": [{"name": name, "in": "query", "schema": prop}
                                        for name, prop in ListQuery.model_json_schema()["properties"].items()],
                         "responses": {"200": {"description": "list"}}},

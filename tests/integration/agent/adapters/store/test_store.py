@@ -192,16 +192,16 @@ class TestMigrationRunner:
     async def test_new_file_is_picked_up_on_next_open(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A migration file that appears later (say another engineer's 0300_*.sql) is applied at next open."""
+        """A migration file that appears later (say another engineer's 9999_*.sql) is applied at next open."""
         path = tmp_path / "agent.sqlite3"
         await (await Store.open(path, CAPS)).close()
-        extra = [*migration_files(), ("0300_extra.sql", "CREATE TABLE extra (x INTEGER);")]
+        extra = [*migration_files(), ("9999_extra.sql", "CREATE TABLE extra (x INTEGER);")]
         monkeypatch.setattr("agent.adapters.store.database.migrations", lambda: extra)
         await (await Store.open(path, CAPS)).close()
         with sqlite3.connect(path) as conn:
             names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
             assert conn.execute("SELECT COUNT(*) FROM extra").fetchone() == (0,)
-        assert names[-1] == "0300_extra.sql"
+        assert names[-1] == "9999_extra.sql"
 
     async def test_failing_file_is_not_half_applied(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
