@@ -69,8 +69,8 @@ class Settings:
 
 def _check_key(key: bytes) -> None:
     if not key.strip():
-        raise SettingsError(f"{ENV_ENCRYPTION_KEY} is set but empty: give a Fernet key (Fernet.generate_key()), "
-                            "or unset it to use the key file beside the database")
+        raise SettingsError(f"{ENV_ENCRYPTION_KEY} is set but empty: give a Fernet key "
+                            "(Fernet.generate_key()), or unset it to use the key file beside the database")
     try:
         ok = len(base64.urlsafe_b64decode(key)) == 32
     except (binascii.Error, ValueError):

@@ -36,7 +36,7 @@ def _authorization(request: web.Request) -> signing.ParsedAuthorization:
         raise unauthorized("invalid_authorization", str(err)) from err
 
 
-async def authenticate_hmac(  # noqa: PLR0917 -- the request, what it is checked with, and its limits
+async def authenticate_hmac(
     request: web.Request, body: bytes, deps: Deps, window: int, bad_signatures: Limiter,
     *, idempotency_key: str | None,
 ) -> Credential:  # fmt: skip

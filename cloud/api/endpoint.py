@@ -37,7 +37,8 @@ from cloud.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
 MAX_IDEMPOTENCY_KEY = 255
-IDEMPOTENCY_KEY_PATTERN = rf"^[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$"  # printable ASCII; /openapi.json publishes the same
+# Printable ASCII, 1-255 characters; /openapi.json publishes the same pattern.
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x20-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}$"
 _KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 

@@ -1,4 +1,5 @@
-"""The Authorization header over HTTP: exactly one, in exactly one form (docs/cloud-api.md#authentication-hmac-sha256)."""
+"""The Authorization header over HTTP: exactly one, in exactly one form
+(docs/cloud-api.md#authentication-hmac-sha256)."""
 
 from __future__ import annotations
 

@@ -22,14 +22,17 @@ def published(key: str) -> bool:
     """Whether the key matches the schema in /openapi.json."""
     schema = IDEMPOTENCY["schema"]
     assert isinstance(schema, dict)
-    return schema["minLength"] <= len(key) <= schema["maxLength"] and re.fullmatch(schema["pattern"], key) is not None
+    in_length = schema["minLength"] <= len(key) <= schema["maxLength"]
+    return in_length and re.fullmatch(schema["pattern"], key) is not None
 
 
 class TestIdempotencyKeyRule:
     @pytest.mark.parametrize(
         "key", ["a", "k" * 255, "k" * 256, "with space", "~!@#$%^&*()", "é-key", "tab\there"]
     )
-    async def test_the_published_rule_is_the_enforced_one(self, pgw: Pgw, client: PgwClient, key: str) -> None:
+    async def test_the_published_rule_is_the_enforced_one(
+        self, pgw: Pgw, client: PgwClient, key: str
+    ) -> None:
         """A key the schema allows is accepted (201); any other is 400 invalid_idempotency_key."""
         headers = CIMultiDict([("Idempotency-Key", key)])
         raw = json.dumps(intent_body("cash")).encode()
@@ -55,7 +58,8 @@ class TestMethodNotAllowed:
     @pytest.mark.parametrize(
         ("method", "path", "allowed"),
         [("POST", "/health", {"GET", "HEAD"}), ("GET", "/v1/sync/batches", {"POST"}),
-         ("DELETE", PATH, {"GET", "HEAD", "POST"}), ("PUT", f"{PATH}/pi_01ARZ3NDEKTSV4RRFFQ69G5FAV/confirm", {"POST"})],
+         ("DELETE", PATH, {"GET", "HEAD", "POST"}),
+         ("PUT", f"{PATH}/pi_01ARZ3NDEKTSV4RRFFQ69G5FAV/confirm", {"POST"})],
     )  # fmt: skip
     async def test_405_lists_the_allowed_methods(
         self, pgw: Pgw, method: str, path: str, allowed: set[str]

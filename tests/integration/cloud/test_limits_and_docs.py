@@ -84,7 +84,8 @@ class TestDocs:
         naming its byte limit; every /v1 operation lists 429 with Retry-After."""
         async with pgw.session.get(f"{pgw.url}/openapi.json") as resp:
             doc = await resp.json()
-        with_body = {(p, m): op for p, ops in doc["paths"].items() for m, op in ops.items() if "requestBody" in op}
+        with_body = {(p, m): op for p, ops in doc["paths"].items() for m, op in ops.items()
+                     if "requestBody" in op}  # fmt: skip
         assert len(with_body) == 7  # create, confirm, cancel, capture, sync, activate, sync batches
         limits = {"/v1/devices/activate": 4096, "/v1/sync/batches": 1024 * 1024}
         for (path, _), op in with_body.items():

@@ -63,12 +63,12 @@ class TestFreshKeyReplay:
             expect_replayed(await send(client, PATH, raw, auth, fresh))
         assert db_snapshot(pgw.db_path) == before
 
-    @pytest.mark.parametrize(("name", "path_of", "payload", "method"), ROUTES, ids=[r[0] for r in ROUTES])
+    @pytest.mark.parametrize("route", ROUTES, ids=[r[0] for r in ROUTES])
     async def test_every_signed_post_replayed_with_a_fresh_key_is_401(
-        self, pgw: Pgw, client: PgwClient, name: str, path_of: Callable[[str], str],
-        payload: dict[str, Any], method: str,
-    ) -> None:  # fmt: skip
+        self, pgw: Pgw, client: PgwClient, route: tuple[str, Callable[[str], str], dict[str, Any], str]
+    ) -> None:
         """confirm, cancel, sync: the replay never reaches the handler (no 409 invalid_state, no change)."""
+        _, path_of, payload, method = route
         pi = await create(client, method)
         path = path_of(pi["id"])
         raw, auth = signed(client, path, payload)
@@ -113,7 +113,9 @@ class TestSameKeyReplay:
 
 
 class TestConcurrentFirsts:
-    async def test_one_signature_sent_twenty_times_at_once_runs_once(self, pgw: Pgw, client: PgwClient) -> None:
+    async def test_one_signature_sent_twenty_times_at_once_runs_once(
+        self, pgw: Pgw, client: PgwClient
+    ) -> None:
         """Without a key: exactly one answer is the create, every other one is 401 replayed_request."""
         raw, auth = signed(client, PATH, intent_body("cash"))
         answers = await asyncio.gather(*(send(client, PATH, raw, auth) for _ in range(20)))
@@ -131,10 +133,13 @@ class TestConcurrentFirsts:
         assert rows(pgw.db_path, "SELECT count(*) FROM payment_intents") == [(1,)]
 
 
+Starter = Callable[[], Awaitable[Any]]
+
+
 @pytest.fixture
 async def start_on_one_file(
     aiohttp_server: AiohttpServer, pgw_settings: Settings, clock: SettableClock
-) -> AsyncIterator[Callable[[], Awaitable[Any]]]:
+) -> AsyncIterator[Starter]:
     """Start gateways (each its own app, writer and reader) over the same SQLite file."""
     session = aiohttp.ClientSession()
     seeded: list[Tenant] = []
@@ -152,7 +157,7 @@ async def start_on_one_file(
 
 
 class TestDurableRecord:
-    async def test_a_replay_after_a_restart_is_401(self, start_on_one_file: Callable[[], Awaitable[Any]]) -> None:
+    async def test_a_replay_after_a_restart_is_401(self, start_on_one_file: Starter) -> None:
         """Sign, send, stop the server, start a new one on the same file, send again: 401 replayed_request."""
         server, client = await start_on_one_file()
         raw, auth = signed(client, PATH, intent_body("cash"))
@@ -162,7 +167,7 @@ class TestDurableRecord:
         expect_replayed(await send(restarted, PATH, raw, auth))
         expect_replayed(await send(restarted, PATH, raw, auth, "fresh"))
 
-    async def test_two_workers_share_the_record(self, start_on_one_file: Callable[[], Awaitable[Any]]) -> None:
+    async def test_two_workers_share_the_record(self, start_on_one_file: Starter) -> None:
         """Accepted by one process's app, the same signature at another's is refused."""
         (_, a), (_, b) = await start_on_one_file(), await start_on_one_file()
         raw, auth = signed(a, PATH, intent_body("cash"))
@@ -180,7 +185,9 @@ class TestDurableRecord:
         files = b"".join(p.read_bytes() for p in pgw.db_path.parent.glob(pgw.db_path.name + "*"))
         assert signature.encode() not in files
 
-    async def test_expired_records_are_purged(self, pgw: Pgw, client: PgwClient, clock: SettableClock) -> None:
+    async def test_expired_records_are_purged(
+        self, pgw: Pgw, client: PgwClient, clock: SettableClock
+    ) -> None:
         """The sweep's purge drops a record once its timestamp can no longer pass the window."""
         raw, auth = signed(client, PATH, intent_body("cash"))
         assert (await send(client, PATH, raw, auth)).status == 201

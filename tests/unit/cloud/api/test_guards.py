@@ -32,7 +32,7 @@ class TestRateLimiter:
         assert limiter.check("a", 1000.0) is None
 
     def test_wait_counts_nothing_and_count_checks_nothing(self) -> None:
-        """wait() only reads (a blocked key stays blocked, an allowed one is not counted); count() only counts."""
+        """wait() only reads (a blocked key stays blocked, an allowed one is not counted); count() counts."""
         limiter = RateLimiter(2)
         assert limiter.wait("ip", 0.0) is None and limiter.wait("ip", 0.0) is None
         limiter.count("ip", 1.0)
