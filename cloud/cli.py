@@ -19,6 +19,7 @@ from cloud.admin.registry import add_admin_parsers
 from cloud.bootstrap import build_app, build_deps
 from cloud.domain.errors import DomainError
 from cloud.infrastructure.sqlite.db import sqlite_path
+from cloud.request_cli import add_request_parser, run_request
 from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
 from sync.version import package_version
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin = sub.add_parser("admin", help="manage partners, merchants, stores, provider configs",
                            description="Administer tenants; every command prints JSON.")  # fmt: skip
     add_admin_parsers(admin, DB_HELP)
+    add_request_parser(sub)
     return parser
 
 
@@ -88,6 +90,8 @@ async def run_admin(args: argparse.Namespace, settings: Settings) -> dict[str, o
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script entry point."""
     args = build_parser().parse_args(argv)
+    if args.command == "request":
+        return run_request(args, os.environ)
     try:
         if args.command == "serve":
             settings = Settings.load(os.environ, host=args.host, port=args.port, db_url=args.db,

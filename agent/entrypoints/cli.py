@@ -112,6 +112,13 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_demo_parser(sub).set_defaults(handler=cmd_demo)
 
 
+def add_demo_control(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `demo-control scan|decline|paper-out|paper-in|receipt` (drives a running demo)."""
+    from agent.entrypoints.demo_control import add_demo_control_parser  # noqa: PLC0415 -- keeps --help fast
+
+    add_demo_control_parser(sub)
+
+
 def add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `doctor [--json]` (exit 1 on any failed check)."""
     parser = sub.add_parser("doctor", help="check config, storage, enrollment, cloud, devices, clock, queue",
@@ -154,6 +161,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], N
     add_enroll,
     add_sync,
     add_demo,
+    add_demo_control,
     add_doctor,
     add_status,
 ]
