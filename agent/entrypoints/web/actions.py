@@ -1,6 +1,7 @@
 """Admin actions of the status page (test print, sync now, reprint/drop a held job, support bundle).
 
-Each needs the per-device admin password (docs/local-web.md), checked by AdminGate before anything happens.
+Each needs the per-device admin password (docs/local-web.md), checked by AdminGate before anything happens;
+so does `logs`, the recent-log view (agent/entrypoints/web/logs.py). Messages are Japanese and English.
 Like every state-changing route they are JSON-only and same-origin-only (docs/local-web.md).
 """
 
@@ -21,8 +22,10 @@ from agent.deps import Deps
 from agent.domain.errors import AgentError, UpstreamUnavailable
 from agent.entrypoints.api.body import json_object
 from agent.entrypoints.web.context import WEB_STATE, agent_ctx, device_view, printer_service
+from agent.entrypoints.web.logs import RingBufferHandler
 
 JOB_ID = r"^pj_[0-9A-HJKMNP-TV-Z]{26}$"
+LOG_LINES = 200
 BUNDLE_SALES = 50
 
 
@@ -40,13 +43,15 @@ Action = Callable[[Deps, AdminRequest], Awaitable[dict[str, Any]]]
 def _printer(ctx: Deps) -> PrinterService:
     printer = printer_service(ctx)
     if printer is None:
-        raise AgentError("no_printer", "No receipt printer is configured on this terminal.", status=409)
+        raise AgentError("no_printer", "この端末にはレシートプリンターがありません "
+                         "No receipt printer is configured on this terminal.", status=409)
     return printer
 
 
 def _job_id(body: AdminRequest) -> str:
     if body.job_id is None:
-        raise AgentError("parameter_missing", "job_id is required", param="job_id", status=422)
+        raise AgentError("parameter_missing", "印刷ジョブを指定してください job_id is required.",
+                         param="job_id", status=422)
     return body.job_id
 
 
@@ -61,7 +66,8 @@ async def reprint(ctx: Deps, body: AdminRequest) -> dict[str, Any]:
     job_id = _job_id(body)
     new_id = await _printer(ctx).reprint(job_id)
     if new_id is None:
-        raise AgentError("job_not_reprintable", "That print job is unknown or still printing.", status=409)
+        raise AgentError("job_not_reprintable", "その印刷ジョブは不明か印刷中です "
+                         "That print job is unknown or still printing.", status=409)
     return {"ok": True, "job_id": new_id, "message": f"再印刷します Reprinting ({new_id})."}
 
 
@@ -69,8 +75,8 @@ async def drop(ctx: Deps, body: AdminRequest) -> dict[str, Any]:
     """Cancel a job that has not printed."""
     job_id = _job_id(body)
     if not await _printer(ctx).drop(job_id):
-        raise AgentError("job_not_droppable", "That print job is unknown, printing or already done.",
-                         status=409)
+        raise AgentError("job_not_droppable", "その印刷ジョブは不明・印刷中・完了済みです "
+                         "That print job is unknown, printing or already done.", status=409)
     return {"ok": True, "job_id": job_id, "message": f"破棄しました Dropped ({job_id})."}
 
 
@@ -78,10 +84,13 @@ async def sync_now(ctx: Deps, _body: AdminRequest) -> dict[str, Any]:
     """Run one sync pass now and say what it did."""
     sync = ctx.sync
     if sync is None:
-        raise UpstreamUnavailable("sync_unavailable", "Sync is not running on this terminal.")
+        raise UpstreamUnavailable("sync_unavailable", "この端末では同期が動いていません "
+                                  "Sync is not running on this terminal.")
     result = await sync.sync_now()
-    counts = (f"sent {result.get('sent', 0)}, acknowledged {result.get('acked', 0)}, "
-              f"rejected {result.get('rejected', 0)}, still pending {result.get('pending', 0)}")
+    n = {key: result.get(key, 0) for key in ("sent", "acked", "rejected", "pending")}
+    counts = (f"送信 {n['sent']} · 確認 {n['acked']} · 拒否 {n['rejected']} · 未送信 {n['pending']} — "
+              f"sent {n['sent']}, acknowledged {n['acked']}, rejected {n['rejected']}, "
+              f"still pending {n['pending']}")
     if not result.get("ok"):
         return {**result, "message": f"同期できませんでした Sync failed: {result.get('error')} ({counts})."}
     return {**result, "message": f"同期しました Synced: {counts}."}
@@ -105,6 +114,13 @@ def _version() -> str:
         return "unknown"
 
 
+async def _logs(buffer: RingBufferHandler) -> dict[str, Any]:
+    lines = buffer.lines(LOG_LINES)
+    return {"ok": True, "lines": lines,
+            "message": f"最近のログ {len(lines)} 行 Last {len(lines)} log lines "
+                       "(secrets and card numbers removed)."}
+
+
 ACTIONS: dict[str, Action] = {"test_print": test_print, "reprint": reprint, "drop": drop,
                               "sync_now": sync_now, "support_bundle": support_bundle}
 
@@ -116,15 +132,18 @@ async def _parse(request: web.Request) -> AdminRequest:
     except ValidationError as err:
         loc = err.errors()[0]["loc"] if err.errors() else ()
         param = ".".join(str(p) for p in loc) or None
-        raise AgentError("invalid_request", "The admin request is malformed.", param=param,
-                         status=422) from None
+        raise AgentError("invalid_request", "管理リクエストの形式が正しくありません "
+                         "The admin request is malformed.", param=param, status=422) from None
 
 
 async def admin_action(request: web.Request) -> web.Response:
     """POST /api/web/admin/{action} {password, job_id?} — one admin action, after the password check."""
-    action = ACTIONS.get(request.match_info["action"])
-    if action is None:
-        raise AgentError("unknown_action", "No such admin action.", status=404)
+    name = request.match_info["action"]
+    action = ACTIONS.get(name)
+    if action is None and name != "logs":
+        raise AgentError("unknown_action", "そのような管理操作はありません No such admin action.", status=404)
     body = await _parse(request)
-    await request.app[WEB_STATE].gate.check(body.password)
-    return web.json_response(await action(agent_ctx(request), body), headers={"Cache-Control": "no-store"})
+    state = request.app[WEB_STATE]
+    await state.gate.check(body.password)
+    result = await (action(agent_ctx(request), body) if action is not None else _logs(state.log_buffer))
+    return web.json_response(result, headers={"Cache-Control": "no-store"})

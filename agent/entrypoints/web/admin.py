@@ -21,7 +21,8 @@ from agent.domain.errors import AgentError
 
 MAX_FAILURES = 5
 LOCK_S = 60
-NOT_ENROLLED = ("Admin actions are disabled: this terminal is not enrolled, so it has no admin password. "
+NOT_ENROLLED = ("管理操作は使えません: この端末は未登録のため管理パスワードがありません。"
+                "Admin actions are disabled: this terminal is not enrolled, so it has no admin password. "
                 "Enroll it with: mpac-agent enroll --cloud URL --code CODE")
 
 
@@ -66,7 +67,8 @@ class AdminGate:
         try:
             stored = await asyncio.to_thread(self._stored_hash)
         except (OSError, ValueError) as err:
-            return AdminAvailability(False, "Admin actions are disabled: the enrollment record "
+            return AdminAvailability(False, "管理操作は使えません: 登録情報を読めません。再登録してください。"
+                                     "Admin actions are disabled: the enrollment record "
                                      f"{self._record} is unreadable ({type(err).__name__}); re-enroll.")
         return AdminAvailability(True, None) if stored else AdminAvailability(False, NOT_ENROLLED)
 
@@ -76,13 +78,14 @@ class AdminGate:
         if not available.enabled:
             raise AdminRefused("not_enrolled", available.message or NOT_ENROLLED, status=403)
         if not password:
-            raise AdminRefused("admin_password_required", "Enter the admin password of this terminal.",
-                               param="password")
+            raise AdminRefused("admin_password_required", "管理パスワードを入力してください "
+                               "Enter the admin password of this terminal.", param="password")
         locked_ms = await self._attempts.begin(self._clock_ms(), max_attempts=MAX_FAILURES,
                                                lock_ms=LOCK_S * 1000)
         if locked_ms:
             wait = -(-locked_ms // 1000)
-            raise AdminRefused("admin_locked", f"Too many wrong admin passwords. Try again in {wait} s.",
+            raise AdminRefused("admin_locked", f"パスワードの誤りが多すぎます。{wait} 秒後に再試行 "
+                               f"Too many wrong admin passwords. Try again in {wait} s.",
                                status=429, retry_after=wait)
         try:
             stored = await asyncio.to_thread(self._stored_hash)
@@ -90,5 +93,6 @@ class AdminGate:
             stored = None
         # scrypt is deliberately slow: run it off the event loop; verify_password compares in constant time.
         if stored is None or not await asyncio.to_thread(verify_password, stored, password):
-            raise AdminRefused("admin_password_wrong", "The admin password is wrong.", param="password")
+            raise AdminRefused("admin_password_wrong",
+                               "管理パスワードが違います The admin password is wrong.", param="password")
         await self._attempts.succeeded(self._clock_ms())

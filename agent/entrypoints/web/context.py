@@ -6,19 +6,19 @@ time (services are opened later, in the app's cleanup context).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 from aiohttp import web
 
 from agent.adapters.devices.printer import PrinterService
+from agent.adapters.store.activity import open_print_jobs
 from agent.deps import Deps
 from agent.entrypoints.api.keys import DEPS
 from agent.entrypoints.web.admin import AdminGate
-from agent.services.print_queue import JobState
-
-HELD_STATES: tuple[JobState, ...] = ("held", "failed")
+from agent.entrypoints.web.events import EventStreams
+from agent.entrypoints.web.logs import RingBufferHandler
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class WebState:
 
     gate: AdminGate
     templates: jinja2.Environment
+    streams: EventStreams
+    log_buffer: RingBufferHandler
 
 
 WEB_STATE = web.AppKey("agent_web_state", WebState)
@@ -53,12 +55,6 @@ def device_health(ctx: Deps) -> dict[str, dict[str, Any]]:
 
 
 async def device_view(ctx: Deps) -> dict[str, Any]:
-    """Device health and the held/failed print jobs (what the cashier may reprint or drop)."""
-    jobs: list[dict[str, Any]] = []
-    printer = printer_service(ctx)
-    if printer is not None:
-        try:
-            jobs = [asdict(j) for j in await printer.queue.jobs(50, HELD_STATES)]
-        except RuntimeError:  # the print queue is not open yet (agent still starting)
-            jobs = []
-    return {"devices": device_health(ctx), "print_jobs": jobs}
+    """Device health and every print job not printed yet: queued (waiting for the printer, e.g. for paper),
+    printing, held and failed (what the manager may reprint or drop)."""
+    return {"devices": device_health(ctx), "print_jobs": await open_print_jobs(ctx.database)}

@@ -24,7 +24,7 @@
   };
   const state = {
     amount: 0, received: 0, field: "amount", ref: null, cardReader: false, readerMessage: "", poll: null,
-    scanner: false, qrSale: null,
+    scanner: false, qrSale: null, printer: null, printJob: null, printPoll: null,
   };
 
   function newRef() {
@@ -76,7 +76,9 @@
 
   function reset() {
     if (state.poll) clearTimeout(state.poll);
-    Object.assign(state, { amount: 0, received: 0, field: "amount", ref: newRef(), poll: null, qrSale: null });
+    if (state.printPoll) clearTimeout(state.printPoll);
+    Object.assign(state, { amount: 0, received: 0, field: "amount", ref: newRef(), poll: null, qrSale: null,
+      printJob: null, printPoll: null });
     $("card-form").reset();
     $("cpm-form").reset();
     clearError();
@@ -131,17 +133,69 @@
 
   const PRINT_NOTE = {
     queued: "レシート印刷中 Printing the receipt",
+    printing: "レシート印刷中 Printing the receipt",
+    printed: "レシートを印刷しました Receipt printed",
     failed: "レシートを印刷できません Receipt not printed: reprint it from the status page",
+    cancelled: "レシートは破棄されました Receipt dropped",
+    no_printer: "",
   };
+  const PAPER_OUT = "用紙切れ — 用紙を補充するとレシートを印刷します "
+    + "Out of paper: the receipt is waiting and prints when paper is loaded";
+  const PRINT_WATCH_MS = 10 * 60 * 1000;
+
+  /* What the cashier should know about a receipt still waiting: paper out, printer away, or just printing. */
+  function waitingNote(printer) {
+    if (printer && printer.paper === "out") return PAPER_OUT;
+    if (printer && printer.state !== "online") {
+      return `プリンター待ち Waiting for the printer: ${printer.cashier_message || printer.state}`
+        + " — 復旧後に印刷します the receipt prints when it is back";
+    }
+    return PRINT_NOTE.queued;
+  }
+
+  function printNote(job, printer) {
+    if (job.state === "queued" || job.state === "printing") return waitingNote(printer);
+    if (job.state === "held") {
+      return `レシート保留 Receipt held: ${job.last_error || ""} — 状態画面から再印刷 reprint it from the status page`;
+    }
+    return PRINT_NOTE[job.state] || job.state;
+  }
+
+  /* Follow the receipt's print job while the result is on screen, so the note says what really happens. */
+  async function watchPrint(jobId, started) {
+    if (state.printJob !== jobId || $("step-result").hidden) return;
+    const res = await MPAC.api("GET", `/api/web/print_jobs/${encodeURIComponent(jobId)}`);
+    const node = $("print-note");
+    if (res.ok && res.data && node && state.printJob === jobId) {
+      node.textContent = printNote(res.data, res.data.printer_health);
+      node.dataset.state = res.data.printer_health && res.data.printer_health.paper === "out"
+        && res.data.state === "queued" ? "paper_out" : res.data.state;
+      if (["printed", "cancelled", "failed"].includes(res.data.state)) return;
+    }
+    if (Date.now() - started < PRINT_WATCH_MS) state.printPoll = setTimeout(() => watchPrint(jobId, started), 1000);
+  }
 
   function showResult(lines, ok, sale) {
-    const note = sale && sale.print && PRINT_NOTE[sale.print.status];
-    if (note) lines.push(["r-print", note]);
+    const print = sale && sale.print;
+    let note = print && PRINT_NOTE[print.status];
+    if (print && print.status === "queued") note = waitingNote(state.printer);
     const box = $("result");
     box.replaceChildren();
     box.className = `result ${ok ? "ok" : "bad"}`;
     for (const [cls, text] of lines) box.appendChild(MPAC.el("div", text, cls));
+    if (note) {
+      const node = MPAC.el("div", note, "r-print");
+      node.id = "print-note";
+      node.setAttribute("data-testid", "print-note");
+      node.setAttribute("role", "status");
+      node.dataset.state = note === PAPER_OUT ? "paper_out" : print.status;
+      box.appendChild(node);
+    }
     show("step-result");
+    if (print && print.status === "queued" && print.job_id) {
+      state.printJob = print.job_id;
+      watchPrint(print.job_id, Date.now());
+    }
   }
 
   async function cashConfirm() {
@@ -313,6 +367,7 @@
     const status = res.ok ? res.data : null;
     const conn = MPAC.connection(status);
     MPAC.showConnection(conn);
+    MPAC.showPending(status);
     // Unknown (enrolled, nothing sent yet) stays allowed: the agent itself refuses clearly when offline.
     $("btn-qr").disabled = conn === "offline" || conn === "not_enrolled" || conn === "agent_down";
     $("btn-cpm").disabled = $("btn-qr").disabled;
@@ -321,6 +376,7 @@
     state.cardReader = Boolean(reader && reader.state === "online");
     state.readerMessage = reader && !state.cardReader ? reader.cashier_message || `Card reader ${reader.state}` : "";
     document.body.dataset.cardReader = reader ? reader.state : "none";
+    state.printer = Object.values(devices).find((d) => d && d.kind === "printer") || null;
     const scanner = Object.values(devices).find((d) => d && d.kind === "scanner");
     state.scanner = Boolean(scanner && scanner.state === "online");
     document.body.dataset.scanner = scanner ? scanner.state : "none";

@@ -4,6 +4,7 @@
 
 const MPAC = (() => {
   const currency = document.body.dataset.currency || "JPY";
+  const timeZone = document.body.dataset.timezone || "Asia/Tokyo";  // the store's [store] timezone
   const formatters = {};
 
   function formatter(cur) {
@@ -66,20 +67,43 @@ const MPAC = (() => {
     return status && status.sync && typeof status.sync === "object" ? status.sync : {};
   }
 
-  /* "online" | "offline" | "not_enrolled" | "unknown" | "agent_down" from /api/status. */
+  /* "online" | "offline" | "not_enrolled" | "unknown" | "agent_down" from /api/status. "online" is the sync
+     service's: the cloud answered recently (docs/sync-protocol.md, "Online"); "unknown" only until the first
+     probe at start has an answer. */
   function connection(status) {
     if (!status) return "agent_down";
     const s = syncOf(status);
     if ((status.device && status.device.enrolled === false) || s.enabled === false) return "not_enrolled";
+    if (typeof s.online === "boolean") {
+      if (s.online) return "online";
+      return s.contact_at == null && s.contact_lost_at == null ? "unknown" : "offline";
+    }
     if (s.connected === true) return "online";
     if (s.connected === false) return "offline";
     return "unknown";
+  }
+
+  function pendingAmounts(amounts) {
+    const parts = Object.entries(amounts || {}).map(([cur, amount]) => money(amount, cur));
+    return parts.length ? parts.join(" · ") : money(0);
   }
 
   const CONN_LABEL = {
     online: "オンライン Online", offline: "オフライン Offline", not_enrolled: "未登録 Not enrolled",
     unknown: "確認中 Checking", agent_down: "エージェント停止 Agent down",
   };
+
+  /* The banner's unsynced count and amount, from /api/status (queue: not yet acknowledged by the cloud). */
+  function showPending(status) {
+    const node = document.getElementById("banner-pending");
+    const q = (status && status.queue) || null;
+    if (!node || !q) return;
+    const count = Number(q.depth || 0);
+    node.textContent = `未送信 ${count} 件 · ${pendingAmounts(q.pending_amount)} — `
+      + `${count} unsynced ${count === 1 ? "sale" : "sales"}, ${pendingAmounts(q.pending_amount)} to send`;
+    node.dataset.count = String(count);
+    node.hidden = false;
+  }
 
   function showConnection(state) {
     const pill = document.getElementById("conn");
@@ -102,8 +126,16 @@ const MPAC = (() => {
 
   function when(ms) {
     if (ms === null || ms === undefined) return "—";
-    return `${new Date(Number(ms)).toLocaleString("ja-JP")} (${ago(ms)})`;
+    return `${clock(ms)} (${ago(ms)})`;
   }
 
-  return { currency, money, api, errorMessage, el, syncOf, connection, showConnection, ago, when };
+  /* A time in the store's time zone, e.g. "2024/05/01 12:59:03". */
+  function clock(ms, withDate = true) {
+    const opts = withDate ? { timeZone } : { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    return withDate ? new Date(Number(ms)).toLocaleString("ja-JP", opts)
+      : new Date(Number(ms)).toLocaleTimeString("ja-JP", opts);
+  }
+
+  return { currency, timeZone, money, pendingAmounts, api, errorMessage, el, syncOf, connection, showConnection,
+    showPending, ago, when, clock };
 })();

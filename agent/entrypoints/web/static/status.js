@@ -1,4 +1,5 @@
-/* Store-manager status page: read-only facts refreshed on a timer; admin actions need the admin password. */
+/* Store-manager status page: read-only facts kept live by Server-Sent Events (/api/web/events), with polling
+   every few seconds as the fallback whenever the stream is not open; admin actions need the admin password. */
 "use strict";
 
 (() => {
@@ -7,10 +8,18 @@
 
   function set(id, text) { $(id).textContent = text; }
 
-  function pendingText(amounts) {
-    const parts = Object.entries(amounts || {}).map(([cur, amount]) => MPAC.money(amount, cur));
-    return parts.length ? parts.join(" · ") : MPAC.money(0);
-  }
+  const pendingText = MPAC.pendingAmounts;
+  const METHODS = [["cash", "現金 Cash"], ["card", "カード Card"], ["qr_mpm", "QR (店舗提示) QR MPM"],
+    ["qr_cpm", "QR (お客様提示) QR CPM"]];
+  const METHOD_LABEL = Object.fromEntries(METHODS);
+  const OUTCOME = { succeeded: "成功 Succeeded", failed: "失敗 Failed", cancelled: "取消 Cancelled",
+    requires_action: "支払い待ち Waiting for payment", requires_payment_method: "準備中 Preparing",
+    processing: "処理中 Processing" };
+  const SYNC = { queued: "未送信 Queued", sending: "送信中 Sending", acked: "同期済 Synced",
+    rejected: "拒否 Rejected", expired: "期限切れ Expired" };
+  const CERT = { plain_http: "HTTP（証明書なし No certificate: plain HTTP）",
+    not_checked: "未確認 Not checked yet (HTTPS verification comes later)" };
+  let lastReceipt = null;
 
   function errorText(err) {
     if (err === null || err === undefined || err === "") return "—";
@@ -54,6 +63,7 @@
     set("f-db", store.writable === false ? `書き込み不可 NOT writable: ${store.last_error || ""}`
       : store.writable ? "OK" : "—");
     $("f-db").classList.toggle("bad", store.writable === false);
+    MPAC.showPending(status);
     const quarantined = s.quarantined || [];
     set("q-count", String(s.quarantined_count ?? states.rejected ?? quarantined.length));
     $("q-rows").replaceChildren(...(quarantined.length ? quarantined.map((item) =>
@@ -80,9 +90,14 @@
         b.addEventListener("click", () => admin(action, { job_id: j.job_id }));
         actions.appendChild(b);
       }
+      if (j.state === "queued" || j.state === "printing") actions.querySelector("[data-action='reprint']").remove();
       const id = MPAC.el("span", `…${String(j.job_id).slice(-8)}`, "nowrap");
       id.title = j.job_id;
-      return row([id, j.kind, j.state, MPAC.ago(j.created_at), j.last_error || "", actions]);
+      const printer = ((info && info.devices) || {})[j.printer] || {};
+      const reason = j.last_error
+        || (j.state === "queued" && printer.paper === "out" ? "用紙切れ Out of paper: waiting for paper"
+          : j.state === "queued" ? "印刷待ち Waiting for the printer" : "");
+      return row([id, j.kind, j.state, MPAC.ago(j.created_at), reason, actions]);
     }) : [row(["なし None", "", "", "", "", ""])]));
   }
 
@@ -107,19 +122,156 @@
       : [row(["なし None", "", "", "", ""])]));
   }
 
-  async function refresh() {
-    const [status, web] = await Promise.all([MPAC.api("GET", "/api/status"), MPAC.api("GET", "/api/web/status")]);
-    if (status.ok && status.data) {
-      fillSync(status.data);
-      await fillExpired(((status.data.queue || {}).by_sync_state || {}).expired || 0);
+  function uptime(s) {
+    const t = Math.floor(Number(s) || 0);
+    return `${Math.floor(t / 86400)} d ${Math.floor((t % 86400) / 3600)} h ${Math.floor((t % 3600) / 60)} min`;
+  }
+
+  function fillIdentity(id) {
+    set("i-store", id.store_name);
+    set("i-device", id.device_id || "未登録 Not enrolled");
+    set("i-serial", id.serial);
+    set("i-version", id.version);
+    set("i-uptime", `${uptime(id.uptime_s)} (起動 started ${MPAC.clock(id.started_at)})`);
+    const addrs = (id.addresses || []).map((a) => `${a.address} (${a.interface})`);
+    set("i-addresses", addrs.length ? addrs.join(", ") : "—");
+    set("i-cloud", id.cloud_url || "—");
+    const cert = id.certificate || {};
+    set("i-cert", CERT[cert.state] || cert.state || "—");
+    set("i-tz", id.timezone);
+  }
+
+  function fillToday(today) {
+    set("t-date", today.date);
+    const by = today.by_method || {};
+    const total = { count: 0, amount: {} };
+    const rows = METHODS.map(([m, label]) => {
+      const t = by[m] || { count: 0, amount: {} };
+      total.count += t.count;
+      for (const [cur, a] of Object.entries(t.amount || {})) total.amount[cur] = (total.amount[cur] || 0) + a;
+      const tr = row([label, String(t.count), pendingText(t.amount)]);
+      tr.dataset.method = m;
+      return tr;
+    });
+    const sum = row(["合計 Total", String(total.count), pendingText(total.amount)]);
+    sum.className = "total";
+    $("t-rows").replaceChildren(...rows, sum);
+  }
+
+  function fillRecent(sales) {
+    $("s-rows").replaceChildren(...(sales.length ? sales.map((x) => {
+      const outcome = OUTCOME[x.status] || x.status;
+      const tr = row([MPAC.clock(x.created_at), METHOD_LABEL[x.payment_method] || x.payment_method,
+        MPAC.money(x.amount, x.currency), x.failure_code ? `${outcome} (${x.failure_code})` : outcome,
+        x.sync_state ? SYNC[x.sync_state] || x.sync_state : "— (QR)", x.merchant_ref_id]);
+      tr.dataset.method = x.payment_method;
+      return tr;
+    }) : [row(["なし None", "", "", "", "", ""])]));
+  }
+
+  function fillReceipt(last) {
+    $("receipt-none").hidden = Boolean(last);
+    const img = $("receipt-img");
+    img.hidden = !last;
+    if (!last) return;
+    if (lastReceipt !== last.job_id) {
+      lastReceipt = last.job_id;
+      img.src = `/api/web/receipt.png?job=${encodeURIComponent(last.job_id)}`;
+      img.dataset.job = last.job_id;
+      img.dataset.receipt = last.receipt_id;
+    }
+    set("receipt-meta", `${MPAC.clock(last.created_at)} · …${String(last.receipt_id).slice(-12)}`);
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  /* Queue depth as a line and synced sales per minute as bars, over the 24 h before now. */
+  function fillChart(points, now) {
+    const W = 720, H = 160, L = 30, B = 18, T = 8;
+    const from = now - 24 * 3600 * 1000;
+    const x = (ms) => L + ((ms - from) / (24 * 3600 * 1000)) * (W - L - 4);
+    const maxDepth = Math.max(1, ...points.map((p) => p.queue_depth));
+    const maxAcked = Math.max(1, ...points.map((p) => p.acked));
+    const y = (v, max) => H - B - (v / max) * (H - B - T);
+    const parts = [svg("line", { class: "axis", x1: L, y1: H - B, x2: W, y2: H - B }),
+      svg("line", { class: "axis", x1: L, y1: T, x2: L, y2: H - B }),
+      svg("text", { x: 2, y: T + 8 }, String(maxDepth)), svg("text", { x: 2, y: H - B }, "0")];
+    for (let h = 0; h <= 24; h += 6) {
+      parts.push(svg("text", { x: x(from + h * 3600 * 1000) - 12, y: H - 4 },
+        MPAC.clock(from + h * 3600 * 1000, false).slice(0, 5)));
+    }
+    for (const p of points.filter((q) => q.acked > 0)) {
+      const top = y(p.acked, maxAcked);
+      parts.push(svg("rect", { class: "acked", x: x(p.minute), y: top, width: 2, height: H - B - top }));
+    }
+    if (points.length) {
+      const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.minute).toFixed(1)},${y(p.queue_depth, maxDepth).toFixed(1)}`);
+      if (points.length === 1) d.push(`L${(x(points[0].minute) + 3).toFixed(1)},${y(points[0].queue_depth, maxDepth).toFixed(1)}`);
+      parts.push(svg("path", { class: "depth", d: d.join(" ") }));
+    }
+    $("chart").replaceChildren(...parts);
+    $("chart").dataset.points = String(points.length);
+    const synced = points.reduce((n, p) => n + p.acked, 0);
+    const taken = points.reduce((n, p) => n + p.taken, 0);
+    const depth = points.length ? points[points.length - 1].queue_depth : 0;
+    set("chart-summary", `24時間: 売上 ${taken} 件 · 同期 ${synced} 件 · 現在の未送信 ${depth} 件 — `
+      + `last 24 h: ${taken} sales taken, ${synced} synced, ${depth} waiting now (${points.length} minutes recorded)`);
+  }
+
+  function fillOverview(o) {
+    fillIdentity(o.identity || {});
+    fillToday(o.today || {});
+    fillRecent(o.recent_sales || []);
+    fillReceipt(o.last_receipt);
+    fillChart(o.history || [], o.generated_at || Date.now());
+  }
+
+  async function fillStatus(status, web) {
+    if (status) {
+      fillSync(status);
+      await fillExpired(((status.queue || {}).by_sync_state || {}).expired || 0);
     } else {
       MPAC.showConnection("agent_down");
     }
-    if (web.ok) {
-      fillDevices(web.data);
-      fillAdmin(web.data);
+    if (web) {
+      fillDevices(web);
+      fillAdmin(web);
     }
-    set("updated", `${new Date().toLocaleTimeString("ja-JP")}${status.ok ? "" : " — agent not answering"}`);
+    set("updated", `${MPAC.clock(Date.now(), false)}${status ? "" : " — agent not answering"}`);
+  }
+
+  async function refresh() {
+    const [status, web, over] = await Promise.all([MPAC.api("GET", "/api/status"),
+      MPAC.api("GET", "/api/web/status"), MPAC.api("GET", "/api/web/overview")]);
+    await fillStatus(status.ok ? status.data : null, web.ok ? web.data : null);
+    if (over.ok && over.data) fillOverview(over.data);
+  }
+
+  /* Live updates: the event stream while it is open; polling whenever it is not. */
+  let poller = null;
+  function polling(on) {
+    if (on && !poller) poller = setInterval(refresh, REFRESH_MS);
+    if (!on && poller) { clearInterval(poller); poller = null; }
+    set("live", on ? "ポーリング Polling" : "ライブ Live (SSE)");
+    $("live").dataset.mode = on ? "polling" : "sse";
+  }
+
+  function live() {
+    if (!window.EventSource) { polling(true); return; }
+    const es = new EventSource("/api/web/events");
+    es.addEventListener("open", () => polling(false));
+    es.addEventListener("error", () => polling(true));  // the browser reconnects by itself (retry: 3 s)
+    es.addEventListener("status", (e) => {
+      const d = JSON.parse(e.data);
+      fillStatus(d.status, d.web);
+    });
+    es.addEventListener("overview", (e) => fillOverview(JSON.parse(e.data)));
   }
 
   function download(blob, name) {
@@ -143,6 +295,13 @@
       return;
     }
     out.className = "admin-result ok";
+    if (action === "logs") {
+      const view = $("log-view");
+      view.textContent = (res.data.lines || []).join("\n") || "(ログなし no log lines yet)";
+      view.hidden = false;
+      out.textContent = String(res.data.message || "");
+      return;
+    }
     if (action === "support_bundle") {
       const blob = new Blob([JSON.stringify(res.data, null, 1)], { type: "application/json" });
       download(blob, `mpac-support-${Date.now()}.json`);
@@ -157,5 +316,6 @@
   document.querySelectorAll("#admin-form [data-action]").forEach((b) =>
     b.addEventListener("click", () => admin(b.dataset.action)));
   refresh();
-  setInterval(refresh, REFRESH_MS);
+  polling(true);
+  live();
 })();
