@@ -48,9 +48,11 @@ class AgentThread:
     def __init__(self, state_dir: Path, overrides: dict[str, Any] | None = None, *, enrolled: bool = False,
                  cloud: FakeCloud | None = None, printer: PrinterSimulator | None = None,
                  card_reader: CardReaderSimulator | None = None, scanner: ScannerSimulator | None = None,
-                 real_cloud: tuple[str, DeviceCredential] | None = None) -> None:
+                 real_cloud: tuple[str, DeviceCredential] | None = None,
+                 hold_after_s: float = HOLD_AFTER_S) -> None:
         self.enrolled, self.cloud, self.printer, self.card_reader = enrolled, cloud, printer, card_reader
         self.scanner, self.real_cloud = scanner, real_cloud  # real_cloud: (URL, device credential)
+        self.hold_after_s = hold_after_s  # how long a receipt waits for the printer before it is held
         table: dict[str, Any] = {
             "agent": {"state_dir": str(state_dir), "serial": "WEB-TEST-1", "expiry_interval_s": 3600},
             "web": {"port": 0},
@@ -86,7 +88,7 @@ class AgentThread:
         if self.printer is not None:  # the simulators' ptys are served by this loop
             path = self.printer.start_pty(folder / "printer-by-id")
             devices["printer"] = {"transport": "serial", "path": path,
-                                  "debounce_s": 0.3, "status_poll_s": 0.1, "hold_after_s": HOLD_AFTER_S}
+                                  "debounce_s": 0.3, "status_poll_s": 0.1, "hold_after_s": self.hold_after_s}
         if self.card_reader is not None:
             devices["card_reader"] = {"path": self.card_reader.start_pty(folder / "reader-by-id"),
                                       "ack_timeout_s": 0.2, "retries": 2, "result_timeout_s": 5}
