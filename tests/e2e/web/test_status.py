@@ -56,7 +56,8 @@ class TestStatusPage:
         page.goto(offline_agent.url + "/status")
         expect(page.get_by_test_id("admin-disabled")).to_be_hidden()
         page.locator("[data-action='sync_now']").click()
-        expect(page.get_by_test_id("admin-result")).to_contain_text("Enter the admin password of this terminal.")
+        expect(page.get_by_test_id("admin-result")).to_contain_text(
+            "Enter the admin password of this terminal.")
         page.get_by_test_id("admin-password").fill("not-the-password")
         page.locator("[data-action='sync_now']").click()
         expect(page.get_by_test_id("admin-result")).to_contain_text("The admin password is wrong.")

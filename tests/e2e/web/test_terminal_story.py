@@ -84,8 +84,8 @@ class TestCashierScreen:
         assert sim is not None
         sim.paper = "out"
         new_sale(page, paper_agent)
-        wait_for(lambda: paper_agent.call("GET", "/api/web/status")[1]["devices"]["printer"]["paper"] == "out",
-                 "the printer to report paper out")
+        wait_for(lambda: paper_agent.call("GET", "/api/web/status")[1]["devices"]["printer"]["paper"]
+                 == "out", "the printer to report paper out")
         cash_in_browser(page, "1200")
         note = page.get_by_test_id("print-note")
         expect(note).to_contain_text("Out of paper", timeout=8000)

@@ -1,4 +1,4 @@
-"""Network failures become complete sentences: "network error: TimeoutError:" with nothing after it is gone."""
+"""Network failures become complete sentences, never "network error: TimeoutError:" with nothing after.
 
 from __future__ import annotations
 
