@@ -1,4 +1,4 @@
-"""Network failures become complete sentences, never "network error: TimeoutError:" with nothing after.
+"""Network failures become complete sentences, never "network error: TimeoutError:" and nothing after."""
 
 from __future__ import annotations
 
