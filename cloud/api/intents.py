@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cloud.api import models as m
+from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
 from cloud.api.errors import ApiError
 from cloud.api.views import intent_json, issued_json
@@ -14,11 +17,19 @@ from cloud.domain.intent import CaptureMethod, MethodType, ProcessingMode, Statu
 from cloud.service import handlers as h
 from cloud.service import payments as p
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(call: Call, model: type[M]) -> M:
+    """The body through the nesting bound (400 nesting_too_deep), then the model (400/422)."""
+    load_bounded(call.body or b"{}")
+    return call.parse(model)
+
 
 @endpoint()
 async def create_intent(call: Call) -> Reply:
     """POST /v1/payment_intents."""
-    body = call.parse(m.CreatePaymentIntentRequest)
+    body = _parse(call, m.CreatePaymentIntentRequest)
     types = body.payment_method_types or ([body.payment_method_type] if body.payment_method_type else [])
     cmd = c.CreatePaymentIntent(
         amount=body.amount,
@@ -58,7 +69,7 @@ async def retrieve_intent(call: Call) -> Reply:
 @endpoint(token=True)
 async def confirm_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/confirm."""
-    body = call.parse(m.ConfirmPaymentIntentRequest)
+    body = _parse(call, m.ConfirmPaymentIntentRequest)
     card = None if body.card_result is None else c.CardResult(**body.card_result.model_dump())
     cmd = c.ConfirmPaymentIntent(
         intent_id=call.request.match_info["id"],
@@ -79,7 +90,7 @@ async def confirm_intent(call: Call) -> Reply:
 @endpoint(token=True)
 async def cancel_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/cancel."""
-    body = call.parse(m.CancelPaymentIntentRequest)
+    body = _parse(call, m.CancelPaymentIntentRequest)
     cmd = c.CancelPaymentIntent(call.request.match_info["id"], body.cancellation_reason)
     intent = await h.cancel_payment_intent(cmd, call.principal, uow=call.uow, clock=call.deps.clock)
     return Reply(200, intent_json(intent))
@@ -88,7 +99,7 @@ async def cancel_intent(call: Call) -> Reply:
 @endpoint()
 async def capture_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/capture."""
-    call.parse(m.EmptyRequest)
+    _parse(call, m.EmptyRequest)
     cmd = c.CapturePaymentIntent(call.request.match_info["id"])
     intent = await h.capture_payment_intent(cmd, call.credential(), uow=call.uow, clock=call.deps.clock)
     return Reply(200, intent_json(intent))
@@ -97,7 +108,7 @@ async def capture_intent(call: Call) -> Reply:
 @endpoint()
 async def sync_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/sync."""
-    call.parse(m.EmptyRequest)
+    _parse(call, m.EmptyRequest)
     d = call.deps
     intent = await p.sync_payment_intent(
         c.SyncPaymentIntent(call.request.match_info["id"]), call.credential(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cloud.domain.card_data import refuse_card_numbers
 from cloud.domain.intent import CaptureMethod, MethodType, ProcessingMode, Status
 
 
@@ -25,6 +26,9 @@ class CreatePaymentIntent:
     expires_in_minutes: int = 30
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        refuse_card_numbers({"description": self.description, "metadata": self.metadata})
+
 
 @dataclass(frozen=True, slots=True)
 class CardResult:
@@ -35,6 +39,11 @@ class CardResult:
     card_brand: str | None = None
     card_last_4: str | None = None
     entry_method: str | None = None
+
+    def __post_init__(self) -> None:
+        refuse_card_numbers({"card_result.approval_code": self.approval_code,
+                             "card_result.card_brand": self.card_brand,
+                             "card_result.entry_method": self.entry_method})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

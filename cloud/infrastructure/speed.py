@@ -50,16 +50,25 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def floatless(value: Any) -> bool:
-    """True when no float occurs anywhere in the value (dicts and lists walked)."""
-    kind = type(value)
-    if kind is dict:
-        value = value.values()
-    elif kind is not list:
-        return kind is not float
-    kinds = set(map(type, value))
-    if kinds <= _SCALARS:  # the common flat case, decided without a Python-level loop
-        return True
-    return float not in kinds and all(floatless(v) for v in value if type(v) in (dict, list))
+    """True when no float occurs anywhere in the value (dicts and lists walked with a stack, not recursion:
+    no nesting depth can raise RecursionError here)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            node = node.values()
+        elif kind is not list:
+            if kind is float:
+                return False
+            continue
+        kinds = set(map(type, node))
+        if kinds <= _SCALARS:  # the common flat case, decided without a Python-level loop
+            continue
+        if float in kinds:
+            return False
+        stack.extend(v for v in node if type(v) in (dict, list))
+    return True
 
 
 def item_hash_ok(raw: Mapping[str, Any], item: SyncItem) -> bool:
