@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--rate-limit-per-minute", type=int, help="requests per minute per merchant (default 1000)"
     )
+    serve.add_argument("--simulator-routes", action="store_true", default=None,
+                       help="mount POST /_simulator/payment_intents/{id}/pay|fail (no auth, loopback peers "
+                            "only) for demos and tests; off by default")  # fmt: skip
     admin = sub.add_parser("admin", help="manage partners, merchants, stores, provider configs",
                            description="Administer tenants; every command prints JSON.")  # fmt: skip
     add_admin_parsers(admin, DB_HELP)
@@ -95,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             settings = Settings.load(os.environ, host=args.host, port=args.port, db_url=args.db,
-                                     rate_limit_per_minute=args.rate_limit_per_minute)  # fmt: skip
+                                     rate_limit_per_minute=args.rate_limit_per_minute,
+                                     simulator_routes=args.simulator_routes)  # fmt: skip
             check_db_location(settings, given=args.db is not None or ENV_DB in os.environ, must_exist=False)
             asyncio.run(serve(settings))
             return 0

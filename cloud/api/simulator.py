@@ -1,11 +1,13 @@
-"""Test/demo control of the simulator provider; mounted only when the simulator is configured.
+"""Test/demo control of the simulator provider, mounted only with `mpac-pgw serve --simulator-routes`.
 
 POST /_simulator/payment_intents/{id}/pay | /fail marks the intent's provider reference, like a customer's
-phone would; `POST /v1/payment_intents/{id}/sync` then reads it back. No auth: this is never mounted with a
-real provider, and it moves no state of the gateway itself.
+phone would; `POST /v1/payment_intents/{id}/sync` then reads it back. No auth, so even when mounted it answers
+loopback peers only (403 for any other): docs/cloud-api.md, "QR providers".
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from aiohttp import web
 
@@ -18,8 +20,22 @@ from cloud.infrastructure.providers.simulator import UnknownCode
 _OUTCOMES = {"pay": ProviderStatus.SUCCEEDED, "fail": ProviderStatus.FAILED}
 
 
+def loopback_peer(remote: str | None) -> bool:
+    """Is the TCP peer address a loopback address (127.0.0.0/8, ::1, ::ffff:127.x)?"""
+    try:
+        address = ipaddress.ip_address((remote or "").split("%", 1)[0])
+    except ValueError:  # None, a unix socket, anything that is not an IP address
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
 async def mark(request: web.Request) -> web.Response:
-    """Mark the provider reference of an intent paid or failed."""
+    """Mark the provider reference of an intent paid or failed (loopback peers only)."""
+    if not loopback_peer(request.remote):
+        raise ApiError(403, "forbidden", "the simulator routes answer loopback clients only",
+                       type_="permission_error")  # fmt: skip
     deps = request.app[DEPS]
     intent_id, outcome = request.match_info["id"], request.match_info["outcome"]
     intent = await deps.uow().intents.get(intent_id) if is_valid_id(intent_id, PAYMENT_INTENT) else None
@@ -35,5 +51,5 @@ async def mark(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register the simulator control routes (only call when the simulator is configured)."""
+    """Register the simulator control routes (only when the settings enable them)."""
     app.router.add_post(r"/_simulator/payment_intents/{id}/{outcome:pay|fail}", mark)
