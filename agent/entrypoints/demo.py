@@ -13,6 +13,8 @@ import contextlib
 import json
 import os
 import re
+import secrets
+import shlex
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agent.entrypoints.demo_control import USAGE, UnknownCommand, apply_command, start_control, stop_control
 from drivers.simulators.rig import SimulatorRig, start_simulators
 
 READY_TIMEOUT_S = 30.0
@@ -150,7 +153,8 @@ class Demo:
         if self.cloud_port == 0 and earlier:
             ports.insert(0, earlier)
         for port in ports:
-            argv = self._pgw("serve", "--host", self.host, "--port", str(port), "--db", self.cloud_db)
+            argv = self._pgw("serve", "--host", self.host, "--port", str(port), "--db", self.cloud_db,
+                             "--simulator-routes")  # the demo settles its QR codes through them
             try:
                 return await spawn("mpac-pgw", argv, self.state / "pgw.log", ready="listening")
             except DemoError:
@@ -171,9 +175,10 @@ class Demo:
                                          "--code", STORE_CODE, "--db", self.cloud_db))
         await run_json(self._pgw("admin", "provider-config", "set", "--store", store["store_id"],
                                  "--provider", "simulator", "--credentials", "{}", "--db", self.cloud_db))
+        # Throwaway demo keys: the secret is kept in demo.json (0600) so the banner can show a signed call.
         record.update(client_partner_id=partner["client_partner_id"], api_key=partner["api_key"],
-                      merchant_id=merchant["merchant_id"], store_id=store["store_id"])
-        # The partner's secret key is shown to no one: the demo only needs the device credential.
+                      secret_key=partner["secret_key"], merchant_id=merchant["merchant_id"],
+                      store_id=store["store_id"])
         self.save_record(record)
         return record
 
@@ -205,49 +210,85 @@ class Demo:
         return record
 
 
-def banner(cloud: Child, agent: Child, record: dict[str, Any], demo: Demo, rig: SimulatorRig) -> str:
-    """What the newcomer sees: the two URLs first, then where everything is."""
+def pgw_command() -> list[str]:
+    """How to run mpac-pgw from here: the console script beside this Python, else `python -m cloud`."""
+    script = Path(sys.executable).with_name("mpac-pgw")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cloud"]
+
+
+def api_example(cloud_url: str, record: dict[str, Any]) -> str | None:
+    """A ready-to-paste signed create (a fresh merchant_ref_id each run); None without the demo's secret."""
+    if not record.get("secret_key"):
+        return None
+    body = json.dumps({"amount": 1200, "currency": "JPY", "merchant_ref_id": f"demo-{secrets.token_hex(4)}",
+                       "merchant_store_id": STORE_CODE, "payment_method_types": ["qr_mpm"]},
+                      separators=(",", ":"))  # fmt: skip
+    argv = [*pgw_command(), "request", "--url", cloud_url, "--api-key", record["api_key"],
+            "--secret-key", record["secret_key"], "POST", "/v1/payment_intents", body]
+    return shlex.join(argv)
+
+
+def banner(cloud: Child, agent: Child, record: dict[str, Any], demo: Demo, rig: SimulatorRig, *,
+           interactive: bool) -> str:
+    """What the newcomer sees: the two URLs first, then where everything is and how to drive it."""
     devices = rig.devices_config()
-    return "\n".join([
+    example = api_example(cloud.url, record)
+    control = shlex.join([sys.executable, "-m", "agent", "demo-control", "--state-dir", str(demo.state)])
+    lines = [
         "",
         "MPAC demo is running (Ctrl-C stops everything)",
         f"  Cashier screen : {agent.url}/",
         f"  Status page    : {agent.url}/status",
         f"  Cloud (pgw)    : {cloud.url}  (health: {cloud.url}/health, API: {cloud.url}/openapi.json)",
         f"  Admin password : {record.get('admin_password', '?')}  (for admin actions on the status page)",
+        f"  Partner API    : api key {record.get('api_key', '?')}, secret "
+        f"{record.get('secret_key') or '(not kept by this older demo state)'}, store code {STORE_CODE}",
+        "  Signed call    : " + (example or "delete the state directory for a demo that keeps its secret"),
         f"  Devices        : printer {devices['printer'].get('path', devices['printer'])}, "
         f"scanner {devices['scanner']['path']}, card reader {devices['card_reader']['path']}",
         f"  State and logs : {demo.state}",
-        "  Type here: 'scan CODE' (scanner), 'decline' (next card declined), 'paper out' / 'paper in',",
-        "             'receipt' (save the printed paper as PNG), 'quit'.",
-        "",
-    ])
+    ]
+    if interactive:
+        lines += ["  Type here: 'scan CODE' (scanner), 'decline' (next card declined), 'paper out' / "
+                  "'paper in',", "             'receipt' (save the printed paper as PNG), 'quit'.",
+                  f"  Or from another terminal: {control} {USAGE.split(' | ')[0]}"]
+    else:
+        lines += ["  Devices are driven from another terminal (this demo has no terminal to type in):",
+                  f"    {control} {USAGE}"]
+    return "\n".join([*lines, ""])
 
 
 async def console(rig: SimulatorRig, state: Path, stop: asyncio.Event) -> None:
-    """A few typed commands that play the customer and the hardware (only when stdin is a terminal)."""
+    """Typed commands that play the customer and the hardware (stdin is a terminal).
+
+    stdin is watched by the event loop (add_reader), not read by a thread: a thread blocked in readline()
+    would keep the process alive after Ctrl-C until Enter was pressed."""
     loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        raw = await loop.run_in_executor(None, sys.stdin.readline)
-        if raw == "":
-            return  # end of input: the demo goes on until Ctrl-C
-        line = raw.strip()
-        if not line:
-            continue
-        if line == "quit":
-            stop.set()
-        elif line.startswith("scan "):
-            rig.scanner.emit(line[5:].strip())
-        elif line == "decline":
-            rig.card_reader.decline_next()
-        elif line == "paper out":
-            rig.printer.paper = "out"
-        elif line == "paper in":
-            rig.printer.paper = "ok"
-        elif line == "receipt":
-            print(f"saved {rig.printer.save_png(state / 'paper.png')}", flush=True)
-        else:
-            print("commands: scan CODE | decline | paper out | paper in | receipt | quit", flush=True)
+    fd = sys.stdin.fileno()
+    lines: asyncio.Queue[bytes] = asyncio.Queue()
+    loop.add_reader(fd, lambda: lines.put_nowait(os.read(fd, 4096)))
+    buffered = b""
+    try:
+        while not stop.is_set():
+            chunk = await lines.get()
+            if chunk == b"":
+                return  # end of input: the demo goes on until Ctrl-C
+            buffered += chunk
+            while b"\n" in buffered:
+                raw, buffered = buffered.split(b"\n", 1)
+                _console_line(rig, state, stop, raw.decode(errors="replace").strip())
+    finally:
+        loop.remove_reader(fd)
+
+
+def _console_line(rig: SimulatorRig, state: Path, stop: asyncio.Event, line: str) -> None:
+    if line == "quit":
+        stop.set()
+    elif line:
+        try:
+            print(apply_command(rig, state, line), flush=True)
+        except UnknownCommand as err:
+            print(f"{err} | quit", flush=True)
 
 
 async def run_demo(args: argparse.Namespace) -> int:
@@ -257,6 +298,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     demo = Demo(state, args.host, args.cloud_port, args.agent_port)
     children: list[Child] = []
     rig = await start_simulators(state / "devices")
+    control = await start_control(rig, state)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -273,8 +315,9 @@ async def run_demo(args: argparse.Namespace) -> int:
         agent = await spawn("mpac-agent", demo._agent("run", "--config", str(demo.config)),
                             state / "agent.log", ready="ready")
         children.append(agent)
-        print(banner(cloud, agent, record, demo, rig), flush=True)
-        if sys.stdin.isatty():
+        interactive = sys.stdin.isatty()
+        print(banner(cloud, agent, record, demo, rig, interactive=interactive), flush=True)
+        if interactive:
             asyncio.get_running_loop().create_task(console(rig, state, stop))
         waiters = [asyncio.create_task(stop.wait())] + [asyncio.create_task(c.proc.wait()) for c in children]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -293,6 +336,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         print("==> stopping", flush=True)
         for child in reversed(children):
             await child.stop()
+        await stop_control(control, state)
         with contextlib.suppress(Exception):
             await rig.stop()
 
