@@ -1,5 +1,6 @@
-"""What the terminal did, for the local pages (docs/local-web.md): every sale of any method (the offline chain
-and the QR mirror together), today's totals per method, the print jobs still waiting, the last receipt's bytes.
+"""What the terminal did, for the local pages (docs/local-web.md): every sale of any method (the offline
+chain and the QR mirror together), today's totals per method, the print jobs still waiting, the last receipt's
+bytes.
 
 Read-only: everything goes through the database's one reader. Each table is read through its own created_at
 index and the two pages are merged here, so a long sales history never means a full sort.
@@ -18,9 +19,11 @@ from agent.domain.errors import SaleRefused
 from agent.domain.qr_sale import QrSale, qr_to_json
 
 METHODS = ("cash", "card", "qr_mpm", "qr_cpm")
-_QR_COLUMNS = ("local_id, merchant_ref_id, created_at, updated_at, amount, currency, cloud_intent_id, status, "
-               "qr_content, metadata_json, payment_method, failure_code, receipt_json")
+_QR_COLUMNS = ("local_id, merchant_ref_id, created_at, updated_at, amount, currency, cloud_intent_id, "
+               "status, qr_content, metadata_json, payment_method, failure_code, receipt_json")
 OPEN_JOB_STATES = ("queued", "printing", "held", "failed")
+_OPEN_JOBS_SQL = ("SELECT job_id, printer, receipt_id, kind, state, attempts, last_error, created_at, "
+                  "queued_at FROM print_jobs WHERE state IN (?, ?, ?, ?) ORDER BY queued_at, job_id LIMIT ?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,8 @@ async def _cursor(db: AgentDatabase, local_id: str) -> tuple[int, str]:
                                  (local_id,))
         if row is not None:
             return int(row[0]), local_id
-    raise SaleRefused("unknown_cursor", "starting_after is not a known sale", param="starting_after", status=400)
+    raise SaleRefused("unknown_cursor", "starting_after is not a known sale", param="starting_after",
+                      status=400)
 
 
 def _where(flt: AnySaleFilter, method_col: str, cursor: tuple[int, str] | None,
@@ -54,14 +58,14 @@ def _where(flt: AnySaleFilter, method_col: str, cursor: tuple[int, str] | None,
             return "", []  # QR sales have no sync state: none matches
         where.append("sync_state = ?")
         args.append(flt.sync_state)
-    for column, value in (("status", flt.status), (method_col, flt.payment_method)):
-        if value is not None:
+    for column, text in (("status", flt.status), (method_col, flt.payment_method)):
+        if text is not None:
             where.append(f"{column} = ?")
-            args.append(value)
-    for op, value in ((">=", flt.created_gte), ("<=", flt.created_lte)):
-        if value is not None:
+            args.append(text)
+    for op, bound in ((">=", flt.created_gte), ("<=", flt.created_lte)):
+        if bound is not None:
             where.append(f"created_at {op} ?")
-            args.append(value)
+            args.append(bound)
     if cursor is not None:
         where.append("(created_at < ? OR (created_at = ? AND local_id < ?))")
         args.extend((cursor[0], cursor[0], cursor[1]))
@@ -105,11 +109,7 @@ async def totals_by_method(db: AgentDatabase, since_ms: int, until_ms: int) -> d
 
 async def open_print_jobs(db: AgentDatabase, limit: int = 50) -> list[dict[str, Any]]:
     """Jobs not printed yet (queued, printing, held, failed), oldest first, without their bytes."""
-    marks = ", ".join("?" * len(OPEN_JOB_STATES))
-    rows = await db.fetch_all(
-        "SELECT job_id, printer, receipt_id, kind, state, attempts, last_error, created_at, queued_at "
-        f"FROM print_jobs WHERE state IN ({marks}) ORDER BY queued_at, job_id LIMIT ?",  # noqa: S608 -- marks
-        (*OPEN_JOB_STATES, limit))
+    rows = await db.fetch_all(_OPEN_JOBS_SQL, (*OPEN_JOB_STATES, limit))
     return [dict(r) for r in rows]
 
 

@@ -1,7 +1,7 @@
 """The 24 h activity history behind the status page's chart (migration 0400_activity_history.sql).
 
-One row per minute — queue depth, sales acknowledged by the cloud, sales taken — written through the database's
-one writer and pruned to 24 h in the same transaction, so it stays at most 1,440 small rows.
+One row per minute — queue depth, sales acknowledged by the cloud, sales taken — written through the
+database's one writer and pruned to 24 h in the same transaction, so it stays at most 1,440 small rows.
 """
 
 from __future__ import annotations
