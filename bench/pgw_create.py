@@ -356,7 +356,8 @@ def main() -> None:
     print(
         f"ratio pgw / bare: throughput {ours.rps / base.rps:.1%}   p50 x{ours.pct(50) / base.pct(50):.2f}"
         f"   p95 x{ours.pct(95) / base.pct(95):.2f}   p99 x{ours.pct(99) / base.pct(99):.2f}"
-        f"   server CPU per request x{ours.cpu_us / base.cpu_us:.2f}"
+        + (f"   server CPU per request x{ours.cpu_us / base.cpu_us:.2f}" if base.cpu_us else
+           "   server CPU per request: too few requests to measure the bare side")
     )
     print(paced.line())
     print(

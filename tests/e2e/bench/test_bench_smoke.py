@@ -1,7 +1,7 @@
 """Every benchmark in bench/ still runs: a tiny, bounded run of each, checked for exit code 0 and its figures.
 
-The figures themselves are not asserted (speed goals are measured by the benchmarks, never by tests); this only
-keeps the scripts from rotting when the code they drive moves.
+The figures are not asserted (speed goals are measured by the benchmarks, never by tests); this only keeps
+the scripts from rotting when the code they drive moves.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 RUNS = {
     "agent_capture": (["--requests", "60", "--seconds", "5"], "sales/s"),
-    "pgw_create": (["--requests", "60", "--rounds", "1", "--rate", "50", "--rate-seconds", "1"], "req/s"),
+    "pgw_create": (["--requests", "600", "--rounds", "1", "--rate", "50", "--rate-seconds", "1"], "req/s"),
     "sync_drain": (["--items", "300", "--no-peer"], "acked"),
     "sync_intake": (["--batches", "2", "--seconds", "10"], "items/s"),
     "receipt_encode": (["--seconds", "0.05"], "receipt"),
@@ -27,6 +27,6 @@ RUNS = {
 def test_benchmark_runs(name: str) -> None:
     args, marker = RUNS[name]
     run = subprocess.run([sys.executable, str(REPO / "bench" / f"{name}.py"), *args], cwd=REPO,
-                         capture_output=True, text=True, timeout=180)
+                         capture_output=True, text=True, timeout=180, check=False)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert marker in run.stdout, run.stdout[-2000:]
