@@ -62,6 +62,8 @@ class Notifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never block the event loop: a full queue (systemd busy) drops this one datagram instead.
+                self._sock.setblocking(False)
             self._sock.sendto(payload, target)
         except OSError as err:
             if not self._failed:  # say it once: a broken notify socket must not flood the journal

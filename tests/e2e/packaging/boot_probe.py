@@ -23,7 +23,7 @@ out: dict[str, Any] = {"errors": []}
 
 
 def sh(*cmd: str, check: bool = False) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=check)  # noqa: S603
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=check)
     return proc.stdout + proc.stderr
 
 

@@ -1,6 +1,7 @@
-"""The packaging fixtures: the .deb built once per session, a Debian 12 root from a cached debootstrap tarball,
-and helpers to run commands inside that root. Everything here needs root and Debian tools; a test that cannot
-have them is skipped with the exact reason (CI machines are root and install them, see scripts/system-deps.sh).
+"""The packaging fixtures: the .deb built once per session, a Debian 12 root from a cached debootstrap
+tarball, and helpers to run commands inside that root. Everything here needs root and Debian tools; a test
+that cannot have them is skipped with the exact reason (CI machines are root and install them, see
+scripts/system-deps.sh).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def require(*tools: str) -> None:
         pytest.skip(f"missing tools: {' '.join(missing)} (bash scripts/system-deps.sh installs them)")
 
 
-def run(*cmd: str | Path, timeout: float = 300, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run(*cmd: str | Path, timeout: float = 300, check: bool = True,
+        **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command, text output captured; fail with its output when it fails."""
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,  # noqa: S603
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
                           check=False, **kwargs)  # type: ignore[call-overload]
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} exited {proc.returncode}\nstdout: {proc.stdout[-3000:]}\n"
@@ -86,9 +88,9 @@ def newer_deb(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     md5sums = tree / "DEBIAN" / "md5sums"
     if md5sums.exists():
         md5sums.unlink()  # regenerated below, without the conffile (dpkg tracks those itself)
-        entries = [f"{hashlib.md5(p.read_bytes()).hexdigest()}  {p.relative_to(tree)}"  # noqa: S324 -- dpkg's format
-                   for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()
-                   and "DEBIAN" not in p.relative_to(tree).parts and not str(p.relative_to(tree)).startswith("etc/")]
+        files = [p.relative_to(tree) for p in sorted(tree.rglob("*")) if p.is_file() and not p.is_symlink()]
+        entries = [f"{hashlib.md5((tree / rel).read_bytes()).hexdigest()}  {rel}"  # noqa: S324 -- dpkg's format
+                   for rel in files if rel.parts[0] not in ("DEBIAN", "etc")]
         md5sums.write_text("\n".join(entries) + "\n", encoding="utf-8")
     target = work / f"mpac-agent_{NEWER_VERSION}_{deb.name.rsplit('_', 1)[1]}"
     run("dpkg-deb", "-Zgzip", "-z1", "--root-owner-group", "-b", tree, target, timeout=600)
@@ -128,9 +130,10 @@ def fresh_root(rootfs_tar: Path, where: Path) -> Path:
 def install(root: Path, package: Path) -> subprocess.CompletedProcess[str]:
     """apt-get install the .deb inside the root (keeping an edited conffile on upgrade, never prompting)."""
     shutil.copy(package, root / "tmp" / package.name)
+    inside = f"/{Path('tmp', package.name)}"  # the root's own /tmp, not this machine's
     return in_root(root, "apt-get", "install", "-y", "-q", "--no-install-recommends",
                    "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold",
-                   f"/tmp/{package.name}")
+                   inside)
 
 
 @pytest.fixture

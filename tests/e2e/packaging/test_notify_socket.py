@@ -1,5 +1,5 @@
-"""`mpac-agent run` against a NOTIFY_SOCKET the test owns: READY only once the port is open, WATCHDOG at half the
-interval, STATUS, STOPPING on SIGTERM, a clean exit; a bad config names its key in STATUS and exits 2."""
+"""`mpac-agent run` against a NOTIFY_SOCKET the test owns: READY only once the port is open, WATCHDOG at half
+the interval, STATUS, STOPPING on SIGTERM, a clean exit; a bad config names its key in STATUS and exits 2."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
 
 class TestNotifyLifecycle:
     def test_ready_watchdog_status_stopping(self, tmp_path: Path, notify: NotifySocket) -> None:
-        """READY=1 arrives when the port already answers; WATCHDOG=1 repeats; SIGTERM gives STOPPING=1, exit 0."""
+        """READY=1 comes once the port answers; WATCHDOG=1 repeats; SIGTERM gives STOPPING=1 and exit 0."""
         port = closed_port()
         proc = start_agent(tmp_path / "agent", notify, port)
         try:
