@@ -58,7 +58,8 @@ def _children(value: object, path: str) -> list[tuple[str, object]]:
     if isinstance(value, Mapping):
         out: list[tuple[str, object]] = []
         for key, item in value.items():
-            where = f"{path}.{key}" if isinstance(key, str) else f"{path}[{key!r}]"
+            # The path names where the finding is: a key that is itself a card number is shown masked.
+            where = f"{path}.{mask_pans(key)}" if isinstance(key, str) else f"{path}[{key!r}]"
             out.append((where, key))  # a key is free-form text too
             out.append((where, item))
         return out

@@ -33,7 +33,7 @@ def test_non_card_numbers_are_not_found() -> None:
 def test_find_pan_reports_the_path_in_nested_data() -> None:
     assert find_pan({"metadata": {"notes": ["x", f"card {VISA}"]}}) == "$.metadata.notes[1]"
     assert find_pan({"n": int(VISA)}) == "$.n"
-    assert find_pan({VISA: 1}) == f"$.{VISA}"
+    assert find_pan({VISA: 1}) == "$.************1111"  # the path never carries the number
 
 
 def test_too_deep_counts_as_a_finding() -> None:
