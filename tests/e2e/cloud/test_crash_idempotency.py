@@ -49,10 +49,12 @@ def start(db: str, *, kill_after: str | None) -> tuple[subprocess.Popen[str], st
     return proc, line.split()[-1]
 
 
-def post(base: str, path: str, body: bytes, idempotency_key: str) -> tuple[int, Any, dict[str, str]]:
-    """A POST signed at send time, with an Idempotency-Key."""
+def post(base: str, path: str, body: bytes, idempotency_key: str, *,
+         later_s: int = 0) -> tuple[int, Any, dict[str, str]]:
+    """A POST with an Idempotency-Key, signed at send time (+ `later_s`: another signature, same body)."""
     headers = {
-        "Authorization": authorization_header(API_KEY, SECRET, "POST", path, int(time.time()), body),
+        "Authorization": authorization_header(API_KEY, SECRET, "POST", path, int(time.time()) + later_s,
+                                              body),
         "Content-Type": "application/json",
         "Idempotency-Key": idempotency_key,
     }
@@ -103,8 +105,9 @@ def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(tmp_path:
         with urllib.request.urlopen(token_url, timeout=10) as resp:  # noqa: S310 — loopback
             assert json.loads(resp.read())["id"] == again["id"]
         # Without the key the same body is a second create of a used merchant_ref_id: the 409 a client
-        # would have been stuck with had the stored response been lost.
-        status, other, _ = post(base, PATH, BODY, "another-key")
+        # would have been stuck with had the stored response been lost. Signed a second later: the same
+        # signature with another key would be a replay (401, docs/cloud-api.md).
+        status, other, _ = post(base, PATH, BODY, "another-key", later_s=1)
         assert (status, other["error"]["code"]) == (409, "duplicate_merchant_ref_id")
         assert count(db_path, "SELECT count(*) FROM payment_intents") == 1
     finally:
