@@ -268,6 +268,8 @@ def run_checks(load: Callable[[], Settings], credentials_dir: Path | None) -> tu
         checks.append(Check("queue", "fail", f"cannot read the queue: {err}", "see the database check"))
     checks.append(check_clock(cloud_time, status.get("clock_offset_ms")))
     checks.extend(check_devices(settings, live))
+    from agent.entrypoints.doctor_install import install_checks  # noqa: PLC0415 -- it imports Check from here
+    checks.extend(install_checks(settings))
     if status:
         checks.append(check_queue(settings, status))
     return checks, live is not None

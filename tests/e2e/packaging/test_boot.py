@@ -101,6 +101,13 @@ class TestBoot:
         assert "store.bogus_key" in probe["bad_config_status"]
         assert "Traceback" not in probe["bad_config_journal"]
 
+    def test_doctor_names_the_missing_node_and_checks_the_install(self, probe: dict[str, Any]) -> None:
+        """doctor names the absent card reader node with the fix, and finds the state directory in order."""
+        doctor = probe["doctor"]
+        assert "udev:card_reader" in doctor and "/dev/mpac/card-reader is missing" in doctor
+        assert "udevadm trigger" in doctor
+        assert "✓ state_owner" in doctor and "time_sync" in doctor
+
     def test_idle_figures(self, probe: dict[str, Any]) -> None:
         """Figures for the closing note, bounded generously (goals: <= 60 MB idle RSS, <= 1.5 s to READY)."""
         assert 0 < probe["idle_rss_kib"] < 150 * 1024
