@@ -89,6 +89,7 @@ async def openapi(_request: web.Request) -> web.Response:
                          "requestBody": {"content": {"application/json": {
                              "schema": {"$ref": "#/components/schemas/CreateSale"}}}},
                          "responses": {"201": {"description": "recorded"}, "200": {"description": "replay"},
+                                       **_refusals(error),
                                        "4XX": {"description": "refused", "content": {"application/json": {
                                            "schema": error}}}}},
                 "get": {"summary": "Every sale (cash, card, QR), newest first",
@@ -101,6 +102,7 @@ async def openapi(_request: web.Request) -> web.Response:
             "/api/sales/{local_id}/cancel": {"post": {
                 "summary": "Cancel a QR sale not yet final (409 sale_final / not_cancellable otherwise)",
                 "responses": {"200": {"description": "the cancelled sale"}, "404": {"description": "unknown"},
+                              **_refusals(error),
                               "409": {"description": "final", "content": {"application/json": {
                                   "schema": error}}}}}},
             "/api/status": {"get": {"summary": "Queue, caps, store, sync", "responses": {
@@ -109,6 +111,21 @@ async def openapi(_request: web.Request) -> web.Response:
         "components": {"schemas": {**defs, "CreateSale": sale_schema, "Error": _ERROR_SCHEMA}},
     }
     return web.json_response(doc)
+
+
+# What every state-changing route refuses before its handler runs (docs/local-web.md, "Cross-origin requests").
+_REFUSALS = {
+    "400": "invalid_json (not JSON, not an object) or json_too_deep (nested deeper than 32 levels)",
+    "403": "cross_origin_refused: Origin or Sec-Fetch-Site names another site",
+    "413": "the body is over 64 KiB",
+    "415": "json_required: the body is not Content-Type application/json",
+    "422": "invalid field, or card_number_refused (a card number in a free-form field)",
+}
+
+
+def _refusals(error: dict[str, str]) -> dict[str, object]:
+    return {code: {"description": text, "content": {"application/json": {"schema": error}}}
+            for code, text in _REFUSALS.items()}
 
 
 _ERROR_SCHEMA = {

@@ -356,3 +356,13 @@ class TestOpenApi:
         assert doc["openapi"] == "3.1.0" and set(schema["required"]) == {"amount", "payment_method"}
         assert schema["properties"]["amount"]["exclusiveMinimum"] == 0
         assert "CardResultIn" in doc["components"]["schemas"]
+
+    async def test_document_lists_the_refusals_of_state_changing_routes(self, make_client: MakeClient) -> None:
+        """The answers the middleware and the body reader give before a handler runs are documented."""
+        client = await make_client()
+        doc = await (await client.get("/api/openapi.json")).json()
+        for path in ("/api/sales", "/api/sales/{local_id}/cancel"):
+            answers = doc["paths"][path]["post"]["responses"]
+            assert {"400", "403", "413", "415", "422"} <= set(answers), path
+            assert "cross_origin_refused" in answers["403"]["description"]
+            assert "json_too_deep" in answers["400"]["description"]
