@@ -113,7 +113,7 @@ async def openapi(_request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
-# What every state-changing route refuses before its handler runs (docs/local-web.md, "Cross-origin requests").
+# What every state-changing route refuses before its handler runs (docs/local-web.md, cross-origin requests).
 _REFUSALS = {
     "400": "invalid_json (not JSON, not an object) or json_too_deep (nested deeper than 32 levels)",
     "403": "cross_origin_refused: Origin or Sec-Fetch-Site names another site",

@@ -357,7 +357,7 @@ class TestOpenApi:
         assert schema["properties"]["amount"]["exclusiveMinimum"] == 0
         assert "CardResultIn" in doc["components"]["schemas"]
 
-    async def test_document_lists_the_refusals_of_state_changing_routes(self, make_client: MakeClient) -> None:
+    async def test_document_lists_the_refusals_of_posts(self, make_client: MakeClient) -> None:
         """The answers the middleware and the body reader give before a handler runs are documented."""
         client = await make_client()
         doc = await (await client.get("/api/openapi.json")).json()
