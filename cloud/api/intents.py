@@ -11,13 +11,17 @@ from cloud.api import models as m
 from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
 from cloud.api.errors import ApiError
+from cloud.api.keys import DEPS
 from cloud.api.views import intent_json, issued_json
 from cloud.domain import commands as c
 from cloud.domain.intent import CaptureMethod, MethodType, ProcessingMode, Status
 from cloud.service import handlers as h
 from cloud.service import payments as p
+from cloud.service.provider_poll import ProviderPoll
 
 M = TypeVar("M", bound=BaseModel)
+# One per app (process): its throttle is shared by every retrieve of this process.
+PROVIDER_POLL = web.AppKey("provider_poll", ProviderPoll)
 
 
 def _parse(call: Call, model: type[M]) -> M:
@@ -56,10 +60,12 @@ async def create_intent(call: Call) -> Reply:
 
 @endpoint(token=True)
 async def retrieve_intent(call: Call) -> Reply:
-    """GET /v1/payment_intents/{id}: HMAC callers also receive a fresh payment_token."""
+    """GET /v1/payment_intents/{id}: the provider's outcome applied first; HMAC callers also receive a fresh
+    payment_token."""
     found = await h.retrieve_payment_intent(
         call.request.match_info["id"], call.principal, uow=call.uow, clock=call.deps.clock,
         token_ttl=call.settings.token_ttl_seconds,
+        provider_check=call.request.app[PROVIDER_POLL].on_retrieve,
     )  # fmt: skip
     if isinstance(found, h.IssuedIntent):
         return Reply(200, issued_json(found))
@@ -92,7 +98,8 @@ async def cancel_intent(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/cancel."""
     body = _parse(call, m.CancelPaymentIntentRequest)
     cmd = c.CancelPaymentIntent(call.request.match_info["id"], body.cancellation_reason)
-    intent = await h.cancel_payment_intent(cmd, call.principal, uow=call.uow, clock=call.deps.clock)
+    intent = await h.cancel_payment_intent(cmd, call.principal, uow=call.uow, clock=call.deps.clock,
+                                           provider_check=call.request.app[PROVIDER_POLL].before_cancel)
     return Reply(200, intent_json(intent))
 
 
@@ -139,7 +146,9 @@ async def list_intents(call: Call) -> Reply:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register the PaymentIntent routes."""
+    """Register the PaymentIntent routes (and the provider poll their retrieve and cancel share)."""
+    deps = app[DEPS]
+    app[PROVIDER_POLL] = ProviderPoll(deps.uow, deps.tenants, deps.providers, deps.clock)
     app.router.add_post("/v1/payment_intents", create_intent)
     app.router.add_get("/v1/payment_intents", list_intents)
     app.router.add_get("/v1/payment_intents/{id}", retrieve_intent)

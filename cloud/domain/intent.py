@@ -75,6 +75,10 @@ EDGES: frozenset[tuple[Status, Status]] = frozenset(
 )
 TERMINAL: frozenset[Status] = frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED})
 CANCELLABLE: frozenset[Status] = frozenset({S.REQUIRES_PAYMENT_METHOD, S.REQUIRES_ACTION})
+# The provider may still decide these (docs/cloud-api.md, "Learning the provider's outcome").
+AWAITING_PROVIDER: frozenset[Status] = frozenset({S.REQUIRES_ACTION, S.PROCESSING})
+# Collected (or held for capture): never cancelled (docs/cloud-api.md#cancel-and-the-provider).
+PAID: frozenset[Status] = frozenset({S.SUCCEEDED, S.REQUIRES_CAPTURE})
 
 
 def can_transition(current: Status, target: Status) -> bool:
@@ -131,6 +135,11 @@ class PaymentIntent:
     def is_terminal(self) -> bool:
         """True once nothing can leave the current state."""
         return self.status in TERMINAL
+
+    @property
+    def awaits_provider(self) -> bool:
+        """A QR intent whose outcome the provider holds: its reference is issued and nothing is final yet."""
+        return self.provider_ref is not None and self.status in AWAITING_PROVIDER
 
     def is_expired(self, now: float) -> bool:
         """An untouched intent past its expiry time."""

@@ -6,7 +6,7 @@ A handler that writes opens the unit of work it is given, uses its repositories 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from cloud.domain import commands as c
@@ -15,6 +15,7 @@ from cloud.domain.ids import PAYMENT_INTENT, is_valid_id, new_id
 from cloud.domain.intent import (
     CANCELLABLE,
     MODE_OF,
+    PAID,
     PaymentIntent,
     Status,
     Transaction,
@@ -32,6 +33,8 @@ from cloud.domain.tenants import Credential, Principal, Store
 from cloud.service.tokens import hash_token, mint_token
 
 EXPIRY_ACTOR = "system:expiry"
+# What the provider says about an intent, applied (cloud/service/provider_poll.py); the intent as it is now.
+ProviderCheck = Callable[[PaymentIntent], Awaitable[PaymentIntent]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +70,20 @@ async def reissue_token(
 
 
 async def retrieve_payment_intent(
-    intent_id: str, caller: Principal, *, uow: UnitOfWork, clock: Clock, token_ttl: float
+    intent_id: str,
+    caller: Principal,
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    token_ttl: float,
+    provider_check: ProviderCheck | None = None,
 ) -> PaymentIntent | IssuedIntent:
-    """The visible intent; an HMAC caller also gets a fresh payment_token (a token holder does not)."""
+    """The visible intent, with what its provider says applied (`provider_check`, when it awaits one); an
+    HMAC caller also gets a fresh payment_token (a token holder does not)."""
     async with uow:
         intent = await load_visible(intent_id, caller, intents=uow.intents, clock=clock)
+        if provider_check is not None and intent.awaits_provider:
+            intent = await provider_check(intent)
         result: PaymentIntent | IssuedIntent = intent
         if isinstance(caller, Credential):
             result = await issue_token(intent, intents=uow.intents, clock=clock, token_ttl=token_ttl)
@@ -190,11 +202,24 @@ async def apply(
 
 
 async def cancel_payment_intent(
-    cmd: c.CancelPaymentIntent, caller: Principal, *, uow: UnitOfWork, clock: Clock
+    cmd: c.CancelPaymentIntent,
+    caller: Principal,
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    provider_check: ProviderCheck | None = None,
 ) -> PaymentIntent:
-    """requires_payment_method / requires_action -> cancelled."""
+    """requires_payment_method / requires_action -> cancelled; an intent whose provider reports it paid is
+    not cancelled: it moves to succeeded and the cancel is refused with intent_already_paid."""
     async with uow:
         intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
+        if provider_check is not None and intent.awaits_provider and intent.status in CANCELLABLE:
+            intent = await provider_check(intent)  # docs/cloud-api.md#cancel-and-the-provider
+        if intent.status in PAID:
+            raise InvalidState(
+                f"the customer already paid this payment intent ({intent.status}); it cannot be cancelled",
+                code="intent_already_paid",
+            )
         if intent.status not in CANCELLABLE:
             raise InvalidState(f"a payment intent in {intent.status} cannot be cancelled")
         step = intent.transition(

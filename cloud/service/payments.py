@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 from cloud.domain import commands as c
@@ -21,6 +22,7 @@ from cloud.domain.tenants import Principal, StoreProviderConfig
 from cloud.service.handlers import apply, load_visible
 
 Step = tuple[PaymentIntent, Transaction]
+PROVIDER_TIMEOUT_S = 2.0  # a status read must not hold a request for long (docs/cloud-api.md#qr-providers)
 
 
 async def _provider(
@@ -33,7 +35,26 @@ async def _provider(
     return provider, await tenants.get_provider_config(intent.store_id, name)
 
 
-def _after_provider(intent: PaymentIntent, result: ProviderResult, actor: str, now: float) -> list[Step]:
+async def read_status(
+    intent: PaymentIntent,
+    *,
+    providers: ProviderRegistry,
+    tenants: TenantRepository,
+    timeout_s: float = PROVIDER_TIMEOUT_S,
+) -> tuple[str, ProviderResult]:
+    """(actor, the provider's status of the intent's reference), bounded by `timeout_s`; a provider that does
+    not answer in time is ProviderUnavailable."""
+    assert intent.provider_ref is not None
+    provider, config = await _provider(intent, providers, tenants)
+    try:
+        async with asyncio.timeout(timeout_s):
+            result = await provider.status(intent.provider_ref, config)
+    except TimeoutError as err:
+        raise ProviderUnavailable(f"provider {provider.name} did not answer within {timeout_s:g} s") from err
+    return f"provider:{provider.name}", result
+
+
+def provider_steps(intent: PaymentIntent, result: ProviderResult, actor: str, now: float) -> list[Step]:
     """From requires_action or processing, follow what the provider said."""
     steps: list[Step] = []
     current = intent
@@ -166,7 +187,7 @@ async def _confirm_qr(
     result = await provider.charge_cpm(prepared, cmd.customer_code, config)
     now = clock()
     first = prepared.transition(Status.PROCESSING, actor=actor, now=now, provider_ref=result.reference)
-    return await apply(intent, [first, *_after_provider(first[0], result, actor, now)], intents=intents)
+    return await apply(intent, [first, *provider_steps(first[0], result, actor, now)], intents=intents)
 
 
 async def sync_payment_intent(
@@ -181,10 +202,8 @@ async def sync_payment_intent(
     """Re-read the provider's status of a QR intent and apply it; other states come back unchanged."""
     async with uow:
         intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
-        if intent.provider_ref is not None and intent.status in (Status.REQUIRES_ACTION, Status.PROCESSING):
-            provider, config = await _provider(intent, providers, tenants)
-            result = await provider.status(intent.provider_ref, config)
-            actor = f"provider:{provider.name}"
-            intent = await apply(intent, _after_provider(intent, result, actor, clock()), intents=uow.intents)
+        if intent.awaits_provider:
+            actor, result = await read_status(intent, providers=providers, tenants=tenants)
+            intent = await apply(intent, provider_steps(intent, result, actor, clock()), intents=uow.intents)
         await uow.commit()  # the new state, or an expiry noticed on the way
     return intent
