@@ -1,4 +1,4 @@
-"""The per-intent throttle of provider reads on retrieve (docs/cloud-api.md#learning-the-providers-outcome)."""
+"""The per-intent throttle of provider reads on retrieve (docs/cloud-api.md, the provider's outcome)."""
 
 from __future__ import annotations
 
