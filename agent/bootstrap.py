@@ -28,6 +28,7 @@ from agent.adapters.store import AgentDatabase, Store
 from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.adapters.store.history import history_recorder
 from agent.adapters.store.qr_mirror import QrMirror
+from agent.adapters.telemetry import agent_gauges
 from agent.deps import Deps, Devices, StatusProvider
 from agent.entrypoints.api import sales as sales_api
 from agent.entrypoints.api import status as status_api
@@ -140,6 +141,7 @@ async def _background(deps: Deps) -> AsyncIterator[None]:
             stack.push_async_callback(deps.scans.stop)
         await stack.enter_async_context(expiry_sweeper(deps))
         await stack.enter_async_context(history_recorder(deps.database, deps.clock_ms))
+        await stack.enter_async_context(agent_gauges(deps))
         if deps.sync is not None:
             deps.sync.start()
         yield

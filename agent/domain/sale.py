@@ -35,6 +35,7 @@ class NewSale:
     metadata: dict[str, Any] = field(default_factory=dict)
     receipt: dict[str, Any] = field(default_factory=dict)  # lines and tax for the printer; not hashed
     enforce_caps: bool = True  # False once a card reader already approved: the money was taken
+    trace_context: str | None = None  # W3C traceparent of the request that took it; not hashed, not sent
 
     def intent(self) -> dict[str, Any]:
         """The `intent` object of the batch item."""

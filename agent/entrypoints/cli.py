@@ -47,13 +47,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if os.environ.get("JOURNAL_STREAM"):  # stderr is the journal: one line per event, with its priority
         use_journal_format()
     from agent.adapters.devices import DevicesConfigError  # noqa: PLC0415 -- deferred like the bootstrap
+    from agent.adapters.telemetry import start_agent_telemetry  # noqa: PLC0415 -- docs/observability.md
     from agent.domain.errors import StoreUnavailable  # noqa: PLC0415
 
     settings: Settings | None = None
+    telemetry = None
     try:
         settings = settings_from_args(args)
         directory = os.environ.get("CREDENTIALS_DIRECTORY")  # systemd LoadCredentialEncrypted=
         credentials_dir = Path(directory) if directory else None
+        telemetry = start_agent_telemetry(settings, os.environ, credentials_dir)
         asyncio.run(serve(settings, lambda line: print(line, flush=True), credentials_dir, notifier))
     except (SettingsError, DevicesConfigError) as err:
         message = str(err) if isinstance(err, SettingsError) else f"invalid configuration: {err}"
@@ -64,6 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         where = f" on {settings.web.host}:{settings.web.port}" if settings is not None else ""
         return startup_failed(notifier, f"cannot start{where}: {err}", 1)
     finally:
+        if telemetry is not None:
+            telemetry.shutdown()
         notifier.close()
     return 0
 

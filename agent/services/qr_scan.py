@@ -17,6 +17,7 @@ from agent.domain.commands import CUSTOMER_CODE_MAX, CUSTOMER_CODE_PATTERN
 from agent.domain.errors import AgentError
 from agent.domain.ports import ScannerPort
 from drivers.lograte import LogLimiter
+from sync.telemetry import traced
 
 log = logging.getLogger(__name__)
 _VALID = re.compile(CUSTOMER_CODE_PATTERN)
@@ -68,6 +69,7 @@ class ScanWaiter:
         return {"waiting_for_scan": self.waiting, "dropped_scans": self.dropped,
                 "rejected_scans": self.rejected}
 
+    @traced("device.scan.wait")
     async def next_code(self, timeout_s: float) -> str | None:
         """The next valid code scanned from now on, or None after `timeout_s`. Cancellable."""
         if self.waiting:

@@ -22,6 +22,7 @@ from agent.domain.sale import NewSale, Sale, same_request
 from agent.services.qr_sales import QrRequest, QrSales
 from agent.settings import Settings
 from drivers.errors import DriverError
+from sync.telemetry import annotate, traced
 
 log = logging.getLogger(__name__)
 PRINT_TIMEOUT_S = 5.0
@@ -53,8 +54,10 @@ class SaleService:
         self._reader_lock = asyncio.Lock()  # one reader, one customer at a time
         qr.on_paid = self._print_qr  # QR sales succeed on the cloud, often after the request: print then
 
+    @traced("sale.create")
     async def create(self, cmd: CreateSale) -> SaleOutcome:
         """Validate, take the money (cash / card result / reader / cloud QR), commit, then print."""
+        annotate({"mpac.sale.payment_method": cmd.payment_method, "mpac.sale.amount": cmd.amount})
         refuse_card_numbers(cmd)  # before anything is stored or sent to the cloud
         currency = cmd.currency or self._settings.store.currencies[0]
         if currency not in self._settings.store.currencies:

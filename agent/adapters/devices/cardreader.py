@@ -19,6 +19,7 @@ from drivers.cardreader.reader import CardReader
 from drivers.errors import DeviceTimeout, DriverError, ProtocolError
 from drivers.transport import Transport
 from drivers.transport.serial import SerialTransport
+from sync.telemetry import traced
 
 UNPLUGGED = "Card reader is not connected: check its cable."
 SILENT = "Card reader is not answering: check that it is switched on."
@@ -43,6 +44,7 @@ class CardReaderService:
                                       result_timeout=c.result_timeout_s, cancel_grace=c.cancel_grace_s)
         return self._reader
 
+    @traced("device.card.read")
     async def authorize(self, amount: int, currency: str, reference: str) -> CardResult:
         """One card sale on the reader."""
         async with self._busy:

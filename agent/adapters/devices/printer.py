@@ -22,6 +22,7 @@ from drivers.transport import Transport
 from drivers.transport.serial import SerialTransport
 from drivers.transport.tcp import TcpTransport
 from drivers.transport.usblp import UsbLpTransport
+from sync.telemetry import span, traced
 
 _log = logging.getLogger("agent.adapters.devices.printer")
 MESSAGES = {
@@ -63,6 +64,7 @@ class PrinterService:
         # did not take (timed out), a reopened port proves nothing until a write goes through again.
         self._write_stuck = False
 
+    @traced("device.print.enqueue")
     async def print_receipt(self, receipt: SaleReceipt) -> str:
         """Queue the receipt (committed) and return the job id; the same sale twice gives the same job."""
         kick = self.cfg.kick_drawer_on_cash and receipt.payment_method == "cash"
@@ -142,7 +144,8 @@ class PrinterService:
             if not await self.queue.move(job_id, "printing", ("queued",)):
                 continue
             try:
-                await transport.write(payload)
+                with span("device.print", {"mpac.print.job_id": job_id, "mpac.print.bytes": len(payload)}):
+                    await transport.write(payload)
             except DriverError as err:
                 # Some bytes may be on paper already: never resend by itself; the cashier decides.
                 self._write_stuck = isinstance(err, DeviceTimeout)

@@ -21,7 +21,8 @@ SALE_COLUMNS = (
     "payment_method_type, merchant_ref_id, status, sync_state, sync_error, cloud_intent_id, synced_at, "
     "receipt_json"
 )
-_INSERT = f"INSERT INTO sales ({SALE_COLUMNS}) VALUES ({', '.join('?' * 17)})"  # noqa: S608 -- fixed column list
+_INSERT = (f"INSERT INTO sales ({SALE_COLUMNS}, trace_context) "  # noqa: S608 -- fixed column list
+           f"VALUES ({', '.join('?' * 18)})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +108,7 @@ class ChainWriter:
             prev = sale.hash
             pending.add(sale.amount, sale.currency, sale.created_at, sale.status == "succeeded")
             existing[new.merchant_ref_id] = sale
-            rows.append(_row(sale))
+            rows.append((*_row(sale), new.trace_context))
             outcomes.append(Recorded(sale, created=True))
         if rows:
             conn.executemany(_INSERT, rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from agent.domain.sale import NewSale, Sale
 from agent.settings import OfflineSection
 from sync.clock import wall_clock_ms
 from sync.sqlite import GroupCommitWriter
+from sync.telemetry import annotate, current_traceparent, traced
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +87,14 @@ class Store:
         if self._owns:
             await self.database.close()
 
+    @traced("sale.commit")
     async def record(self, new: NewSale) -> Recorded:
         """Commit one sale, or find the one stored under its reference; raise SaleRefused/StoreUnavailable."""
+        traceparent = current_traceparent()  # kept with the sale: the sync batch span links to it
+        if traceparent is not None:
+            new = replace(new, trace_context=traceparent)
         outcome: Recorded = await self.writer.submit("sale", new)
+        annotate({"mpac.sale.seq": outcome.sale.seq, "mpac.sale.created": outcome.created})
         return outcome
 
     async def pending(self) -> PendingState:
