@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+
+from tests import pgserver
+from tests.pgserver import PgServer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -24,3 +29,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         else:
             rest.append(item)
     items[:] = rest + browser
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL 15 for the whole session (tests/pgserver.py); skipped where not installed."""
+    if not pgserver.available():
+        pytest.skip("PostgreSQL 15 server binaries are not installed (run scripts/system-deps.sh)")
+    server = PgServer()
+    try:
+        yield server
+    finally:
+        server.close()

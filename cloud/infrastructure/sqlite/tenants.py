@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Hashable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from cloud.domain.errors import Conflict, NotFound
 from cloud.domain.ports import ProviderConfigInfo
@@ -44,6 +44,13 @@ def credential_stmt(c: Credential, created_at: float) -> Stmt:
     )  # fmt: skip
 
 
+class Generations(Protocol):
+    """A database that counts the writes this process committed per table (SQLite and PostgreSQL alike)."""
+
+    def generation(self, table: str) -> int:
+        """How many writes to `table` this process committed."""
+
+
 class ReadCache(Generic[K, V]):
     """Rows of one table, cached in this process. An entry is served only while (a) the table's write
     generation in this process is still the one seen BEFORE the row was read (so any write here, e.g. a
@@ -51,7 +58,7 @@ class ReadCache(Generic[K, V]):
     by another process is seen within that bound). Bounded: cleared whole when full. Misses are not cached."""
 
     def __init__(
-        self, db: Database, table: str, ttl: float = CACHE_TTL, max_entries: int = CACHE_MAX
+        self, db: Generations, table: str, ttl: float = CACHE_TTL, max_entries: int = CACHE_MAX
     ) -> None:
         self._db, self._table, self._ttl, self._max = db, table, ttl, max_entries
         self._entries: dict[K, tuple[V, int, float]] = {}
