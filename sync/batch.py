@@ -23,6 +23,7 @@ class OutboxItem:
     hash: str
     amount: int = 0
     currency: str = "JPY"
+    trace_context: str | None = None  # the traceparent of the sale's request: the batch span links to it
 
 
 def item_wire_bytes(item: OutboxItem) -> bytes:

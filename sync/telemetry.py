@@ -25,6 +25,7 @@ from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from sync.pan import mask_pans
+from sync.wire import MAX_BATCH_ITEMS
 
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
@@ -135,10 +136,13 @@ def _resource(config: TelemetryConfig, name: str, version: str, instance: str,
 
 def _tracing(config: TelemetryConfig, resource: object) -> object:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
-    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace import SpanLimits, TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
 
-    provider = TracerProvider(resource=resource, shutdown_on_exit=False)  # type: ignore[arg-type]
+    # A batch span links to each of its up to 500 sales (sync/upload_telemetry.py); the SDK keeps 128.
+    links = None if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT") else MAX_BATCH_ITEMS
+    provider = TracerProvider(resource=resource, shutdown_on_exit=False,  # type: ignore[arg-type]
+                              span_limits=SpanLimits(max_links=links))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=config.export_timeout_s),
                                                    max_queue_size=config.max_queue_size))
     trace.set_tracer_provider(provider)

@@ -22,9 +22,10 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from ulid import ULID
 
 from sync.batch import OutboxItem, encode_batch, item_wire_bytes
-from sync.errors import BatchRejected, SyncError, TransientUploadError
+from sync.errors import BatchRejected, CloudNotTrusted, SyncError, TransientUploadError
 from sync.models import BatchResponse, ItemError
 from sync.results import ItemOutcome, SyncResult, judge, rejection_text
+from sync.upload_telemetry import batch_span, count_outcomes
 from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,8 @@ class Uploader:
         """Encode and send; signed by the sender at send time. No storage is touched here."""
         sent_at = int(self._clock() * 1000)
         body = encode_batch(str(ULID()), self._device_id, sent_at, [item_wire_bytes(it) for it in items])
-        return await self._sender.send(body), sent_at
+        with batch_span(items, self._device_id, len(body)):
+            return await self._sender.send(body), sent_at
 
     async def _on_send_error(self, items: list[OutboxItem], err: SyncError) -> SyncResult:
         if isinstance(err, BatchRejected):
@@ -161,6 +163,7 @@ class Uploader:
 
     async def _apply(self, items: list[OutboxItem], response: BatchResponse, sent_at: int) -> SyncResult:
         verdicts = judge(items, response)
+        count_outcomes(verdicts.outcomes, len(verdicts.missing))
         await self._outbox.apply_results(verdicts.outcomes, verdicts.missing, response.server_time, sent_at)
         self._limit = self._config.max_items
         self.state.connected, self.state.last_error = True, None
@@ -252,6 +255,8 @@ class Uploader:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, TransientUploadError) and exc.retry_after:
                 delay = max(delay, min(exc.retry_after, self._config.backoff_cap))
+            if isinstance(exc, CloudNotTrusted):  # a certificate is not fixed in seconds: wait the longest
+                delay = self._config.backoff_cap
             self.state.retry_in = delay
             return delay
 

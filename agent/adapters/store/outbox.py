@@ -57,9 +57,9 @@ class SqliteOutbox:
 
         def _claim(conn: sqlite3.Connection) -> list[OutboxItem]:
             rows = conn.execute(
-                "SELECT local_id, seq, item_json, hash, amount, currency FROM sales "
+                "SELECT local_id, seq, item_json, hash, amount, currency, trace_context FROM sales "
                 "WHERE sync_state = 'queued' ORDER BY seq LIMIT ?", (max_items,)).fetchall()
-            items = [OutboxItem(r[0], r[1], r[2].encode("utf-8"), r[3], r[4], r[5]) for r in rows]
+            items = [OutboxItem(r[0], r[1], r[2].encode("utf-8"), r[3], r[4], r[5], r[6]) for r in rows]
             items = items[:fit_count((len(it.item_json) + 76 for it in items), device_id,
                                      max_items, max_bytes)]
             if items:
