@@ -17,6 +17,7 @@ from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 from cloud.infrastructure.sqlite.db import Database, sqlite_path
 from cloud.infrastructure.sqlite.devices import SqliteDeviceRepository
+from cloud.infrastructure.sqlite.limits import SqliteLeadership, SqliteRateCounters
 from cloud.infrastructure.sqlite.tenants import SqliteCredentialResolver, SqliteTenantRepository
 from cloud.infrastructure.sqlite.unit_of_work import SqliteUnitOfWork
 from cloud.settings import Settings, SettingsError
@@ -54,6 +55,8 @@ def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
         simulator=simulator if settings.simulator_routes else None,
         clock=clock,
         devices=SqliteDeviceRepository(db),
+        limits=SqliteRateCounters(db),
+        leader=SqliteLeadership(db, clock),
     )
 
 

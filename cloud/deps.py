@@ -9,7 +9,9 @@ from cloud.domain.devices import DeviceRepository
 from cloud.domain.ports import (
     Clock,
     CredentialResolver,
+    Leadership,
     ProviderRegistry,
+    RateCounters,
     Storage,
     TenantRepository,
     UnitOfWork,
@@ -29,3 +31,5 @@ class Deps:
     simulator: SimulatorProvider | None
     clock: Clock
     devices: DeviceRepository  # device enrollment (docs/cloud-api.md)
+    limits: RateCounters  # rate-limit counters, shared by every worker (docs/operations.md#workers)
+    leader: Leadership  # one worker at a time runs each background task

@@ -6,8 +6,9 @@ newest-first lists, hashed tokens only); the integration tests check the real ad
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -15,6 +16,7 @@ from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.errors import Conflict, NotFound
 from cloud.domain.intent import PaymentIntent, Status, Transaction
 from cloud.domain.ports import (
+    RATE_WINDOW,
     AcceptedSignature,
     IdempotencyStore,
     IntentScope,
@@ -261,3 +263,51 @@ class InMemoryUnitOfWork:
 
     async def rollback(self) -> None:
         """Nothing to undo in memory."""
+
+
+class InMemoryRateCounters:
+    """RateCounters in a dict: the same fixed-window arithmetic as the SQL adapters, for one process."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def _used(self, key: str, window: int, weight: float) -> float:
+        return self.counts.get((key, window - RATE_WINDOW), 0) * weight + self.counts.get((key, window), 0)
+
+    async def take(self, key: str, window: int, previous_weight: float, limit: int) -> bool:
+        """Count one event if under the limit."""
+        if self._used(key, window, previous_weight) >= limit:
+            return False
+        await self.add(key, window)
+        return True
+
+    async def over(self, key: str, window: int, previous_weight: float, limit: int) -> bool:
+        """At or past the limit?"""
+        return self._used(key, window, previous_weight) >= limit
+
+    async def add(self, key: str, window: int) -> None:
+        """Count one event."""
+        self.counts[(key, window)] = self.counts.get((key, window), 0) + 1
+
+    async def purge(self, before: int) -> None:
+        """Drop old windows."""
+        self.counts = {k: v for k, v in self.counts.items() if k[1] >= before}
+
+
+class InMemoryLeadership:
+    """Leadership in one process: a task is led by one block at a time."""
+
+    def __init__(self) -> None:
+        self.leading: set[str] = set()
+
+    @contextlib.asynccontextmanager
+    async def lead(self, task: str) -> AsyncIterator[bool]:
+        """True unless another block leads `task` right now."""
+        if task in self.leading:
+            yield False
+            return
+        self.leading.add(task)
+        try:
+            yield True
+        finally:
+            self.leading.discard(task)

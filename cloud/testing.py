@@ -117,8 +117,9 @@ async def seed_tenant(
     return Tenant(made.partner.id, made.api_key, made.secret_key, merchant.id, store.id, store.code)
 
 
-# Bookkeeping of authentication, not state: every accepted signed POST adds a row (docs/cloud-api.md#replays).
-SNAPSHOT_SKIPS = frozenset({"signature_replays"})
+# Bookkeeping, not state: every accepted signed POST adds a replay row (docs/cloud-api.md#replays), every
+# request counts against a rate limit, background ticks take a lease (docs/operations.md#workers).
+SNAPSHOT_SKIPS = frozenset({"signature_replays", "rate_counters", "worker_leases"})
 
 
 def db_snapshot(path: Path) -> dict[str, str]:

@@ -13,7 +13,7 @@ from cloud.api import devices, health, intents, simulator, sync_batches
 from cloud.api.auth import purge_replays
 from cloud.api.errors import error_middleware
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, PEER_LIMITS, SETTINGS
-from cloud.api.ratelimit import PeerLimits, RateLimiter
+from cloud.api.ratelimit import PeerLimits, SharedLimiter, stale_windows
 from cloud.deps import Deps
 from cloud.service.handlers import expire_due, purge_idempotency
 from cloud.settings import Settings
@@ -36,6 +36,23 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await deps.db.close()
 
 
+async def sweep_once(deps: Deps, settings: Settings) -> bool:
+    """One tick of background work, run by whichever worker leads it (docs/operations.md#workers); False
+    when another worker leads this tick. Each expiry is also a version-checked write, so even two sweepers
+    could never move one intent twice."""
+    async with deps.leader.lead("sweeper") as leading:
+        if not leading:
+            return False
+        for _ in range(100):  # bounded: at most 100 pages of 100 per tick
+            if await expire_due(uow=deps.uow(), clock=deps.clock) == 0:
+                break
+        retention = deps.clock() - settings.idempotency_ttl_seconds
+        await purge_idempotency(uow=deps.uow(), older_than=retention)
+        await purge_replays(uow=deps.uow(), now=deps.clock())
+        await deps.limits.purge(stale_windows(deps.clock()))
+        return True
+
+
 async def _sweeper(app: web.Application) -> AsyncIterator[None]:
     """Background expiry of untouched intents and purge of old idempotency records."""
     deps, settings = app[DEPS], app[SETTINGS]
@@ -44,14 +61,7 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(settings.expiry_sweep_seconds)
             try:
-                for _ in range(100):  # bounded: at most 100 pages of 100 per tick
-                    if await expire_due(uow=deps.uow(), clock=deps.clock) == 0:
-                        break
-                retention = deps.clock() - settings.idempotency_ttl_seconds
-                await purge_idempotency(uow=deps.uow(), older_than=retention)
-                await purge_replays(uow=deps.uow(), now=deps.clock())
-                app[LIMITER].forget_idle(deps.clock())
-                app[PEER_LIMITS].forget_idle(deps.clock())
+                await sweep_once(deps, settings)
             except Exception:
                 log.exception("expiry sweep failed")
 
@@ -67,8 +77,8 @@ def create_app(settings: Settings, deps: Deps) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[DEPS] = deps
-    app[PEER_LIMITS] = PeerLimits.in_memory(settings)
-    app[LIMITER] = RateLimiter(settings.rate_limit_per_minute)
+    app[PEER_LIMITS] = PeerLimits.shared(deps.limits, settings)
+    app[LIMITER] = SharedLimiter(deps.limits, "merchant", settings.rate_limit_per_minute)
     app[IN_FLIGHT] = set()
     app.cleanup_ctx.extend([_storage, _sweeper])
     for setup in ROUTE_SETUPS:

@@ -45,7 +45,7 @@ async def authenticate_hmac(
     A source address past its limit of wrong signatures is refused with 429 before anything is checked, so
     guessing learns nothing more (docs/cloud-api.md#rate-limits)."""
     source, now = peer(request), deps.clock()
-    wait = bad_signatures.wait(source, now)
+    wait = await bad_signatures.wait(source, now)
     if wait is not None:
         raise too_many(wait, "too many requests with a wrong signature from this address")
     parsed = _authorization(request)
@@ -57,7 +57,7 @@ async def authenticate_hmac(
     # The path as sent on the wire (percent-encoding intact), without the query string.
     valid = signing.verify(key_hash, parsed, request.method, request.rel_url.raw_path, body)
     if credential is None or not valid:
-        bad_signatures.count(source, now)
+        await bad_signatures.count(source, now)
         raise unauthorized("invalid_signature", "the signature does not match this request")
     if not credential.active:
         raise ApiError(403, "credential_suspended", "this credential is suspended", type_="permission_error")

@@ -78,7 +78,7 @@ async def activate(request: web.Request) -> web.Response:
 
     Every attempt counts against its source address, before the body is read (docs/cloud-api.md#rate-limits):
     the code is the only credential here, so guessing must stay slow."""
-    wait = request.app[PEER_LIMITS].activations.check(peer(request), request.app[DEPS].clock())
+    wait = await request.app[PEER_LIMITS].activations.check(peer(request), request.app[DEPS].clock())
     if wait is not None:
         raise too_many(wait, "too many activation attempts from this address")
     body = await read_body(request, MAX_ACTIVATE_BODY)

@@ -126,12 +126,12 @@ def _idempotency_key(request: web.Request) -> str | None:
     return keys[0]
 
 
-def _rate_limit(request: web.Request, principal: Principal) -> None:
+async def _rate_limit(request: web.Request, principal: Principal) -> None:
     if isinstance(principal, Credential):
         key = principal.merchant_id or f"partner:{principal.partner_id}"
     else:
         key = principal.merchant_id
-    wait = request.app[LIMITER].check(key, request.app[DEPS].clock())
+    wait = await request.app[LIMITER].check(key, request.app[DEPS].clock())
     if wait is not None:
         raise too_many(wait, "too many requests for this merchant")
 
@@ -158,7 +158,7 @@ def endpoint(
             body = await read_body(request, max_body or settings.max_intent_body_bytes)
             key = _idempotency_key(request)
             principal = await authenticate(request, body, token=token, idempotency_key=key)
-            _rate_limit(request, principal)
+            await _rate_limit(request, principal)
             deps = request.app[DEPS]
             call = Call(request, body, principal, deps, settings, deps.uow())
             run = _run_alone if own_units else _run_in_unit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
@@ -228,6 +229,34 @@ class ReplayRecords(Protocol):
 
     async def purge(self, now: float) -> None:
         """Forget the records that have expired."""
+
+
+RATE_WINDOW = 60  # seconds of one rate-limit window
+
+
+class RateCounters(Protocol):
+    """Fixed-window event counters kept in the database, so every worker counts together
+    (docs/cloud-api.md#rate-limits). `window` is the window's start in whole Unix seconds; the previous
+    window (`window - RATE_WINDOW`) weighs in as `previous_weight` of its count (a sliding estimate)."""
+
+    async def take(self, key: str, window: int, previous_weight: float, limit: int) -> bool:
+        """Count one event if previous × previous_weight + current < limit, atomically; True if counted."""
+
+    async def over(self, key: str, window: int, previous_weight: float, limit: int) -> bool:
+        """Whether the key is at or past its limit now (counts nothing)."""
+
+    async def add(self, key: str, window: int) -> None:
+        """Count one event unconditionally."""
+
+    async def purge(self, before: int) -> None:
+        """Forget the windows that started before `before`."""
+
+
+class Leadership(Protocol):
+    """At most one worker at a time runs a named background task (docs/operations.md#workers)."""
+
+    def lead(self, task: str) -> AbstractAsyncContextManager[bool]:
+        """Try to lead `task` for one tick: the block gets True if this worker leads it, else False."""
 
 
 class UnitOfWork(Protocol):

@@ -1,51 +1,62 @@
-"""The rate limiter (the pure in-memory part of the API)."""
+"""The rate limiter's window arithmetic over the in-memory counters (the database adapters keep the same
+contract: tests/integration/cloud/infrastructure/test_limits.py)."""
 
 from __future__ import annotations
 
-from cloud.api.ratelimit import RateLimiter
+from cloud.api.ratelimit import SharedLimiter, stale_windows
+from cloud.fakes import InMemoryRateCounters
 
 
-class TestRateLimiter:
-    def test_allows_up_to_the_limit_then_says_when(self) -> None:
+def limiter(limit: int) -> SharedLimiter:
+    return SharedLimiter(InMemoryRateCounters(), "t", limit)
+
+
+class TestSharedLimiter:
+    async def test_allows_up_to_the_limit_then_says_when(self) -> None:
         """limit requests pass; the next one gets a wait within the window."""
-        limiter = RateLimiter(3)
-        assert [limiter.check("m", 120.0 + i) for i in range(3)] == [None, None, None]
-        wait = limiter.check("m", 125.0)
+        lim = limiter(3)
+        assert [await lim.check("m", 120.0 + i) for i in range(3)] == [None, None, None]
+        wait = await lim.check("m", 125.0)
         assert wait is not None and 1 <= wait <= 60
 
-    def test_sliding_window_carries_part_of_the_previous_minute(self) -> None:
+    async def test_sliding_window_carries_part_of_the_previous_minute(self) -> None:
         """Right after a full minute the previous count still weighs; later it fades."""
-        limiter = RateLimiter(10)
+        lim = limiter(10)
         for _ in range(10):
-            assert limiter.check("m", 59.0) is None
+            assert await lim.check("m", 59.0) is None
         # At 61 s, 98% of the previous minute's 10 still count: one more fits (9.8 + 1), a second does not.
-        assert limiter.check("m", 61.0) is None
-        assert limiter.check("m", 61.0) is not None
-        assert limiter.check("m", 115.0) is None  # only ~8% of the previous minute counts now
+        assert await lim.check("m", 61.0) is None
+        assert await lim.check("m", 61.0) is not None
+        assert await lim.check("m", 115.0) is None  # only ~8% of the previous minute counts now
 
-    def test_keys_are_independent_and_idle_ones_are_dropped(self) -> None:
-        """Another key is unaffected; forget_idle bounds memory."""
-        limiter = RateLimiter(1)
-        assert limiter.check("a", 0.0) is None and limiter.check("a", 1.0) is not None
-        assert limiter.check("b", 1.0) is None
-        limiter.forget_idle(1000.0)
-        assert limiter.check("a", 1000.0) is None
+    async def test_keys_are_independent(self) -> None:
+        """Another key is unaffected; two minutes later the key is free again."""
+        lim = limiter(1)
+        assert await lim.check("a", 0.0) is None and await lim.check("a", 1.0) is not None
+        assert await lim.check("b", 1.0) is None
+        assert await lim.check("a", 130.0) is None
 
-    def test_wait_counts_nothing_and_count_checks_nothing(self) -> None:
+    async def test_limiters_on_one_store_count_apart(self) -> None:
+        """Two limiters sharing the counters (merchant, activation) never add up each other's events."""
+        counters = InMemoryRateCounters()
+        a, b = SharedLimiter(counters, "a", 1), SharedLimiter(counters, "b", 1)
+        assert await a.check("k", 0.0) is None and await b.check("k", 0.0) is None
+
+    async def test_wait_counts_nothing_and_count_checks_nothing(self) -> None:
         """wait() only reads (a blocked key stays blocked, an allowed one is not counted); count() counts."""
-        limiter = RateLimiter(2)
-        assert limiter.wait("ip", 0.0) is None and limiter.wait("ip", 0.0) is None
-        limiter.count("ip", 1.0)
-        limiter.count("ip", 2.0)
-        limiter.count("ip", 3.0)  # counted past the limit: failures are counted whatever happens
-        wait = limiter.wait("ip", 4.0)
+        lim = limiter(2)
+        assert await lim.wait("ip", 0.0) is None and await lim.wait("ip", 0.0) is None
+        for t in (1.0, 2.0, 3.0):  # counted past the limit: failures are counted whatever happens
+            await lim.count("ip", t)
+        wait = await lim.wait("ip", 4.0)
         assert wait is not None and 1 <= wait <= 60
-        assert limiter.check("other", 4.0) is None
+        assert await lim.check("other", 4.0) is None
 
-    def test_memory_is_bounded_when_every_key_is_busy(self) -> None:
-        """Past max_keys the oldest counter gives way even when none is idle."""
-        limiter = RateLimiter(1, max_keys=2)
-        for key in ("a", "b", "c"):
-            limiter.count(key, 10.0)
-        assert limiter.wait("a", 10.0) is None  # forgotten
-        assert limiter.wait("b", 10.0) is not None and limiter.wait("c", 10.0) is not None
+    async def test_purge_keeps_the_windows_still_read(self) -> None:
+        """stale_windows() drops only windows older than the previous one."""
+        counters = InMemoryRateCounters()
+        lim = SharedLimiter(counters, "t", 1)
+        for t in (0.0, 60.0, 120.0):
+            await lim.count("k", t)
+        await counters.purge(stale_windows(130.0))
+        assert sorted(w for _, w in counters.counts) == [60, 120]
