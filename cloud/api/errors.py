@@ -20,6 +20,7 @@ _DOMAIN_STATUS: list[tuple[type[d.DomainError], int, str]] = [
     (d.ValidationFailed, 422, "invalid_request_error"),
     (d.Forbidden, 403, "permission_error"),
     (d.ProviderUnavailable, 503, "api_error"),
+    (d.ProviderError, 502, "api_error"),
     (d.StorageUnavailable, 503, "api_error"),
 ]
 

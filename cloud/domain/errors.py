@@ -52,6 +52,13 @@ class ProviderUnavailable(DomainError):
     code = "provider_unavailable"
 
 
+class ProviderError(DomainError):
+    """The payment provider answered, but not with anything usable (refused our credentials or request, or
+    an answer of an unknown shape); retrying the same call will not help (docs/providers.md#errors)."""
+
+    code = "provider_error"
+
+
 class StorageUnavailable(DomainError):
     """The database could not serve the request (locked, full, I/O error); the caller may retry."""
 

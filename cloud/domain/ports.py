@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -167,6 +167,27 @@ class QRProvider(Protocol):
 
     async def status(self, reference: str, config: StoreProviderConfig | None) -> ProviderResult:
         """Re-read the provider's status of a code or payment."""
+
+    async def cancel(self, reference: str, config: StoreProviderConfig | None) -> None:
+        """Withdraw an unpaid code or an undecided payment (idempotent: an unknown one is already gone)."""
+
+    async def refund(
+        self, reference: str, refund: RefundRequest, config: StoreProviderConfig | None
+    ) -> ProviderResult:
+        """Refund (part of) a paid payment; the result's reference is the refund's (docs/providers.md)."""
+
+    def check_credentials(self, credentials: Mapping[str, str]) -> None:
+        """ValidationFailed when a StoreProviderConfig's credentials do not have this provider's shape."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """One refund of a payment: its id (the idempotency key at the provider), amount and reason."""
+
+    refund_id: str
+    amount: int
+    currency: str
+    reason: str | None = None
 
 
 class ProviderRegistry(Protocol):

@@ -6,9 +6,11 @@ It never calls a real provider. QR content points at the reserved `.invalid` dom
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cloud.domain.ids import new_id
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import ProviderResult, ProviderStatus
+from cloud.domain.ports import ProviderResult, ProviderStatus, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 
 NAME = "simulator"
@@ -63,3 +65,20 @@ class SimulatorProvider:
         if reference not in self._codes:
             raise UnknownCode(reference)
         self._codes[reference] = status
+
+    async def cancel(self, reference: str, config: StoreProviderConfig | None) -> None:
+        """Withdraw a pending reference (it reads as failed afterwards); others are left as they are."""
+        if self._codes.get(reference) is ProviderStatus.PENDING:
+            self._codes[reference] = ProviderStatus.FAILED
+
+    async def refund(
+        self, reference: str, refund: RefundRequest, config: StoreProviderConfig | None
+    ) -> ProviderResult:
+        """Refund a paid reference at once; refunding anything else fails with provider_not_refundable."""
+        if self._codes.get(reference) is not ProviderStatus.SUCCEEDED:
+            failure = "provider_not_refundable"
+            return ProviderResult(refund.refund_id, ProviderStatus.FAILED, failure_code=failure)
+        return ProviderResult(refund.refund_id, ProviderStatus.SUCCEEDED)
+
+    def check_credentials(self, credentials: Mapping[str, str]) -> None:
+        """The simulator needs no credentials: any object of strings is accepted."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cloud.api.keys import IN_FLIGHT
 from cloud.bootstrap import build_deps
 from cloud.domain.errors import ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import ProviderResult, ProviderStatus
+from cloud.domain.ports import ProviderResult, ProviderStatus, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.settings import Settings
@@ -135,6 +135,19 @@ class FlakyProvider:
     async def status(self, reference: str, config: StoreProviderConfig | None) -> ProviderResult:
         """Unused."""
         raise ProviderUnavailable("unused")
+
+    async def cancel(self, reference: str, config: StoreProviderConfig | None) -> None:
+        """Unused."""
+        raise ProviderUnavailable("unused")
+
+    async def refund(
+        self, reference: str, refund: RefundRequest, config: StoreProviderConfig | None
+    ) -> ProviderResult:
+        """Unused."""
+        raise ProviderUnavailable("unused")
+
+    def check_credentials(self, credentials: Mapping[str, str]) -> None:
+        """Anything goes."""
 
 
 async def test_5xx_is_not_stored_so_a_retry_can_succeed(
