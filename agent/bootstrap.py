@@ -42,8 +42,9 @@ from agent.services.qr_sales import QrSales
 from agent.services.qr_scan import ScanWaiter
 from agent.services.sales import SaleService
 from agent.services.sync import SyncService
-from agent.settings import Settings
+from agent.settings import Settings, cloud_trust
 from sync.clock import wall_clock_ms
+from sync.tls import CloudTrust
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -71,7 +72,10 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
         store = await Store.over(database, settings.offline, clock_ms=clock_ms)
         # Creating a session makes no connection: the first network use is the first QR sale.
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        cloud = CloudClient(cloud_url, credential, http, settings.cloud.timeout_s) if credential else None
+        trust = cloud_trust(settings)  # one for QR sales and sync: the status page shows its last outcome
+        providers["certificate"] = _certificate_of(trust, cloud_url)
+        cloud = (CloudClient(cloud_url, credential, http, settings.cloud.timeout_s, trust)
+                 if credential else None)
         manager = None
         if devices_cfg is not None:
             built = build_devices(devices_cfg, database)
@@ -80,7 +84,7 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
         assert devices is not None
         sync_service = None
         if sync:
-            sync_service = SyncService.build(database, found, settings.cloud.timeout_s)
+            sync_service = SyncService.build(database, found, settings.cloud.timeout_s, trust=trust)
             stack.push_async_callback(sync_service.close)
             providers["sync"] = sync_service.status
         scans = ScanWaiter(devices.scanner) if devices.scanner is not None else None
@@ -96,6 +100,13 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
                    store=store, sales=sales, devices=devices, device_manager=manager, scans=scans,
                    credentials=credential, cloud_url=cloud_url, cloud=cloud, sync=sync_service,
                    status_providers=dict(providers), admin_attempts=AdminAttempts(database))
+
+
+def _certificate_of(trust: CloudTrust, url: str) -> StatusProvider:
+    async def certificate() -> dict[str, Any]:
+        return trust.status(url)
+
+    return certificate
 
 
 def create_app(settings: Settings, deps: Deps) -> web.Application:

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from yarl import URL
+
+from sync.tls import CloudTrust, check_pins, plain_http_refusal
 
 # Floats must be finite: `inf` hours would overflow the caps' milliseconds (docs/operations.md).
 _STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -18,7 +21,8 @@ CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 # Counts and amounts reach SQLite, whose integers are signed 64-bit.
 SqlInt = Annotated[int, Field(le=2**63 - 1)]
 # [cloud] keys whose values may be quoted back in an error message; any other key there may hold a secret.
-_CLOUD_ECHOED = frozenset({"url", "device_id", "api_key", "timeout_s", "cpm_scan_timeout_s"})
+_CLOUD_ECHOED = frozenset({"url", "device_id", "api_key", "timeout_s", "cpm_scan_timeout_s", "ca_file",
+                           "pins"})
 
 
 class _Echo(reprlib.Repr):
@@ -85,6 +89,30 @@ class CloudSection(BaseModel):
     timeout_s: float = Field(gt=0, le=120)
     # QR CPM: how long the agent waits for the customer's code on the scanner before cancelling the intent.
     cpm_scan_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    # HTTPS verification (docs/sync-protocol.md, "Verifying the cloud"): a PEM CA bundle replacing the
+    # system store, and SHA-256 SPKI pins (`sha256/<base64>`, at least two) checked after it.
+    ca_file: Path | None = None
+    pins: tuple[str, ...] = ()
+
+    @field_validator("url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        if plain_http_refusal(URL(value)) is not None:
+            raise ValueError("the cloud must be https:// (http:// only for a loopback cloud: 127.0.0.1, ::1, "
+                             "localhost)")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_absolute():
+            raise ValueError("give an absolute path (the agent does not run in the directory of its config)")
+        return value
+
+    @field_validator("pins")
+    @classmethod
+    def _pins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_pins(value)
 
 
 class OfflineSection(BaseModel):
@@ -185,6 +213,11 @@ def load_settings(path: Path | None = None, overrides: dict[str, Any] | None = N
         return Settings.model_validate(table)
     except ValidationError as err:
         raise SettingsError(_describe(err, source)) from err
+
+
+def cloud_trust(settings: Settings, *, ca_file: Path | None = None) -> CloudTrust:
+    """How this agent verifies the cloud: `ca_file` (enroll --ca-file) or [cloud] ca_file; [cloud] pins."""
+    return CloudTrust(ca_file or settings.cloud.ca_file, settings.cloud.pins)
 
 
 SYSTEMD_CONFIG_NAME = "agent.toml"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -22,6 +23,7 @@ class Settings:
     """Everything a pgw process is configured with. Adapters receive this, never os.environ."""
 
     db_url: str = DEFAULT_DB_URL
+    db_pool_size: int = 10  # PostgreSQL: most connections one process opens (docs/operations.md)
     host: str = "127.0.0.1"
     port: int = 8080
     hmac_window_seconds: int = 300
@@ -35,6 +37,11 @@ class Settings:
     expiry_sweep_seconds: float = 15.0
     default_provider: str = "simulator"
     simulator_routes: bool = False  # /_simulator/… (no auth, loopback only): demos and tests turn it on
+    workers: int = 1  # serve --workers: processes on one port (docs/operations.md#workers)
+    worker_id: int | None = None  # set in each worker process of serve --workers (1..workers)
+    tls_cert: str | None = None  # PEM certificate chain of --tls-cert (docs/operations.md, HTTPS)
+    tls_key: str | None = None  # PEM private key of --tls-key
+    trusted_proxies: tuple[str, ...] = ()  # --trusted-proxy: peers whose X-Forwarded-For/-Proto are believed
     encryption_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +49,9 @@ class Settings:
             raise SettingsError(
                 f"--db / {ENV_DB} must be sqlite:///path or postgresql://…, got {self.db_url!r}"
             )
+        if self.db_url.startswith("postgresql://") and not 1 <= self.db_pool_size <= 1000:
+            raise SettingsError(f"--db-pool-size must be 1–1000, got {self.db_pool_size}")
+        _check_workers(self.workers, self.db_url)
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be 0–65535, got {self.port}")
         limits = (self.rate_limit_per_minute, self.token_ttl_seconds, self.activation_limit_per_minute,
@@ -50,6 +60,14 @@ class Settings:
             raise SettingsError("rate limits and token_ttl_seconds must be positive")
         if self.encryption_key is not None:
             _check_key(self.encryption_key)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("--tls-cert and --tls-key go together: give both, or neither")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise SettingsError(f"--trusted-proxy takes an IP address or a network, got {proxy!r}") \
+                    from None
 
     @classmethod
     def load(cls, environ: Mapping[str, str], **options: Any) -> Settings:
@@ -65,6 +83,14 @@ class Settings:
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests use this)."""
         return replace(self, **changes)
+
+
+def _check_workers(workers: int, db_url: str) -> None:
+    if not 1 <= workers <= 64:
+        raise SettingsError(f"--workers must be 1–64, got {workers}")
+    if workers > 1 and db_url.startswith("sqlite:///") and (":memory:" in db_url or "mode=memory" in db_url):
+        raise SettingsError("--workers > 1 needs a database every worker can open: an in-memory SQLite "
+                            "database belongs to one process (use a file, or PostgreSQL)")
 
 
 def _check_key(key: bytes) -> None:

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sync.errors import BatchRejected, CloudUnreachable, TransientUploadError
 from sync.http import CloudReply, CloudSession, DeviceCredential
 from sync.models import BatchResponse
+from sync.tls import CloudTrust
 
 __all__ = ["BATCHES_PATH", "DeviceCredential", "SyncClient"]  # DeviceCredential: re-exported for old imports
 
@@ -43,9 +44,10 @@ class SyncClient:
 
     def __init__(self, base_url: str, credential: DeviceCredential, *, timeout: float = 30.0,
                  clock: Callable[[], float] = time.time,
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 session: aiohttp.ClientSession | None = None, trust: CloudTrust | None = None) -> None:
         self._credential = credential
-        self._cloud = CloudSession(base_url, credential, timeout_s=timeout, clock=clock, session=session)
+        self._cloud = CloudSession(base_url, credential, timeout_s=timeout, clock=clock, session=session,
+                                   trust=trust)
 
     @property
     def device_id(self) -> str:

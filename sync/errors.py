@@ -35,3 +35,18 @@ class BatchRejected(SyncError):
 
 class EnrollmentError(SyncError):
     """Activation with the cloud failed; the message is safe to show to a technician."""
+
+
+class CloudNotTrusted(CloudUnreachable):
+    """The cloud could not be verified, so nothing was sent (docs/sync-protocol.md, "Verifying the cloud").
+
+    `reason` is one of REASONS; the message says what to fix. A subclass of CloudUnreachable: no HTTP answer,
+    the items stay queued; it is never retried as plain HTTP or without verification.
+    """
+
+    REASONS = ("unknown_ca", "expired", "not_yet_valid", "wrong_host", "pin_mismatch", "untrusted",
+               "ca_file", "plain_http")
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason

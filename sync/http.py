@@ -3,6 +3,11 @@
 Every request to the cloud goes through `CloudSession.request`: it is HMAC-signed there, at send time, when a
 device credential is set (docs/sync-protocol.md), and network failures are translated there, once, into
 `CloudUnreachable`. What an HTTP status means is left to the caller (sync client, QR sales, enrollment).
+
+HTTPS is verified there too, always, by the session's `CloudTrust` (system CA store, or `[cloud] ca_file`, and
+`[cloud] pins`; docs/sync-protocol.md, "Verifying the cloud"): a certificate that does not verify is
+`CloudNotTrusted` with its reason, and http:// is refused unless the cloud is on loopback. There is no switch
+to turn verification off and no fallback to plain HTTP.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from yarl import URL
 
 from sync.errors import CloudUnreachable
 from sync.signing import authorization_header
+from sync.tls import CloudTrust, plain_http_refusal
 
 
 def network_error_text(err: BaseException, url: URL, timeout_s: float | None) -> str:
@@ -49,11 +55,13 @@ class DeviceCredential:
 
 @dataclass(frozen=True, slots=True)
 class CloudReply:
-    """What the callers need of an answer: the status, the raw Retry-After header and the raw body."""
+    """What the callers need of an answer: the status, the raw Retry-After header and the raw body (and the
+    Date header: doctor compares clocks with it)."""
 
     status: int
     retry_after: str | None
     body: bytes
+    date: str | None = None
 
 
 def encode_json(payload: Any) -> bytes:
@@ -67,14 +75,20 @@ class CloudSession:
     def __init__(self, base_url: str, credential: DeviceCredential | None = None, *,
                  timeout_s: float = 30.0, connect_timeout_s: float | None = None,
                  clock: Callable[[], float] = time.time,
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 session: aiohttp.ClientSession | None = None, trust: CloudTrust | None = None) -> None:
         self._base = base_url.rstrip("/")
+        self._trust = trust if trust is not None else CloudTrust()
         self._credential = credential
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._clock = clock
         self._session = session
         self._owns_session = session is None
+
+    @property
+    def trust(self) -> CloudTrust:
+        """What this session verifies the cloud with (and the last outcome)."""
+        return self._trust
 
     @property
     def credential(self) -> DeviceCredential | None:
@@ -86,12 +100,19 @@ class CloudSession:
                       timeout_s: float | None = None) -> CloudReply:
         """Send one request (signed now if `signed` and a credential is set); raise CloudUnreachable."""
         url = URL(self._base + path)
+        if (refused := plain_http_refusal(url)) is not None:
+            raise self._trust.failed(refused)
+        ssl_context = self._trust.ssl_context() if url.scheme == "https" else True
         headers = self._headers(method.upper(), url, body, idempotency_key, signed)
         session = self._session_for_request()
         try:
-            async with session.request(method.upper(), url, data=body, headers=headers,
+            async with session.request(method.upper(), url, data=body, headers=headers, ssl=ssl_context,
                                        timeout=self._timeout(timeout_s)) as resp:
-                return CloudReply(resp.status, resp.headers.get("Retry-After"), await resp.read())
+                return CloudReply(resp.status, resp.headers.get("Retry-After"), await resp.read(),
+                                  resp.headers.get("Date"))
+        except aiohttp.ClientConnectorCertificateError as err:
+            # Never retried without verification or over HTTP: the caller gets the reason and backs off.
+            raise self._trust.rejected(err.certificate_error, f"{url.host}:{url.port}") from err
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             total = self._timeout(timeout_s).total
             raise CloudUnreachable(f"network error: {network_error_text(err, url, total)}") from err

@@ -8,6 +8,7 @@ import pytest
 
 from tests import pgserver
 from tests.pgserver import PgServer
+from tests.support.pki import Pki, build_pki
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,3 +42,9 @@ def pg_server() -> Iterator[PgServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def test_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """CA, server certificates (good, wrong CA, expired, wrong host) and pins, generated once per session."""
+    return build_pki(tmp_path_factory.mktemp("pki"))

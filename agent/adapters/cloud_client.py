@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 
 from agent.domain.errors import AgentError, UpstreamUnavailable
-from sync.errors import CloudUnreachable
+from sync.errors import CloudNotTrusted, CloudUnreachable
 from sync.http import CloudSession, DeviceCredential, encode_json
+from sync.tls import CloudTrust
 
 CONNECT_TIMEOUT_S = 3.0  # fail fast at the till: a QR sale is waiting while we connect
 
@@ -30,9 +31,9 @@ class CloudClient:
     """Signed JSON requests to the cloud; network trouble and 5xx become UpstreamUnavailable."""
 
     def __init__(self, base_url: str, credentials: DeviceCredential, session: aiohttp.ClientSession,
-                 timeout_s: float) -> None:
+                 timeout_s: float, trust: CloudTrust | None = None) -> None:
         self._cloud = CloudSession(base_url, credentials, timeout_s=timeout_s,
-                                   connect_timeout_s=CONNECT_TIMEOUT_S, session=session)
+                                   connect_timeout_s=CONNECT_TIMEOUT_S, session=session, trust=trust)
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None,
                       idempotency_key: str | None = None) -> dict[str, Any]:
@@ -40,6 +41,10 @@ class CloudClient:
         raw = None if body is None else encode_json(body)
         try:
             reply = await self._cloud.request(method, path, body=raw, idempotency_key=idempotency_key)
+        except CloudNotTrusted as err:
+            raise UpstreamUnavailable(
+                "cloud_not_trusted", "QR payments are off: the payment cloud's certificate could not be "
+                f"verified ({err.reason}); see the status page. Take cash or card instead.") from err
         except CloudUnreachable as err:
             raise _unreachable() from err
         return _answer(reply.status, reply.body)

@@ -24,9 +24,10 @@ from agent.adapters.secrets import (
     new_admin_password,
 )
 from agent.adapters.store.views import unsynced_count
-from agent.settings import Settings
-from sync.errors import CloudUnreachable, EnrollmentError
+from agent.settings import Settings, cloud_trust
+from sync.errors import CloudNotTrusted, CloudUnreachable, EnrollmentError
 from sync.http import CloudSession, encode_json
+from sync.tls import CloudTrust
 
 ACTIVATE_PATH = "/v1/devices/activate"
 _MESSAGES = {
@@ -71,15 +72,19 @@ def _server_message(raw: bytes) -> str:
 
 
 async def activate(cloud_url: str, code: str, serial_number: str, model: str, *,
-                   timeout_s: float = 15.0, session: aiohttp.ClientSession | None = None) -> Activation:
+                   timeout_s: float = 15.0, session: aiohttp.ClientSession | None = None,
+                   trust: CloudTrust | None = None) -> Activation:
     """POST the code; return the credential or raise EnrollmentError with a message for a technician.
 
-    `session`: an aiohttp session to borrow (bench/fleet.py gives each virtual terminal its own)."""
+    `session`: an aiohttp session to borrow (bench/fleet.py gives each virtual terminal its own); `trust`:
+    how the cloud is verified (default: the system CA store; docs/sync-protocol.md, "Verifying the cloud")."""
     body = encode_json({"code": code.strip(), "serial_number": serial_number, "model": model})
     # Unsigned: the device has no credential yet; the one-time code authenticates it (docs/cloud-api.md).
     try:
-        async with CloudSession(cloud_url, timeout_s=timeout_s, session=session) as cloud:
+        async with CloudSession(cloud_url, timeout_s=timeout_s, session=session, trust=trust) as cloud:
             reply = await cloud.request("POST", ACTIVATE_PATH, body=body, signed=False)
+    except CloudNotTrusted as err:  # the code was never sent: it is still good once the trust is fixed
+        raise EnrollmentError(f"The cloud at {cloud_url} is not trusted, nothing was sent: {err}") from err
     except CloudUnreachable as err:
         raise EnrollmentError(f"Cannot reach the cloud at {cloud_url}: {type(err.__cause__).__name__}. "
                               "Check the URL and the network.") from err
@@ -97,9 +102,9 @@ async def activate(cloud_url: str, code: str, serial_number: str, model: str, *,
 
 
 async def enroll(store: SecretStore, cloud_url: str, code: str, serial_number: str,
-                 model: str) -> EnrollResult:
+                 model: str, *, trust: CloudTrust | None = None) -> EnrollResult:
     """Activate, then store the credential encrypted with a freshly hashed admin password."""
-    got = await activate(cloud_url, code, serial_number, model)
+    got = await activate(cloud_url, code, serial_number, model, trust=trust)
     password = new_admin_password()
     device = EnrolledDevice(
         device_id=got.device_id, api_key=got.api_key, secret_key=got.secret_key, merchant_id=got.merchant_id,
@@ -125,6 +130,8 @@ def add_enroll_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--serial", help="device serial number (default: [agent].serial from the config)")
     p.add_argument("--model", default="SmartPOS", help="device model (default SmartPOS)")
     p.add_argument("--force", action="store_true", help="re-enroll even with sales not yet synced")
+    p.add_argument("--ca-file", type=Path, help="PEM file of the CA that signed the cloud's certificate "
+                   "(a private PKI; default: [cloud] ca_file, else the system CA store)")
     return p
 
 
@@ -143,8 +150,9 @@ def run_enroll(args: argparse.Namespace, settings: Settings, env: dict[str, str]
     store = SecretStore(settings.agent.state_dir, credentials_dir_from(env))
     try:
         _guard_reenroll(store, settings.agent.db_path, args.force)
+        trust = cloud_trust(settings, ca_file=args.ca_file)
         result = asyncio.run(enroll(store, args.cloud, args.code, args.serial or settings.agent.serial,
-                                    args.model))
+                                    args.model, trust=trust))
     except (EnrollmentError, SecretStoreError, OSError) as err:
         print(json.dumps({"error": {"code": "enrollment_failed", "message": str(err)}}), file=sys.stderr)
         return 1

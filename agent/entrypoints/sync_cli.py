@@ -19,7 +19,7 @@ from agent.domain.money import format_money
 from agent.entrypoints.enroll import credentials_dir_from
 from agent.entrypoints.status import sync_lines
 from agent.services.sync import SyncService
-from agent.settings import Settings
+from agent.settings import Settings, cloud_trust
 
 CLI_TIMEOUT_S = 120.0
 
@@ -37,7 +37,7 @@ async def _sync_now_local(settings: Settings, credentials_dir: Path | None) -> d
         pass
     database = await AgentDatabase.open(settings.agent.db_path)
     found = resolve_credential(settings, credentials_dir)
-    service = SyncService.build(database, found, settings.cloud.timeout_s)
+    service = SyncService.build(database, found, settings.cloud.timeout_s, trust=cloud_trust(settings))
     try:
         return {"via": "cli", **await service.sync_now()}
     finally:

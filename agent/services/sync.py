@@ -25,6 +25,7 @@ from sync.clock import wall_clock_ms
 from sync.errors import BatchRejected, SyncError
 from sync.models import BatchResponse
 from sync.results import SyncResult
+from sync.tls import CloudTrust
 from sync.uploader import Uploader, UploaderConfig
 
 log = logging.getLogger(__name__)
@@ -94,14 +95,14 @@ class SyncService:
 
     @classmethod
     def build(cls, database: AgentDatabase, found: tuple[DeviceCredential, str] | str, timeout_s: float,
-              config: UploaderConfig | None = None) -> SyncService:
+              config: UploaderConfig | None = None, trust: CloudTrust | None = None) -> SyncService:
         """The service over an open database, for a credential and cloud URL (or the reason there is none)."""
         if isinstance(found, str):
             log.warning("sync disabled: %s", found)
             return cls(None, None, None, found)
         credential, url = found
         outbox = SqliteOutbox(database, credential.device_id)
-        client = SyncClient(url, credential, timeout=timeout_s)
+        client = SyncClient(url, credential, timeout=timeout_s, trust=trust)
         contact = Contact()
         uploader = Uploader(outbox, _TrackedSender(client, contact), credential.device_id, config)
         return cls(outbox, client, uploader, contact=contact)

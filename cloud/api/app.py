@@ -17,6 +17,7 @@ from cloud.api.ratelimit import PeerLimits, SharedLimiter, stale_windows
 from cloud.deps import Deps
 from cloud.service.handlers import expire_due, purge_idempotency
 from cloud.settings import Settings
+from cloud.tls import forwarded_middleware
 
 log = logging.getLogger("cloud.api")
 
@@ -74,7 +75,9 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, deps: Deps) -> web.Application:
     """Build the app; storage opens and the sweeper starts in cleanup_ctx, not here."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    # Behind a trusted TLS-terminating proxy, the client's address is taken from X-Forwarded-For first.
+    app = web.Application(middlewares=[*forwarded_middleware(settings), error_middleware],
+                          client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[DEPS] = deps
     app[PEER_LIMITS] = PeerLimits.shared(deps.limits, settings)
