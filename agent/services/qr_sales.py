@@ -187,8 +187,8 @@ class QrSales:
         try:
             intent = await cloud.request("POST", path, {"cancellation_reason": "abandoned"},
                                          f"{row.merchant_ref_id}:cancel")
-        except CloudRefused:
-            fresh = await self.get(row.local_id)  # paid or failed just before the cancel
+        except CloudRefused:  # e.g. 409 intent_already_paid: the cloud found it paid (docs/cloud-api.md)
+            fresh = await self.get(row.local_id)
             if fresh is not None and fresh["status"] in TERMINAL:
                 stored = await self._row("local_id", row.local_id)
                 assert stored is not None
@@ -263,5 +263,8 @@ def _reused(ref: str) -> SaleRefused:
 
 
 def _final(row: QrSale) -> SaleRefused:
+    if row.status == "succeeded":  # docs/local-web.md#other-json-routes
+        return SaleRefused("sale_final", "The customer already paid this QR sale: it is not cancelled.",
+                           status=409)
     return SaleRefused("sale_final", f"This QR sale is already {row.status}; it cannot be cancelled.",
                        status=409)

@@ -279,12 +279,13 @@
     provider_declined: "コードが拒否されました The code was declined",
   };
 
-  /* A QR sale that reached a final state: paid, failed or cancelled. */
-  function showQrResult(sale) {
+  /* A QR sale that reached a final state: paid, failed or cancelled (`stopped`: after "Stop waiting"). */
+  function showQrResult(sale, stopped) {
     const paid = sale.status === "succeeded";
     const title = paid ? "QR決済完了 Paid by QR"
       : sale.status === "failed" ? "QR決済失敗 QR payment failed" : "取消 Cancelled";
     const lines = [["r-title", title], ["r-line", `合計 Total ${MPAC.money(sale.amount, sale.currency)}`]];
+    if (paid && stopped) lines.push(["r-line", "お支払い済みのため取消できません Already paid: not cancelled"]);
     if (!paid && sale.failure_code) lines.push(["r-line", FAILURES[sale.failure_code] || sale.failure_code]);
     lines.push(["r-ref", `Ref ${sale.merchant_ref_id}`]);
     showResult(lines, paid, sale);
@@ -334,7 +335,8 @@
     startCpm(String(new FormData(form).get("customer_code") || "").trim());
   }
 
-  /* "Stop waiting": cancel the QR sale on the cloud, then show how it ended. */
+  /* "Stop waiting": cancel the QR sale on the cloud, then show how it ended. A sale the customer already
+     paid is shown paid, never cancelled (docs/local-web.md#other-json-routes). */
   async function stopWaiting() {
     const id = state.qrSale;
     if (state.poll) clearTimeout(state.poll);
@@ -347,14 +349,14 @@
     show("step-busy");
     const res = await MPAC.api("POST", `/api/sales/${encodeURIComponent(id)}/cancel`);
     if (res.ok && res.data) {
-      showQrResult(res.data);
+      showQrResult(res.data, true);
       return;
     }
     const code = res.data && res.data.error && res.data.error.code;
     if (code === "sale_final") {
       const now = await MPAC.api("GET", `/api/sales/${encodeURIComponent(id)}`);
       if (now.ok && now.data) {
-        showQrResult(now.data);
+        showQrResult(now.data, true);
         return;
       }
     }
