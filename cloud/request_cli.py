@@ -13,9 +13,11 @@ import json
 import sys
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 
 from sync.errors import CloudUnreachable
 from sync.http import CloudReply, CloudSession, DeviceCredential
+from sync.tls import CloudTrust
 
 ENV_URL, ENV_API_KEY, ENV_SECRET_KEY = "MPAC_PGW_URL", "MPAC_PGW_API_KEY", "MPAC_PGW_SECRET_KEY"
 TIMEOUT_S = 30.0
@@ -33,6 +35,8 @@ def add_request_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--api-key", help=f"default ${ENV_API_KEY}")
     p.add_argument("--secret-key", help=f"default ${ENV_SECRET_KEY} (never printed)")
     p.add_argument("--idempotency-key", help="Idempotency-Key of a POST (default: a fresh one)")
+    p.add_argument("--ca-file", type=Path, help="PEM file of the CA of the gateway's certificate (a private "
+                   "PKI such as the demo's; default: the system CA store)")
 
 
 def _body(args: argparse.Namespace) -> bytes | None:
@@ -45,7 +49,7 @@ def _body(args: argparse.Namespace) -> bytes | None:
 
 async def _send(args: argparse.Namespace, url: str, cred: DeviceCredential) -> CloudReply:
     key = args.idempotency_key or (f"cli-{uuid.uuid4()}" if args.method == "POST" else None)
-    async with CloudSession(url, cred, timeout_s=TIMEOUT_S) as session:
+    async with CloudSession(url, cred, timeout_s=TIMEOUT_S, trust=CloudTrust(args.ca_file)) as session:
         return await session.request(args.method, args.path, body=_body(args), idempotency_key=key)
 
 

@@ -54,10 +54,11 @@ def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
     context.set_ciphers(TLS12_CIPHERS)
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     context.set_alpn_protocols(["http/1.1"])
+    for option, path in (("--tls-cert", settings.tls_cert), ("--tls-key", settings.tls_key)):
+        if not Path(path).is_file():
+            raise SettingsError(f"{option}: no such file: {path}")
     try:
         context.load_cert_chain(Path(settings.tls_cert), Path(settings.tls_key))
-    except FileNotFoundError as err:
-        raise SettingsError(f"--tls-cert/--tls-key: no such file: {err.filename}") from None
     except (OSError, ssl.SSLError) as err:
         raise SettingsError(f"--tls-cert/--tls-key: cannot load the certificate and key "
                             f"({settings.tls_cert}, {settings.tls_key}): {err}") from None
