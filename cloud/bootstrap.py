@@ -13,6 +13,7 @@ from cloud.api.app import create_app
 from cloud.deps import Deps
 from cloud.domain.ports import Clock
 from cloud.infrastructure.crypto import SecretBox
+from cloud.infrastructure.providers.paypay import PayPayProvider
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 from cloud.infrastructure.sqlite.db import Database, sqlite_path
@@ -45,7 +46,7 @@ def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
     db = Database(path)
     box = SecretBox(encryption_key(settings, path))
     simulator = SimulatorProvider()
-    registry = Registry([simulator], default=settings.default_provider)
+    registry = Registry([simulator, PayPayProvider()], default=settings.default_provider)
     return Deps(
         db=db,
         uow=functools.partial(SqliteUnitOfWork, db),

@@ -25,10 +25,16 @@ Step = tuple[PaymentIntent, Transaction]
 PROVIDER_TIMEOUT_S = 2.0  # a status read must not hold a request for long (docs/cloud-api.md#qr-providers)
 
 
+async def _store_provider(store_id: str, tenants: TenantRepository) -> str | None:
+    """The provider the store was configured for most recently, if any (docs/providers.md#choosing)."""
+    configs = await tenants.list_provider_configs(store_id)
+    return max(configs, key=lambda c: c.updated_at).provider if configs else None
+
+
 async def _provider(
     intent: PaymentIntent, providers: ProviderRegistry, tenants: TenantRepository
 ) -> tuple[QRProvider, StoreProviderConfig | None]:
-    name = intent.provider or providers.default
+    name = intent.provider or await _store_provider(intent.store_id, tenants) or providers.default
     provider = providers.get(name)
     if provider is None:
         raise ProviderUnavailable(f"provider {name} is not configured on this gateway")

@@ -74,9 +74,11 @@ async def set_provider_config(
     cmd: c.SetProviderConfig, *, tenants: TenantRepository, providers: ProviderRegistry, clock: Clock
 ) -> StoreProviderConfig:
     """Encrypt and store the provider credentials of one store."""
-    if providers.get(cmd.provider) is None:
+    provider = providers.get(cmd.provider)
+    if provider is None:
         raise ValidationFailed(f"unknown provider {cmd.provider!r}; valid providers: "
                                f"{', '.join(providers.names())}", param="provider")
+    provider.check_credentials(cmd.credentials)  # docs/providers.md#config
     if await tenants.get_store(cmd.store_id) is None:
         raise NotFound(f"no store {cmd.store_id}", param="store")
     config = StoreProviderConfig(

@@ -66,10 +66,6 @@ class PayPayProvider:
         self._client = PayPayClient(policy or Policy(), epoch)
         self._epoch = epoch
 
-    async def close(self) -> None:
-        """Close the HTTP session."""
-        await self._client.close()
-
     def check_credentials(self, credentials: Mapping[str, str]) -> None:
         """ValidationFailed unless api_key, api_secret and base_url are there (docs/providers.md#config)."""
         parse_config(credentials)

@@ -82,20 +82,16 @@ class Policy:
 
 @dataclass(slots=True)
 class PayPayClient:
-    """Signed requests to the hosts of the configs it is given; one aiohttp session, opened on first use."""
+    """Signed requests to the hosts of the configs it is given.
+
+    A session per call: the provider lives in the registry with no lifecycle of its own to close a shared
+    one at (docs/providers.md#retries); a pooled session is a follow-up."""
 
     policy: Policy = field(default_factory=Policy)
     epoch: Callable[[], float] = time.time
     breaker_factory: Callable[[], Breaker] = Breaker
-    _session: aiohttp.ClientSession | None = None
     _breakers: dict[str, Breaker] = field(default_factory=dict)
     _in_flight: int = 0
-
-    async def close(self) -> None:
-        """Close the session (the next call opens a new one)."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def call(
         self, cfg: PayPayConfig, method: str, path: str, body: dict[str, Any] | None = None, *, retry: bool
@@ -152,8 +148,12 @@ class PayPayClient:
             headers["X-ASSUME-MERCHANT"] = cfg.merchant_id
         timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
         try:
-            async with self._open().request(method, cfg.base_url + path, data=raw, headers=headers,
-                                            timeout=timeout, allow_redirects=False) as resp:  # fmt: skip
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.request(
+                    method, cfg.base_url + path, data=raw, headers=headers, allow_redirects=False
+                ) as resp,
+            ):
                 status, payload, retry_after = resp.status, await resp.read(), resp.headers.get("Retry-After")
         except TimeoutError as err:
             raise Transient("provider_timeout", f"no answer within {cfg.timeout_seconds:g} s") from err
@@ -162,11 +162,6 @@ class PayPayClient:
         except aiohttp.ClientError as err:
             raise Transient("provider_unavailable", f"connection failed ({type(err).__name__})") from err
         return _decode(status, payload, retry_after)
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
 
 
 class _NotSent(Transient):

@@ -15,7 +15,7 @@ from cloud.domain.ports import ProviderStatus
 
 NAME = "paypay"
 CONTENT_TYPE = "application/json;charset=UTF-8"
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 5.0
 REQUIRED_KEYS = ("api_key", "api_secret", "base_url")
 OPTIONAL_KEYS = ("merchant_id", "timeout_seconds")
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from cloud.infrastructure.providers.paypay import auth
-from cloud.infrastructure.providers.paypay_sim.routes import Routes, answer
+from cloud.infrastructure.providers.paypay_sim.routes import JSON, MERCHANT, Routes, answer
 from cloud.infrastructure.providers.paypay_sim.state import Fault, Faults, Merchant, Payment, Refund
 from cloud.infrastructure.providers.paypay_sim.webhooks import WebhookSender
 
@@ -38,7 +38,7 @@ class PayPaySimulator:
         self.refunds: dict[str, Refund] = {}
         self.faults = Faults()
         self.latency_s = 0.0
-        self.requests: list[tuple[str, str, int]] = []  # (method, path, answered status) of /v2 calls
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every /v2 call, on arrival
         self.webhooks = WebhookSender(webhook_url, clock=clock)
         self._nonces: dict[tuple[str, str], float] = {}
         self._released = asyncio.Event()
@@ -82,7 +82,7 @@ class PayPaySimulator:
 
     def calls(self, method: str, path: str) -> int:
         """How many /v2 requests with this method and path prefix arrived (faulted ones included)."""
-        return sum(1 for m, p, _ in self.requests if m == method and p.startswith(path))
+        return sum(1 for m, p in self.requests if m == method and p.startswith(path))
 
     # --- state helpers for routes ----------------------------------------------------------------------
     def expire_due(self, payment: Payment) -> Payment:
@@ -109,21 +109,18 @@ class PayPaySimulator:
     async def _faults_mw(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/v2/"):
             return await handler(request)
+        self.requests.append((request.method, request.path))
         fault = self.faults.take(request.method, request.path)
         await self._pause(self.latency_s)
         if fault is not None and not fault.after:
             await self._pause(fault.delay_s)
             if fault.status is not None:
-                return self._logged(request, self._fault_answer(fault))
+                return self._fault_answer(fault)
         resp = await handler(request)
         if fault is not None and fault.after:
             await self._pause(fault.delay_s)
             if fault.status is not None:
-                return self._logged(request, self._fault_answer(fault))
-        return self._logged(request, resp)
-
-    def _logged(self, request: web.Request, resp: web.StreamResponse) -> web.StreamResponse:
-        self.requests.append((request.method, request.path, resp.status))
+                return self._fault_answer(fault)
         return resp
 
     @staticmethod
@@ -145,7 +142,7 @@ class PayPaySimulator:
             return answer(401, "UNAUTHORIZED", message=problem)
         if body:
             try:
-                request["json"] = json.loads(body)
+                request[JSON] = json.loads(body)
             except ValueError:
                 return answer(400, "INVALID_REQUEST_PARAMS", message="body is not JSON")
         return await handler(request)
@@ -168,5 +165,5 @@ class PayPaySimulator:
         if (parsed.api_key, parsed.nonce) in self._nonces:
             return "nonce already used"
         self._nonces[(parsed.api_key, parsed.nonce)] = now
-        request["merchant"] = merchant
+        request[MERCHANT] = merchant
         return None

@@ -6,10 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from cloud.infrastructure.providers.paypay_sim.state import Fault, Payment, Refund, cpm_outcome
+from cloud.infrastructure.providers.paypay_sim.state import Fault, Merchant, Payment, Refund, cpm_outcome
 
 if TYPE_CHECKING:
     from cloud.infrastructure.providers.paypay_sim.app import PayPaySimulator
+
+
+MERCHANT = web.RequestKey("merchant", Merchant)  # the caller, once its OPA-Auth header checked out
+JSON = web.RequestKey("json", object)  # the decoded body
 
 
 def answer(status: int, code: str, data: dict[str, Any] | None = None, message: str = "") -> web.Response:
@@ -20,7 +24,7 @@ def answer(status: int, code: str, data: dict[str, Any] | None = None, message: 
 
 def body(request: web.Request) -> dict[str, Any]:
     """The JSON object the auth middleware decoded ({} for none)."""
-    doc = request.get("json")
+    doc = request.get(JSON)
     return doc if isinstance(doc, dict) else {}
 
 
@@ -64,7 +68,7 @@ class Routes:
     def owned(self, request: web.Request, mpid: str, kind: str) -> Payment | None:
         """The caller's payment of that kind (expired when due), or None."""
         payment = self.sim.payments.get(mpid)
-        if payment is None or payment.kind != kind or payment.api_key != request["merchant"].api_key:
+        if payment is None or payment.kind != kind or payment.api_key != request[MERCHANT].api_key:
             return None
         return self.sim.expire_due(payment)
 
@@ -80,7 +84,7 @@ class Routes:
             return answer(400, "DUPLICATE_DYNAMIC_QR_REQUEST")
         expiry = doc.get("expiryDate")
         expires = expiry if type(expiry) is int else None
-        payment = Payment(mpid, "mpm", request["merchant"].api_key, *amount, int(self.sim.clock()),
+        payment = Payment(mpid, "mpm", request[MERCHANT].api_key, *amount, int(self.sim.clock()),
                           code_id=self.sim.new_code_id(), expires_at=expires)  # fmt: skip
         assert payment.code_id is not None
         self.sim.payments[mpid], self.sim.codes[payment.code_id] = payment, mpid
@@ -113,12 +117,12 @@ class Routes:
         if recorded is None:
             return answer(status, result)
         payment = Payment(
-            mpid, "cpm", request["merchant"].api_key, *amount, int(self.sim.clock()), status=recorded
+            mpid, "cpm", request[MERCHANT].api_key, *amount, int(self.sim.clock()), status=recorded
         )
         payment.accepted_at = payment.requested_at if recorded == "COMPLETED" else None
         self.sim.payments[mpid] = payment
         if recorded == "COMPLETED":
-            self.sim.webhooks.send(payment, request["merchant"])
+            self.sim.webhooks.send(payment, request[MERCHANT])
         return answer(status, result, payment.details())
 
     async def get_payment(self, request: web.Request) -> web.Response:
@@ -133,11 +137,11 @@ class Routes:
             return answer(404, "NO_SUCH_PAYMENT")
         if payment.status in ("CREATED", "COMPLETED"):  # the money goes back to the customer
             payment.status = "CANCELED"
-            self.sim.webhooks.send(payment, request["merchant"])
+            self.sim.webhooks.send(payment, request[MERCHANT])
         return answer(200, "SUCCESS")
 
     async def create_refund(self, request: web.Request) -> web.Response:
-        doc, merchant = body(request), request["merchant"]
+        doc, merchant = body(request), request[MERCHANT]
         refund_id, paypay_id, amount = doc.get("merchantRefundId"), doc.get("paymentId"), money(doc)
         if (
             not isinstance(refund_id, str)
