@@ -34,6 +34,7 @@ from cloud.domain.ports import StoredResponse, UnitOfWork
 from cloud.domain.tenants import Credential, Principal
 from cloud.service.handlers import reissue_token
 from cloud.settings import Settings
+from sync.telemetry import span
 
 M = TypeVar("M", bound=BaseModel)
 MAX_IDEMPOTENCY_KEY = 255
@@ -157,7 +158,8 @@ def endpoint(
             settings = request.app[SETTINGS]
             body = await read_body(request, max_body or settings.max_intent_body_bytes)
             key = _idempotency_key(request)
-            principal = await authenticate(request, body, token=token, idempotency_key=key)
+            with span("pgw.auth"):
+                principal = await authenticate(request, body, token=token, idempotency_key=key)
             await _rate_limit(request, principal)
             deps = request.app[DEPS]
             call = Call(request, body, principal, deps, settings, deps.uow())

@@ -12,8 +12,10 @@ from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
 from cloud.api.errors import ApiError
 from cloud.api.keys import DEPS
+from cloud.api.metrics import record_create
 from cloud.api.views import intent_json, issued_json
 from cloud.domain import commands as c
+from cloud.domain.errors import DomainError
 from cloud.domain.intent import CaptureMethod, MethodType, ProcessingMode, Status
 from cloud.service import handlers as h
 from cloud.service import payments as p
@@ -51,10 +53,15 @@ async def create_intent(call: Call) -> Reply:
         metadata=body.metadata,
     )
     d = call.deps
-    issued = await h.create_payment_intent(
-        cmd, call.credential(), uow=call.uow, tenants=d.tenants, clock=d.clock,
-        token_ttl=call.settings.token_ttl_seconds,
-    )  # fmt: skip
+    try:
+        issued = await h.create_payment_intent(
+            cmd, call.credential(), uow=call.uow, tenants=d.tenants, clock=d.clock,
+            token_ttl=call.settings.token_ttl_seconds,
+        )  # fmt: skip
+    except DomainError as err:
+        record_create(body.processing_mode, err.code)
+        raise
+    record_create(body.processing_mode, "created")
     return Reply(201, issued_json(issued), token_intent=issued.intent.id)
 
 

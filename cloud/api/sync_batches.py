@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from aiohttp import web
 from pydantic import ValidationError
 
 from cloud.api.bodies import Path, load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
 from cloud.api.errors import ApiError, from_validation
+from cloud.api.metrics import record_items
 from cloud.domain.sync import SyncRace
 from cloud.service.sync_batches import ingest_batch
 from sync.models import SyncBatchEnvelope
+from sync.telemetry import span
 from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
 
 
@@ -43,8 +47,11 @@ async def post_batch(call: Call) -> Reply:
     envelope = _envelope(call.body)
     d = call.deps
     try:
-        reply = await ingest_batch(envelope, call.credential(), uow=call.uow, tenants=d.tenants,
-                                   clock=d.clock)  # fmt: skip
+        with span("pgw.sync.ingest", {"mpac.device.id": envelope.device_id,
+                                      "mpac.sync.batch.items": len(envelope.items)}):
+            reply = await ingest_batch(envelope, call.credential(), uow=call.uow, tenants=d.tenants,
+                                       clock=d.clock)  # fmt: skip
+            record_items(Counter(str(r.get("status")) for r in reply.results))
     except SyncRace as err:
         raise ApiError(503, "sync_contention", "concurrent batches kept colliding; retry",
                        type_="api_error", headers={"Retry-After": "1"}) from err  # fmt: skip

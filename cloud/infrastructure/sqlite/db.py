@@ -21,9 +21,11 @@ import aiosqlite
 
 from cloud.domain.errors import Conflict, StorageUnavailable, ValidationFailed
 from sync.sqlite import GroupCommitWriter, WriterStopped, connect_reader, package_migrations
+from sync.telemetry import span
 
 MAX_GROUP = 128
 UNITS = "units"  # the writer's batch kind: a list of Stmt units, run by run_units
+_DB_SPAN = {"db.system.name": "sqlite"}  # no statement text: docs/observability.md
 _TARGET_RE = re.compile(
     r"^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|REPLACE\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)"
     r"\s+\"?(\w+)",
@@ -152,7 +154,8 @@ class Database:
         """Rows of a read on the reader (sees committed data only)."""
         assert self._reader is not None, "Database.open() first"
         try:
-            return list(await self._reader.execute_fetchall(sql, params))
+            with span("db.read", _DB_SPAN):
+                return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.OperationalError as err:
             raise StorageUnavailable(f"the database refused the read: {type(err).__name__}") from err
 
@@ -164,7 +167,8 @@ class Database:
     async def write(self, stmts: Sequence[Stmt]) -> None:
         """Run the statements as one atomic unit; returns after the COMMIT that made them durable."""
         try:
-            await self.writer.submit(UNITS, stmts)
+            with span("db.write", {**_DB_SPAN, "mpac.db.statements": len(stmts)}):
+                await self.writer.submit(UNITS, stmts)
         except WriterStopped as err:  # closed, or closing (shutdown): the caller may retry elsewhere
             raise StorageUnavailable("the database is closed") from err
 

@@ -1,0 +1,161 @@
+"""OpenTelemetry end to end (docs/observability.md): a real agent and a real cloud export to a loopback OTLP
+receiver; a dead or hanging collector never stops a sale."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sync.telemetry import instance_id
+from sync.testing.otlp import OtlpReceiver, hanging_collector, running_receiver
+from sync.testing.processes import CloudProcess, provision_real_device
+from tests.e2e.agent.process import AgentProcess, closed_port
+
+SERIAL = "OTEL-1"
+WAIT_S = 60.0  # an upper bound on waiting for exports, not a measured duration
+
+
+def cash_sale(agent: AgentProcess, ref: str) -> tuple[int, dict[str, object]]:
+    """One cash sale through the agent's local API."""
+    sale = {"amount": 1200, "currency": "JPY", "payment_method": "cash", "cash_received": 2000,
+            "merchant_ref_id": ref}
+    status, body = agent.call("POST", "/api/sales", sale)
+    return status, body
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    """Wait for exports to arrive (polling); fail with `what` if they never do."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while not check():
+        if loop.time() > deadline:
+            pytest.fail(f"never received: {what}")
+        await asyncio.sleep(0.2)
+
+
+def otel_env(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point every process started from here at `endpoint`, with short export intervals."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "500")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+    monkeypatch.setenv("OTEL_BLRP_SCHEDULE_DELAY", "200")
+    monkeypatch.setenv("MPAC_ENVIRONMENT", "e2e")
+
+
+class TestOneSaleOneTrace:
+    async def test_sale_synced_to_cloud_is_traced_and_measured(self, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+        """A cash sale on a real agent, synced to a real cloud, arrives as linked spans of both services,
+        with their resources, and with the agent's and the cloud's metrics."""
+        receiver = OtlpReceiver()
+        async with running_receiver(receiver) as endpoint:
+            otel_env(monkeypatch, endpoint)
+            cloud = CloudProcess("real", tmp_path)
+            await cloud.start()
+            try:
+                cred = await provision_real_device(cloud, SERIAL)
+                overrides = {"agent": {"serial": SERIAL},
+                             "cloud": {"url": cloud.url, "device_id": cred.device_id, "api_key": cred.api_key,
+                                       "secret_key": cred.secret_key}}
+                agent = await asyncio.to_thread(AgentProcess.start, tmp_path / "agent", overrides)
+                try:
+                    status, sale = await asyncio.to_thread(cash_sale, agent, "otel-sale-1")
+                    assert status == 201, sale
+                    await until(lambda: bool(receiver.named("pgw.sync.ingest", "mpac-pgw")), "ingest span")
+                    await until(lambda: _acked(receiver), "the agent's acked-items metric")
+                    await until(lambda: bool(receiver.metric("mpac.pgw.sync.items", "mpac-pgw")),
+                                "the cloud's ingest-items metric")
+                finally:
+                    await asyncio.to_thread(agent.stop)
+            finally:
+                await cloud.stop()
+        _check_trace(receiver, cred.device_id)
+        _check_metrics(receiver)
+
+    async def test_no_endpoint_no_export(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without OTEL_EXPORTER_OTLP_ENDPOINT a sale works and no sale keeps a trace context."""
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+        agent = await asyncio.to_thread(AgentProcess.start, tmp_path / "agent", None)
+        try:
+            status, _sale = await asyncio.to_thread(cash_sale, agent, "plain-1")
+        finally:
+            await asyncio.to_thread(agent.stop)
+        assert status == 201
+        assert _stored_trace_contexts(tmp_path / "agent" / "state") == [None]
+
+
+def _acked(receiver: OtlpReceiver) -> bool:
+    return any(p.attributes.get("outcome") == "acked" and p.value >= 1
+               for p in receiver.metric("mpac.sync.items", "mpac-agent"))
+
+
+def _check_trace(receiver: OtlpReceiver, device_id: str) -> None:
+    assert {"mpac-agent", "mpac-pgw"} <= receiver.services()
+    server = receiver.named("POST /api/sales", "mpac-agent")
+    commit = receiver.named("sale.commit", "mpac-agent")
+    assert server and commit
+    sale_trace = commit[0].trace_id
+    assert sale_trace == server[0].trace_id  # the request and its durable commit: one trace
+    assert receiver.named("sale.create", "mpac-agent")[0].trace_id == sale_trace
+    batches = [s for s in receiver.named("sync.batch.upload", "mpac-agent") if s.links]
+    assert batches, "no batch span links to a sale"
+    batch = batches[0]
+    assert sale_trace in {trace for trace, _span in batch.links}  # the batch links to the sale it carried
+    assert batch.attributes["mpac.device.id"] == device_id
+    ingest = receiver.named("pgw.sync.ingest", "mpac-pgw")[0]
+    assert ingest.trace_id == batch.trace_id  # traceparent carried from agent to cloud
+    cloud_trace = {s.name for s in receiver.spans if s.trace_id == batch.trace_id
+                   and s.resource.get("service.name") == "mpac-pgw"}
+    assert {"POST /v1/sync/batches", "pgw.auth", "pgw.sync.ingest", "db.write"} <= cloud_trace
+    agent_res = commit[0].resource
+    assert agent_res["service.instance.id"] == instance_id(SERIAL)
+    assert agent_res["deployment.environment.name"] == "e2e"
+    assert agent_res["service.version"] and agent_res["mpac.device.serial"] == SERIAL
+    cloud_res = ingest.resource
+    assert cloud_res["service.instance.id"] not in ("", None, agent_res["service.instance.id"])
+    assert cloud_res["deployment.environment.name"] == "e2e"
+
+
+def _check_metrics(receiver: OtlpReceiver) -> None:
+    for service in ("mpac-agent", "mpac-pgw"):
+        assert receiver.metric("http.server.request.duration", service), service
+    assert receiver.metric("http.client.request.duration", "mpac-agent")
+    depth = receiver.metric("mpac.agent.sync.queue.depth", "mpac-agent")
+    assert depth and all(0 <= p.value <= 1 for p in depth)
+    assert all(p.value >= 0 for p in receiver.metric("mpac.agent.sync.oldest_pending.age"))
+    assert all(p.value == 1 for p in receiver.metric("mpac.sync.batch.size", "mpac-agent"))  # one histogram
+    assert receiver.metric("mpac.sync.batch.duration", "mpac-agent")
+    assert all(p.value == 0 for p in receiver.metric("mpac.agent.print.jobs.held"))
+    offsets = receiver.metric("mpac.agent.clock.offset")
+    assert all(abs(p.value) < 60 for p in offsets)  # same machine: the clocks agree
+    items = receiver.metric("mpac.pgw.sync.items", "mpac-pgw")
+    assert max(p.value for p in items if p.attributes["status"] == "accepted") == 1
+
+
+def _stored_trace_contexts(state: Path) -> list[str | None]:
+    import sqlite3  # noqa: PLC0415 -- only this check reads the agent's database directly
+
+    with sqlite3.connect(state / "agent.sqlite3") as conn:
+        return [r[0] for r in conn.execute("SELECT trace_context FROM sales")]
+
+
+class TestCollectorTrouble:
+    @pytest.mark.parametrize("trouble", ["down", "hanging"])
+    async def test_sales_go_on(self, trouble: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With the collector's port closed, or accepting and never answering, every sale is recorded and
+        the agent still stops cleanly."""
+        async with hanging_collector() as hanging:
+            endpoint = hanging if trouble == "hanging" else f"http://127.0.0.1:{closed_port()}"
+            otel_env(monkeypatch, endpoint)
+            agent = await asyncio.to_thread(AgentProcess.start, tmp_path / "agent", None)
+            try:
+                answers = [await asyncio.to_thread(cash_sale, agent, f"{trouble}-{n}") for n in range(30)]
+            finally:
+                await asyncio.to_thread(agent.stop)
+        assert [status for status, _body in answers] == [201] * 30
+        assert agent.proc.returncode == 0
+        assert all(tp and tp.startswith("00-") for tp in _stored_trace_contexts(tmp_path / "agent" / "state"))
