@@ -29,8 +29,14 @@ class PayPay:
 
     def config(self, **extra: str) -> StoreProviderConfig:
         """A StoreProviderConfig for the simulator (extra credential keys override)."""
-        creds = {"api_key": PP_KEY, "api_secret": PP_SECRET, "base_url": self.url, "merchant_id": PP_MERCHANT,
-                 "timeout_seconds": TIMEOUT_S, **extra}  # fmt: skip
+        creds = {
+            "api_key": PP_KEY,
+            "api_secret": PP_SECRET,
+            "base_url": self.url,
+            "merchant_id": PP_MERCHANT,
+            "timeout_seconds": TIMEOUT_S,
+            **extra,
+        }
         return StoreProviderConfig("spc_test", "str_test", "paypay", creds, time.time())
 
 
@@ -59,6 +65,16 @@ def intent(
 ) -> PaymentIntent:
     """A fresh intent as the service would hand it to the provider."""
     now = time.time()
-    return PaymentIntent(id=new_id(PAYMENT_INTENT), partner_id="cp_1", merchant_id="mer_1", store_id="str_1",
-                         store_code="store_001", amount=amount, currency="JPY", payment_method_types=(method,),
-                         merchant_ref_id=f"order-{now}", created_at=now, expires_at=now + expires_in)  # fmt: skip
+    return PaymentIntent(
+        id=new_id(PAYMENT_INTENT),
+        partner_id="cp_1",
+        merchant_id="mer_1",
+        store_id="str_1",
+        store_code="store_001",
+        amount=amount,
+        currency="JPY",
+        payment_method_types=(method,),
+        merchant_ref_id=f"order-{now}",
+        created_at=now,
+        expires_at=now + expires_in,
+    )

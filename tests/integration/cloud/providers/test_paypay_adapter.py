@@ -35,8 +35,11 @@ def independent_header(method: str, path: str, body: bytes, nonce: str, epoch: i
 
 class TestSignatureAtTheSimulator:
     async def post(self, paypay: PayPay, header: str, body: bytes) -> tuple[int, dict[str, object]]:
-        headers = {"Authorization": header, "Content-Type": "application/json;charset=UTF-8",
-                   "X-ASSUME-MERCHANT": PP_MERCHANT}  # fmt: skip
+        headers = {
+            "Authorization": header,
+            "Content-Type": "application/json;charset=UTF-8",
+            "X-ASSUME-MERCHANT": PP_MERCHANT,
+        }
         async with (
             aiohttp.ClientSession() as s,
             s.post(paypay.url + "/v2/codes", data=body, headers=headers) as r,
@@ -44,8 +47,13 @@ class TestSignatureAtTheSimulator:
             return r.status, await r.json()
 
     def body(self) -> bytes:
-        return json.dumps({"merchantPaymentId": "pi_vector", "amount": {"amount": 500, "currency": "JPY"},
-                           "codeType": "ORDER_QR"}).encode()  # fmt: skip
+        return json.dumps(
+            {
+                "merchantPaymentId": "pi_vector",
+                "amount": {"amount": 500, "currency": "JPY"},
+                "codeType": "ORDER_QR",
+            }
+        ).encode()
 
     async def test_independent_vector_is_accepted_once(self, paypay: PayPay) -> None:
         """A header computed by hand is accepted; the same nonce again is refused."""
@@ -65,8 +73,9 @@ class TestSignatureAtTheSimulator:
         assert status == 401
         assert "pi_vector" not in paypay.sim.payments
 
-    async def test_wrong_secret_from_the_adapter_is_a_provider_error(self, paypay: PayPay,
-                                                                     provider: PayPayProvider) -> None:  # fmt: skip
+    async def test_wrong_secret_from_the_adapter_is_a_provider_error(
+        self, paypay: PayPay, provider: PayPayProvider
+    ) -> None:
         """A store configured with a wrong secret gets 502-class ProviderError, not a retry storm."""
         with pytest.raises(ProviderError, match="UNAUTHORIZED"):
             await provider.create_mpm(intent(), paypay.config(api_secret="wrong"))
@@ -75,7 +84,7 @@ class TestSignatureAtTheSimulator:
 
 class TestMpm:
     async def test_code_then_paid(self, paypay: PayPay, provider: PayPayProvider) -> None:
-        """POST /v2/codes gives the QR URL; the status reads pending, then succeeded once the customer paid."""
+        """POST /v2/codes gives the QR URL; the status reads pending, then succeeded once paid."""
         pi, config = intent(), paypay.config()
         made = await provider.create_mpm(pi, config)
         assert made.status is ProviderStatus.PENDING and made.qr_content == paypay.sim.payments[pi.id].url
@@ -99,11 +108,15 @@ class TestMpm:
         await provider.create_mpm(intent(), paypay.config())
         assert paypay.sim.calls("POST", "/v2/codes") == 3
 
-    async def test_persistent_5xx_429_and_timeouts_are_unavailable(self, paypay: PayPay,
-                                                                  provider: PayPayProvider) -> None:  # fmt: skip
+    async def test_persistent_5xx_429_and_timeouts_are_unavailable(
+        self, paypay: PayPay, provider: PayPayProvider
+    ) -> None:
         """After the bounded retries each gives ProviderUnavailable with its own code."""
-        for fault, code in ((Fault(status=503), "provider_unavailable"), (Fault(status=429), "provider_rate_limited"),
-                            (Fault(delay_s=5), "provider_timeout")):  # fmt: skip
+        for fault, code in (
+            (Fault(status=503), "provider_unavailable"),
+            (Fault(status=429), "provider_rate_limited"),
+            (Fault(delay_s=5), "provider_timeout"),
+        ):
             paypay.sim.faults.clear()
             paypay.sim.inject(fault, times=FAST.attempts)
             with pytest.raises(ProviderUnavailable) as caught:
@@ -144,17 +157,20 @@ class TestCpm:
     async def test_valid_invalid_declined_and_confirming_codes(
         self, paypay: PayPay, provider: PayPayProvider
     ) -> None:
-        """A valid code is paid, a malformed one is provider_invalid_code, a poor wallet declined, one that needs
-        the customer's confirmation pending."""
+        """Valid: paid; malformed: provider_invalid_code; poor wallet: declined; needs confirming: pending."""
         config = paypay.config()
-        cases = {VALID_CODE: (ProviderStatus.SUCCEEDED, None), "garbage": (ProviderStatus.FAILED, "provider_invalid_code"),
-                 DECLINED_CODE: (ProviderStatus.FAILED, "provider_declined"), CONFIRM_CODE: (ProviderStatus.PENDING, None)}  # fmt: skip
+        cases = {
+            VALID_CODE: (ProviderStatus.SUCCEEDED, None),
+            "garbage": (ProviderStatus.FAILED, "provider_invalid_code"),
+            DECLINED_CODE: (ProviderStatus.FAILED, "provider_declined"),
+            CONFIRM_CODE: (ProviderStatus.PENDING, None),
+        }
         for code, expected in cases.items():
             got = await provider.charge_cpm(intent(method=MethodType.QR_CPM), code, config)
             assert (got.status, got.failure_code) == expected, code
 
     async def test_create_is_not_repeated_on_5xx(self, paypay: PayPay, provider: PayPayProvider) -> None:
-        """A 500 before PayPay acted: one create, the read-back finds nothing, the caller may confirm again."""
+        """A 500 before PayPay acted: one create, the read-back finds nothing; confirm may be repeated."""
         paypay.sim.inject(Fault("POST", "/v2/payments", status=500))
         pi = intent(method=MethodType.QR_CPM)
         with pytest.raises(ProviderUnavailable):

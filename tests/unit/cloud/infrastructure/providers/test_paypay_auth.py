@@ -31,14 +31,30 @@ def by_hand(method: str, resource: str, nonce: str, epoch: int, body: bytes | No
 class TestSign:
     def test_post_matches_the_hand_computed_vector(self) -> None:
         """A POST with a JSON body signs exactly as the recipe says."""
-        made = auth.sign(KEY, SECRET, method="POST", resource="/v2/codes", body=BODY, content_type=CT,
-                         epoch=1702123456, nonce="ab12cd34")  # fmt: skip
+        made = auth.sign(
+            KEY,
+            SECRET,
+            method="POST",
+            resource="/v2/codes",
+            body=BODY,
+            content_type=CT,
+            epoch=1702123456,
+            nonce="ab12cd34",
+        )
         assert made == by_hand("POST", "/v2/codes", "ab12cd34", 1702123456, BODY)
 
     def test_get_without_body_hashes_as_empty(self) -> None:
         """No body: content type and hash are both the word "empty"."""
-        made = auth.sign(KEY, SECRET, method="GET", resource="/v2/payments/pi_1", body=None, content_type=CT,
-                         epoch=1702123456, nonce="00ff00ff")  # fmt: skip
+        made = auth.sign(
+            KEY,
+            SECRET,
+            method="GET",
+            resource="/v2/payments/pi_1",
+            body=None,
+            content_type=CT,
+            epoch=1702123456,
+            nonce="00ff00ff",
+        )
         assert made == by_hand("GET", "/v2/payments/pi_1", "00ff00ff", 1702123456, None)
         assert made.endswith(":empty")
 
@@ -64,8 +80,9 @@ class TestVerify:
     def test_refuses_a_changed_body(self) -> None:
         """One changed byte of the body fails the check."""
         changed = BODY.replace(b"1200", b"1201")
-        assert not auth.verify(self.header(), SECRET, method="POST", resource="/v2/codes", body=changed,
-                               content_type=CT)  # fmt: skip
+        assert not auth.verify(
+            self.header(), SECRET, method="POST", resource="/v2/codes", body=changed, content_type=CT
+        )
 
     def test_refuses_another_secret_method_or_path(self) -> None:
         """The secret, the method and the path are all covered."""

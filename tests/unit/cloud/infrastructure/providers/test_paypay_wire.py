@@ -42,12 +42,16 @@ class TestConfig:
 class TestStatuses:
     @pytest.mark.parametrize(
         ("paypay", "ours", "failure"),
-        [("CREATED", ProviderStatus.PENDING, None), ("AUTHORIZED", ProviderStatus.PENDING, None),
-         ("COMPLETED", ProviderStatus.SUCCEEDED, None), ("REFUNDED", ProviderStatus.SUCCEEDED, None),
-         ("FAILED", ProviderStatus.FAILED, "provider_declined"),
-         ("CANCELED", ProviderStatus.FAILED, "provider_cancelled"),
-         ("EXPIRED", ProviderStatus.FAILED, "provider_expired")],
-    )  # fmt: skip
+        [
+            ("CREATED", ProviderStatus.PENDING, None),
+            ("AUTHORIZED", ProviderStatus.PENDING, None),
+            ("COMPLETED", ProviderStatus.SUCCEEDED, None),
+            ("REFUNDED", ProviderStatus.SUCCEEDED, None),
+            ("FAILED", ProviderStatus.FAILED, "provider_declined"),
+            ("CANCELED", ProviderStatus.FAILED, "provider_cancelled"),
+            ("EXPIRED", ProviderStatus.FAILED, "provider_expired"),
+        ],
+    )
     def test_table(self, paypay: str, ours: ProviderStatus, failure: str | None) -> None:
         """Each PayPay status maps onto ours through the one table."""
         assert wire.status_of(paypay) == (ours, failure)
@@ -66,11 +70,15 @@ class TestReference:
         assert wire.Reference.parse("simqr_123") is None
 
 
-def signed_webhook(state: str = "COMPLETED", secret: str = "s1", epoch: int = 1000) -> tuple[str, bytes]:
-    body = json.dumps({"notification_type": "Transaction", "merchant_order_id": "pi_1", "order_id": "p1",
-                       "state": state}).encode()  # fmt: skip
-    header = auth.sign("k1", secret, method="POST", resource="/hook", body=body, content_type=wire.CONTENT_TYPE,
-                       epoch=epoch)  # fmt: skip
+def signed_webhook(
+    state: str = "COMPLETED", secret: str = CREDS["api_secret"], epoch: int = 1000
+) -> tuple[str, bytes]:
+    body = json.dumps(
+        {"notification_type": "Transaction", "merchant_order_id": "pi_1", "order_id": "p1", "state": state}
+    ).encode()
+    header = auth.sign(
+        "k1", secret, method="POST", resource="/hook", body=body, content_type=wire.CONTENT_TYPE, epoch=epoch
+    )
     return header, body
 
 
@@ -78,8 +86,14 @@ class TestWebhook:
     def test_signed_notification_reads(self) -> None:
         """A notification signed with the store's key is verified and read."""
         header, body = signed_webhook()
-        event = read_webhook(CONFIG, authorization=header, resource="/hook", body=body,
-                             content_type=wire.CONTENT_TYPE, now=1010)  # fmt: skip
+        event = read_webhook(
+            CONFIG,
+            authorization=header,
+            resource="/hook",
+            body=body,
+            content_type=wire.CONTENT_TYPE,
+            now=1010,
+        )
         assert event is not None
         assert (event.merchant_payment_id, event.status) == ("pi_1", ProviderStatus.SUCCEEDED)
 
@@ -87,11 +101,18 @@ class TestWebhook:
         """Another body, an old epoch, another secret or another path fail the check."""
         header, body = signed_webhook()
         kwargs = {"resource": "/hook", "content_type": wire.CONTENT_TYPE}
-        assert not verify_webhook(CONFIG, authorization=header, body=body.replace(b"pi_1", b"pi_2"), now=1000,
-                                  **kwargs)  # fmt: skip
+        assert not verify_webhook(
+            CONFIG, authorization=header, body=body.replace(b"pi_1", b"pi_2"), now=1000, **kwargs
+        )
         assert not verify_webhook(CONFIG, authorization=header, body=body, now=1000 + 301, **kwargs)
         other, body2 = signed_webhook(secret="not-the-store-secret")
         assert not verify_webhook(CONFIG, authorization=other, body=body2, now=1000, **kwargs)
-        assert not verify_webhook(CONFIG, authorization=header, body=body, now=1000, resource="/other",
-                                  content_type=wire.CONTENT_TYPE)  # fmt: skip
+        assert not verify_webhook(
+            CONFIG,
+            authorization=header,
+            body=body,
+            now=1000,
+            resource="/other",
+            content_type=wire.CONTENT_TYPE,
+        )
         assert not verify_webhook(CONFIG, authorization=None, body=body, now=1000, **kwargs)
