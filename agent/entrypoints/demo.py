@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from agent.entrypoints.demo_control import USAGE, UnknownCommand, apply_command, start_control, stop_control
 from drivers.simulators.rig import SimulatorRig, start_simulators
+from sync.testing.pki import LOOPBACK_NAMES, write_demo_pki
 
 READY_TIMEOUT_S = 30.0
 _URL_RE = re.compile(r"(https?://\S+)")
@@ -121,6 +122,17 @@ class Demo:
         self.cloud_db = f"sqlite:///{state / 'pgw.sqlite3'}"
         self.config = state / "agent.toml"
         self.record = state / "demo.json"
+        self.ca_file = state / "tls" / "ca.pem"
+
+    def tls_files(self) -> tuple[Path, Path]:
+        """The throwaway CA and the cloud's certificate (docs/operations.md, "Certificates"), made on the
+        first run with `cryptography` and kept in the state directory: the enrolled agent trusts this CA."""
+        tls = self.state / "tls"
+        cert, key = tls / "server.pem", tls / "server.key"
+        if not (self.ca_file.is_file() and cert.is_file() and key.is_file()):
+            extra = () if self.host in (*LOOPBACK_NAMES, "0.0.0.0", "::") else (self.host,)  # noqa: S104
+            write_demo_pki(tls, (*LOOPBACK_NAMES, *extra))
+        return cert, key
 
     def _pgw(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "cloud.cli", *args]
@@ -152,8 +164,10 @@ class Demo:
         earlier = urlsplit(str(record.get("cloud_url", ""))).port
         if self.cloud_port == 0 and earlier:
             ports.insert(0, earlier)
+        cert, key = self.tls_files()
         for port in ports:
             argv = self._pgw("serve", "--host", self.host, "--port", str(port), "--db", self.cloud_db,
+                             "--tls-cert", str(cert), "--tls-key", str(key),
                              "--simulator-routes")  # the demo settles its QR codes through them
             try:
                 return await spawn("mpac-pgw", argv, self.state / "pgw.log", ready="listening")
@@ -187,6 +201,7 @@ class Demo:
         lines = [
             "[agent]", f"state_dir = {json.dumps(str(self.state / 'agent'))}", 'serial = "DEMO-0001"', "",
             "[web]", f"host = {json.dumps(self.host)}", f"port = {self.agent_port}", "",
+            "[cloud]", f"ca_file = {json.dumps(str(self.ca_file))}", "",
             "[store]", 'name = "MPAC デモ店"', "",
         ]
         for name, table in rig.devices_config().items():
@@ -201,7 +216,7 @@ class Demo:
             return record
         code = await run_json(self._pgw("admin", "activation-code", "--store", record["store_id"],
                                         "--db", self.cloud_db))
-        enrolled = await run_json(self._agent("enroll", "--cloud", cloud_url,
+        enrolled = await run_json(self._agent("enroll", "--cloud", cloud_url, "--ca-file", str(self.ca_file),
                                               "--code", code["activation_code"],
                                               "--config", str(self.config)))
         record.update(device_id=enrolled["device_id"], cloud_url=cloud_url,
@@ -216,14 +231,15 @@ def pgw_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cloud"]
 
 
-def api_example(cloud_url: str, record: dict[str, Any]) -> str | None:
+def api_example(cloud_url: str, record: dict[str, Any], ca_file: Path) -> str | None:
     """A ready-to-paste signed create (a fresh merchant_ref_id each run); None without the demo's secret."""
     if not record.get("secret_key"):
         return None
     body = json.dumps({"amount": 1200, "currency": "JPY", "merchant_ref_id": f"demo-{secrets.token_hex(4)}",
                        "merchant_store_id": STORE_CODE, "payment_method_types": ["qr_mpm"]},
                       separators=(",", ":"))  # fmt: skip
-    argv = [*pgw_command(), "request", "--url", cloud_url, "--api-key", record["api_key"],
+    argv = [*pgw_command(), "request", "--url", cloud_url, "--ca-file", str(ca_file), "--api-key",
+            record["api_key"],
             "--secret-key", record["secret_key"], "POST", "/v1/payment_intents", body]
     return shlex.join(argv)
 
@@ -232,7 +248,7 @@ def banner(cloud: Child, agent: Child, record: dict[str, Any], demo: Demo, rig: 
            interactive: bool) -> str:
     """What the newcomer sees: the two URLs first, then where everything is and how to drive it."""
     devices = rig.devices_config()
-    example = api_example(cloud.url, record)
+    example = api_example(cloud.url, record, demo.ca_file)
     control = shlex.join([sys.executable, "-m", "agent", "demo-control", "--state-dir", str(demo.state)])
     lines = [
         "",
@@ -240,6 +256,7 @@ def banner(cloud: Child, agent: Child, record: dict[str, Any], demo: Demo, rig: 
         f"  Cashier screen : {agent.url}/",
         f"  Status page    : {agent.url}/status",
         f"  Cloud (pgw)    : {cloud.url}  (health: {cloud.url}/health, API: {cloud.url}/openapi.json)",
+        f"  Cloud CA       : {demo.ca_file}  (a throwaway CA: curl --cacert it, or trust it in a browser)",
         f"  Admin password : {record.get('admin_password', '?')}  (for admin actions on the status page)",
         f"  Partner API    : api key {record.get('api_key', '?')}, secret "
         f"{record.get('secret_key') or '(not kept by this older demo state)'}, store code {STORE_CODE}",

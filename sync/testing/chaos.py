@@ -92,7 +92,7 @@ async def _provision(plan: ChaosPlan, cloud: CloudProcess) -> DeviceCredential:
         await cloud.start()
         return cred
     await cloud.start()
-    if not await real_sync_endpoint_exists(cloud.url):
+    if not await real_sync_endpoint_exists(cloud.url, cloud.trust()):
         await cloud.stop()
         raise ChaosUnavailable("the real cloud (mpac-pgw serve) has no POST /v1/sync/batches yet")
     try:
@@ -108,13 +108,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _agent_config(workdir: Path, cred: DeviceCredential, proxy_port: int, web_port: int) -> Path:
+def _agent_config(workdir: Path, cred: DeviceCredential, proxy_port: int, web_port: int,
+                  ca_file: Path | None) -> Path:
     state = workdir / "agent"
     state.mkdir(parents=True, exist_ok=True)
     path = workdir / "agent.toml"
     path.write_text(
         f'[agent]\nstate_dir = "{state}"\nserial = "CHAOS-1"\n\n[web]\nport = {web_port}\n\n'
-        f'[cloud]\nurl = "http://127.0.0.1:{proxy_port}"\ndevice_id = "{cred.device_id}"\n'
+        f'[cloud]\nurl = "{"https" if ca_file else "http"}://127.0.0.1:{proxy_port}"\n'
+        + (f'ca_file = "{ca_file}"\n' if ca_file else "") + f'device_id = "{cred.device_id}"\n'
         f'api_key = "{cred.api_key}"\nsecret_key = "{cred.secret_key}"\ntimeout_s = 5.0\n', encoding="utf-8")
     return path
 
@@ -187,12 +189,13 @@ async def run_chaos(plan: ChaosPlan, workdir: Path) -> ChaosReport:
     """Run the plan in `workdir`; raise ChaosUnavailable if the cloud cannot take part."""
     started = time.monotonic()
     rng = random.Random(plan.seed)  # noqa: S311 -- replayable chaos, not crypto
-    cloud = CloudProcess(plan.cloud, workdir)
+    cloud = CloudProcess.https(plan.cloud, workdir)  # the agent syncs over verified HTTPS, via the proxy
     cred = await _provision(plan, cloud)
     faults = ChaosConfig(plan.drop, plan.swallow, plan.seed, delay=plan.delay)
     proxy = ChaosProxy("127.0.0.1", cloud.port, faults)
     web_port = _free_port()
-    agent = AgentProcess(_agent_config(workdir, cred, await proxy.start(), web_port), workdir / "agent.log")
+    config = _agent_config(workdir, cred, await proxy.start(), web_port, cloud.ca_file)
+    agent = AgentProcess(config, workdir / "agent.log")
     db_path = workdir / "agent" / "agent.sqlite3"
     try:
         await agent.start(wait_ready=True)  # first start migrates the database
@@ -225,7 +228,7 @@ async def _cloud_map(plan: ChaosPlan, cloud: CloudProcess, cred: DeviceCredentia
             rows = conn.execute("SELECT local_id, payment_intent_id FROM intents WHERE device_id = ?",
                                 (cred.device_id,)).fetchall()
         return [(str(a), str(b)) for a, b in rows]
-    intents: list[dict[str, Any]] = await real_cloud_intents(cloud.url, cred)
+    intents: list[dict[str, Any]] = await real_cloud_intents(cloud.url, cred, cloud.trust())
     return [(str(i["merchant_ref_id"]), str(i["id"])) for i in intents]
 
 

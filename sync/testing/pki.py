@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,14 @@ class ServerFiles:
 
     cert: Path
     key: Path
+
+
+def server_context(files: ServerFiles) -> ssl.SSLContext:
+    """A TLS server context over these files, for the reference endpoint (the real cloud has cloud/tls.py)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(files.cert, files.key)
+    return context
 
 
 @dataclass(frozen=True, slots=True)

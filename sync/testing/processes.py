@@ -2,7 +2,8 @@
 
 `CloudProcess` runs either the REAL cloud (`python -m cloud.cli serve`, the mpac-pgw console script) or the
 reference fake endpoint (`python -m sync.testing`); `AgentProcess` runs the agent's sync monitor. Both can be
-SIGKILLed and restarted on the same port / state directory.
+SIGKILLed and restarted on the same port / state directory. `CloudProcess.https(...)` serves over HTTPS with a
+throwaway CA (sync.testing.pki); every call made from here then verifies it through `CloudSession`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import os
 import re
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from sync.client import DeviceCredential
-from sync.signing import authorization_header
+from sync.http import CloudSession, encode_json
+from sync.testing.pki import ServerFiles, write_demo_pki
+from sync.tls import CloudTrust
 
 READY_S = 30.0
 _DRAINS: set[asyncio.Future[None]] = set()
@@ -84,6 +84,14 @@ class CloudProcess:
     port: int = 0
     proc: asyncio.subprocess.Process | None = None
     device_args: list[str] = field(default_factory=list)
+    tls: ServerFiles | None = None  # served over HTTPS with these files
+    ca_file: Path | None = None  # the CA that signed them: what clients trust
+
+    @classmethod
+    def https(cls, kind: str, workdir: Path) -> CloudProcess:
+        """A cloud served over HTTPS with a fresh throwaway CA and certificate in `workdir/tls`."""
+        ca_file, files = write_demo_pki(workdir / "tls")
+        return cls(kind, workdir, tls=files, ca_file=ca_file)
 
     @property
     def db_path(self) -> Path:
@@ -91,14 +99,19 @@ class CloudProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def trust(self) -> CloudTrust:
+        """How clients verify this cloud (its CA; the system store for plain HTTP, unused there)."""
+        return CloudTrust(self.ca_file)
 
     def argv(self) -> list[str]:
+        tls = [] if self.tls is None else ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         if self.kind == "real":
             return [sys.executable, "-m", "cloud.cli", "serve", "--port", str(self.port),
-                    "--db", f"sqlite:///{self.db_path}"]
+                    "--db", f"sqlite:///{self.db_path}", *tls]
         return [sys.executable, "-m", "sync.testing", "--db", str(self.db_path), "--port", str(self.port),
-                *self.device_args]
+                *self.device_args, *tls]
 
     async def start(self) -> None:
         """Start (or restart on the same port) and wait for the ready line."""
@@ -127,11 +140,11 @@ class CloudProcess:
         return result
 
 
-async def real_sync_endpoint_exists(url: str) -> bool:
+async def real_sync_endpoint_exists(url: str, trust: CloudTrust | None = None) -> bool:
     """Does this cloud route POST /v1/sync/batches (anything but 404/405 without credentials)?"""
-    async with aiohttp.ClientSession() as session, session.post(
-            url + "/v1/sync/batches", data=b"{}", timeout=aiohttp.ClientTimeout(total=10)) as resp:
-        return resp.status not in (404, 405)
+    async with CloudSession(url, timeout_s=10, trust=trust) as session:
+        reply = await session.request("POST", "/v1/sync/batches", body=b"{}", signed=False)
+    return reply.status not in (404, 405)
 
 
 async def provision_real_device(cloud: CloudProcess, serial: str) -> DeviceCredential:
@@ -141,29 +154,27 @@ async def provision_real_device(cloud: CloudProcess, serial: str) -> DeviceCrede
                                  "--name", "chaos-merchant")
     store = await cloud.admin("store", "create", "--merchant", merchant["merchant_id"], "--code", "chaos-1")
     code = await cloud.admin("activation-code", "--store", store["store_id"])
-    body = {"code": code["activation_code"], "serial_number": serial, "model": "chaos"}
-    async with aiohttp.ClientSession() as session, session.post(cloud.url + "/v1/devices/activate",
-                                                                json=body) as resp:
-        if resp.status != 201:
-            raise RuntimeError(f"activation failed: {resp.status} {await resp.text()}")
-        got = await resp.json()
+    body = encode_json({"code": code["activation_code"], "serial_number": serial, "model": "chaos"})
+    async with CloudSession(cloud.url, trust=cloud.trust()) as session:
+        reply = await session.request("POST", "/v1/devices/activate", body=body, signed=False)
+    if reply.status != 201:
+        raise RuntimeError(f"activation failed: {reply.status} {reply.body[:300]!r}")
+    got = json.loads(reply.body)
     return DeviceCredential(got["device_id"], got["api_key"], got["secret_key"])
 
 
-async def real_cloud_intents(url: str, cred: DeviceCredential) -> list[dict[str, Any]]:
+async def real_cloud_intents(url: str, cred: DeviceCredential,
+                             trust: CloudTrust | None = None) -> list[dict[str, Any]]:
     """Every intent the device's key can list (its own store), through the paginated list API."""
     found: list[dict[str, Any]] = []
     after: str | None = None
-    async with aiohttp.ClientSession() as session:
+    async with CloudSession(url, cred, trust=trust) as session:
         for _ in range(100_000):
             query = "?limit=100" + (f"&starting_after={after}" if after else "")
-            auth = authorization_header(cred.api_key, cred.secret_key, "GET", "/v1/payment_intents",
-                                        int(time.time()), b"")
-            async with session.get(url + "/v1/payment_intents" + query,
-                                   headers={"Authorization": auth}) as resp:
-                page = await resp.json()
-                if resp.status != 200:
-                    raise RuntimeError(f"list failed: {resp.status} {page}")
+            reply = await session.request("GET", "/v1/payment_intents" + query)
+            page = json.loads(reply.body)
+            if reply.status != 200:
+                raise RuntimeError(f"list failed: {reply.status} {page}")
             found.extend(page["data"])
             if not page["has_more"] or not page["data"]:
                 return found

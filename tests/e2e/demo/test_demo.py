@@ -6,9 +6,11 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -16,12 +18,13 @@ from typing import Any
 import pytest
 
 READY = re.compile(
-    r"Cashier screen : (http://\S+)/\n.*Status page    : (http://\S+)\n.*Cloud \(pgw\)    : (http://\S+)",
+    r"Cashier screen : (http://\S+)/\n.*Status page    : (http://\S+)\n.*Cloud \(pgw\)    : (https://\S+)",
     re.S)
 
 
-def _get(url: str) -> tuple[int, bytes]:
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 -- loopback URL printed by the demo
+def _get(url: str, ca_file: Path | None = None) -> tuple[int, bytes]:
+    context = None if ca_file is None else ssl.create_default_context(cafile=str(ca_file))
+    with urllib.request.urlopen(url, timeout=10, context=context) as resp:  # noqa: S310 -- loopback URL
         return resp.status, resp.read()
 
 
@@ -77,7 +80,10 @@ class TestDemo:
         proc, (agent, status_url, cloud) = _start(state)
         try:
             assert status_url == f"{agent}/status"
-            assert json.loads(_get(f"{cloud}/health")[1]) == {"status": "ok"}
+            ca_file = state / "tls" / "ca.pem"  # the demo's throwaway CA: the cloud is verified HTTPS
+            assert json.loads(_get(f"{cloud}/health", ca_file)[1]) == {"status": "ok"}
+            with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+                _get(f"{cloud}/health")  # the system store does not know it
             assert _get(f"{agent}/")[0] == 200 and _get(status_url)[0] == 200
             code, cash = _post(f"{agent}/api/sales", {"amount": 1200, "payment_method": "cash",
                                                       "cash_received": 2000})
@@ -87,6 +93,8 @@ class TestDemo:
             assert card["result"]["card_last_4"] == "4242"  # answered by the card reader simulator on its pty
             status = _wait_acked(agent, 2)
             assert status["sync"]["last_error"] is None
+            assert status["certificate"]["state"] == "verified", status["certificate"]
+            assert status["certificate"]["ca"] == str(ca_file)
         finally:
             assert _stop(proc) == 0
         assert (state / "pgw.sqlite3").exists() and (state / "agent" / "agent.sqlite3").exists()
