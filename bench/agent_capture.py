@@ -4,7 +4,11 @@ Levels: 1, 8 and 64 concurrent clients (keep-alive connections), each bounded in
 same run, the floor: plain sqlite3, one row per commit, WAL + synchronous=FULL, on the same disk. Ratios
 compare the agent to that floor. Every sale the agent answers 201 was committed (synchronous=FULL) first.
 
-    .venv/bin/python bench/agent_capture.py [--requests 3000] [--seconds 30]
+    .venv/bin/python bench/agent_capture.py [--requests 3000] [--seconds 30] [--otel]
+
+--otel: the telemetry cost instead (docs/observability.md). In one run, three agents take the same load at 1
+and 64 clients: telemetry off (no endpoint), exporting to a live loopback OTLP receiver, and pointed at a
+collector that accepts connections and never answers; sales/s, p99 and the slowest sale of each.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def start_agent(folder: Path) -> tuple[subprocess.Popen[str], str]:
+def start_agent(folder: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
     """The agent as its own process, caps raised so the benchmark never hits them (nothing else changed)."""
     config = folder / "agent.toml"
     config.write_text(
@@ -44,8 +48,10 @@ def start_agent(folder: Path) -> tuple[subprocess.Popen[str], str]:
         "[offline]\nmax_count = 100000000\nmax_total_amount = 1000000000000\n",
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
     env.pop("MPAC_AGENT_CONFIG", None)
+    if extra_env is None:
+        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     with (folder / "agent.log").open("w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "agent.entrypoints.cli", "run", "--config", str(config)],
@@ -140,6 +146,7 @@ async def run_level(
         "p50_ms": percentile(latencies, 50) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000,
+        "max_ms": max(latencies) * 1000,
     }
 
 
@@ -212,6 +219,59 @@ async def bench(folder: Path, requests: int, seconds: float) -> None:
     )
 
 
+OTEL_LEVELS = (1, 64)
+OTEL_GOAL_COST = 0.10  # at most 10 % fewer sales/s with a live receiver
+
+
+async def otel_mode(folder: Path, env: dict[str, str] | None, requests: int,
+                    seconds: float) -> list[dict[str, float]]:
+    """One agent with this telemetry environment: a warm-up, then each level."""
+    await asyncio.to_thread(folder.mkdir)
+    proc, url = await asyncio.to_thread(start_agent, folder, env)
+    counter = itertools.count()
+    try:
+        await run_level(url, 4, 300, seconds, counter)
+        return [await run_level(url, c, requests, seconds, counter) for c in OTEL_LEVELS]
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+
+
+async def otel_bench(folder: Path, requests: int, seconds: float) -> None:
+    """Telemetry off / live receiver / hanging collector, in one run, same load."""
+    from sync.telemetry import DEFAULT_EXPORT_TIMEOUT_S  # noqa: PLC0415 -- bench imports the repo lazily
+    from sync.testing.otlp import hanging_collector  # noqa: PLC0415
+
+    # The live receiver runs in a process of its own: decoding spans must not slow the load generator.
+    receiver = subprocess.Popen(  # noqa: ASYNC220 -- started once, before any load, like start_agent
+        [sys.executable, "-m", "sync.testing.otlp"], cwd=REPO, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True)
+    assert receiver.stdin is not None and receiver.stdout is not None
+    live = receiver.stdout.readline().strip()
+    fast = {"OTEL_METRIC_EXPORT_INTERVAL": "5000"}
+    async with hanging_collector() as hanging:
+        envs = {"off": None, "live": {"OTEL_EXPORTER_OTLP_ENDPOINT": live, **fast},
+                "hanging": {"OTEL_EXPORTER_OTLP_ENDPOINT": hanging, **fast}}
+        modes = {mode: await otel_mode(folder / mode, env, requests, seconds) for mode, env in envs.items()}
+    print(f"{'telemetry':>9} {'clients':>7} {'sales':>6} {'err':>4} {'sales/s':>8} {'p99 ms':>7} "
+          f"{'max ms':>8}")
+    for mode, results in modes.items():
+        for r in results:
+            print(f"{mode:>9} {r['clients']:>7} {r['sales']:>6} {r['errors']:>4} {r['rate']:>8.0f} "
+                  f"{r['p99_ms']:>7.3f} {r['max_ms']:>8.1f}")
+    receiver.stdin.close()
+    print(f"live receiver got {receiver.stdout.readline().strip()}")
+    receiver.wait(timeout=30)
+    for n, level in enumerate(OTEL_LEVELS):
+        cost = 1 - modes["live"][n]["rate"] / modes["off"][n]["rate"]
+        print(f"goal live cost <= {OTEL_GOAL_COST:.0%} at {level} clients: {cost:+.1%} -> "
+              f"{'MET' if cost <= OTEL_GOAL_COST else 'MISSED'}")
+    slowest = max(r["max_ms"] for r in modes["hanging"])
+    bound = DEFAULT_EXPORT_TIMEOUT_S * 1000
+    print(f"goal no sale slower than the collector timeout ({bound:.0f} ms) with a hanging collector: "
+          f"slowest {slowest:.1f} ms -> {'MET' if slowest < bound else 'MISSED'}")
+
+
 def main() -> None:
     """Parse the bounds and run in a temp folder on the default temp disk."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -219,9 +279,12 @@ def main() -> None:
         "--requests", type=int, default=3000, help="sales per level (x2 for 8 and 64 clients)"
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="time bound per level")
+    parser.add_argument("--otel", action="store_true",
+                        help="telemetry off / live receiver / hanging collector")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
-        asyncio.run(bench(Path(tmp), args.requests, args.seconds))
+        run = otel_bench if args.otel else bench
+        asyncio.run(run(Path(tmp), args.requests, args.seconds))
 
 
 if __name__ == "__main__":

@@ -187,3 +187,20 @@ async def hanging_collector() -> Any:
         for writer in held:
             writer.close()
         await server.wait_closed()
+
+
+async def _serve_until_stdin_closes() -> None:
+    """`python -m sync.testing.otlp`: a live receiver in a process of its own (the bench's load generator
+    must not share its event loop); prints its URL, counts what it got, stops when stdin closes."""
+    import sys  # noqa: PLC0415 -- only the command needs it
+
+    receiver = OtlpReceiver()
+    async with running_receiver(receiver) as url:
+        print(url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    print(f"{len(receiver.spans)} spans, {len(receiver.points)} metric points, {len(receiver.logs)} logs",
+          flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_until_stdin_closes())
