@@ -36,7 +36,9 @@ def verify_webhook(
     parsed = auth.parse(authorization or "")
     if parsed is None or abs(now - parsed.epoch) > window_s:
         return False
-    same_key = hmac.compare_digest(parsed.api_key.encode("utf-8", "replace"), cfg.api_key.encode("utf-8"))
+    given_credential = parsed.api_key.encode("utf-8", "replace")
+    store_credential = cfg.api_key.encode("utf-8")
+    same_key = hmac.compare_digest(given_credential, store_credential)
     valid = auth.verify(parsed, cfg.api_secret, method="POST", resource=resource, body=body,
                         content_type=content_type)  # fmt: skip
     return same_key and valid
