@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -19,8 +19,11 @@ from cloud.admin.registry import add_admin_parsers
 from cloud.bootstrap import build_app, build_deps
 from cloud.domain.errors import DomainError
 from cloud.infrastructure.sqlite.db import sqlite_path
+from cloud.infrastructure.telemetry import cloud_telemetry
 from cloud.request_cli import add_request_parser, run_request
 from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
+from cloud.tls import add_tls_arguments, listen_url, plain_http_warning, server_ssl_context, tls_options
+from cloud.workers import run_workers
 from sync.version import package_version
 
 DB_HELP = f"database URL, sqlite:///path (default: ${ENV_DB} or {DEFAULT_DB_URL})"
@@ -41,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--simulator-routes", action="store_true", default=None,
                        help="mount POST /_simulator/payment_intents/{id}/pay|fail (no auth, loopback peers "
                             "only) for demos and tests; off by default")  # fmt: skip
+    add_tls_arguments(serve)
+    serve.add_argument("--workers", type=int, help="worker processes on the one port (default 1; "
+                       "PostgreSQL is the multi-worker backend, see docs/operations.md#workers)")
     admin = sub.add_parser("admin", help="manage partners, merchants, stores, provider configs",
                            description="Administer tenants; every command prints JSON.")  # fmt: skip
     add_admin_parsers(admin, DB_HELP)
@@ -48,14 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, then close connections and storage cleanly."""
+async def serve(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then close connections and storage cleanly. A worker of `--workers N`
+    binds with SO_REUSEPORT and hands its ready line to `on_ready` (the supervisor prints it once)."""
+    ssl_context = server_ssl_context(settings)  # before anything opens: a bad certificate is a clear error
+    if (warning := plain_http_warning(settings)) is not None:
+        print(f"mpac-pgw: {warning}", file=sys.stderr, flush=True)
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context,
+                       reuse_port=settings.workers > 1 or None)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
-    print(f"mpac-pgw listening on http://{settings.host}:{port}", flush=True)
+    ready = f"mpac-pgw listening on {listen_url(settings, port)}"
+    if on_ready is None:
+        print(ready, flush=True)
+    else:
+        on_ready(ready)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -64,6 +79,12 @@ async def serve(settings: Settings) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def serve_process(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
+    """One serving process (the only one, or a worker of --workers N) with its own telemetry."""
+    with cloud_telemetry(settings, os.environ):  # docs/observability.md
+        asyncio.run(serve(settings, on_ready))
 
 
 def check_db_location(settings: Settings, *, given: bool, must_exist: bool) -> None:
@@ -99,9 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             settings = Settings.load(os.environ, host=args.host, port=args.port, db_url=args.db,
                                      rate_limit_per_minute=args.rate_limit_per_minute,
-                                     simulator_routes=args.simulator_routes)  # fmt: skip
+                                     simulator_routes=args.simulator_routes, workers=args.workers,
+                                     **tls_options(args))  # fmt: skip
             check_db_location(settings, given=args.db is not None or ENV_DB in os.environ, must_exist=False)
-            asyncio.run(serve(settings))
+            if settings.workers > 1:
+                return run_workers(settings, serve_process)
+            serve_process(settings, None)
             return 0
         settings = Settings.load(os.environ, db_url=args.db)
         check_db_location(settings, given=args.db is not None or ENV_DB in os.environ,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -73,6 +73,16 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+def _worker_header(worker_id: int) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Every response of a worker of `serve --workers N` names it (docs/operations.md#workers)."""
+    value = str(worker_id)
+
+    async def add(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Worker-Id"] = value
+
+    return add
+
+
 def create_app(settings: Settings, deps: Deps) -> web.Application:
     """Build the app; storage opens and the sweeper starts in cleanup_ctx, not here."""
     # Behind a trusted TLS-terminating proxy, the client's address is taken from X-Forwarded-For first.
@@ -84,6 +94,8 @@ def create_app(settings: Settings, deps: Deps) -> web.Application:
     app[LIMITER] = SharedLimiter(deps.limits, "merchant", settings.rate_limit_per_minute)
     app[IN_FLIGHT] = set()
     app.cleanup_ctx.extend([_storage, _sweeper])
+    if settings.worker_id is not None:
+        app.on_response_prepare.append(_worker_header(settings.worker_id))
     for setup in ROUTE_SETUPS:
         setup(app)
     if deps.simulator is not None:
