@@ -34,6 +34,7 @@ DRAIN_S = 10.0  # requests in flight and the receipt being printed
 SYNC_GRACE_S = 3.0  # a sync pass in flight
 SHUTDOWN_S = 5.0  # aiohttp's own wait for handlers once the port is closed
 STATUS_EVERY_S = 5.0
+TASK_STOP_S = 2.0
 DRAIN_POLL_S = 0.05
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DRAINING_MESSAGE = ("This terminal is restarting; no sale was recorded. Please try again in a few seconds.")
@@ -99,7 +100,7 @@ async def _serve_until_stopped(runner: web.AppRunner, deps: Deps, drain: Drain, 
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks, timeout=TASK_STOP_S)  # bounded: a stop must never wait on a ping
     log.info("stopping after %.0f s up: refusing new sales, finishing the current ones",
              time.monotonic() - started)
     notifier.stopping("stopping: finishing the current sale and receipt, refusing new ones")
@@ -154,32 +155,52 @@ async def _wait_while(condition: Callable[[], Awaitable[bool]], bound_s: float, 
     return True
 
 
-async def writer_healthy(deps: Deps, timeout_s: float) -> bool:
-    """True when the database writer ran a trivial job within `timeout_s` (it is not stuck or dead)."""
+class WriterProbe:
+    """Asks the database writer to run a trivial job; at most one such job is queued at a time."""
 
-    def probe(conn: sqlite3.Connection) -> None:
-        del conn  # reaching the writer thread and committing the empty batch is the check
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._job: asyncio.Future[None] | None = None
 
-    try:
-        await asyncio.wait_for(deps.database.writer.run(probe), timeout_s)
-    except TimeoutError:
-        log.error("database writer did not answer within %.1f s; withholding the watchdog ping", timeout_s)
-        return False
-    except Exception as err:  # storage trouble: systemd restarting the agent is the way out
-        log.error("database writer failed a probe (%s); withholding the watchdog ping", type(err).__name__)
-        return False
-    return True
+    async def healthy(self, timeout_s: float) -> bool:
+        """True when the writer ran the probe within `timeout_s` (it is neither stuck nor dead)."""
+        if self._job is None:
+            self._job = asyncio.ensure_future(self._deps.database.writer.run(_probe))
+        # asyncio.wait, not wait_for: on 3.11 wait_for can swallow a cancellation (the agent would not stop).
+        done, _ = await asyncio.wait({self._job}, timeout=timeout_s)
+        if not done:  # still queued or running: leave it, and do not pile another probe behind it
+            log.error("database writer did not answer within %.1f s; no watchdog ping", timeout_s)
+            return False
+        job, self._job = self._job, None
+        if job.cancelled() or job.exception() is not None:
+            log.error("database writer failed a probe; withholding the watchdog ping")
+            return False
+        return True
+
+    def close(self) -> None:
+        """Drop a probe still waiting for the writer."""
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    del conn  # reaching the writer thread and committing the empty batch is the check
 
 
 async def watchdog_loop(deps: Deps, notifier: Notifier) -> None:
     """WATCHDOG=1 every half interval while the event loop runs and the writer answers."""
     interval = notifier.watchdog_interval_s
     assert interval is not None
-    while True:
-        started = time.monotonic()
-        if await writer_healthy(deps, interval):
-            notifier.watchdog()
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    probe = WriterProbe(deps)
+    try:
+        while True:
+            started = time.monotonic()
+            if await probe.healthy(interval):
+                notifier.watchdog()
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        probe.close()
 
 
 async def status_line(deps: Deps) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,8 +34,9 @@ class NotifySocket:
         self.sock.bind(str(path))
         self.messages: list[dict[str, str]] = []
 
-    def wait_for(self, key: str, value: str | None = None, bound_s: float = BOUND_S) -> dict[str, str]:
-        """The next datagram carrying `key` (=`value`), collecting everything seen on the way."""
+    def wait_for(self, key: str, value: str | None = None, bound_s: float = BOUND_S,
+                 contains: str = "") -> dict[str, str]:
+        """The next datagram with `key` (=`value`, holding `contains`), collecting all seen on the way."""
         deadline = time.monotonic() + bound_s
         while (left := deadline - time.monotonic()) > 0:
             self.sock.settimeout(left)
@@ -44,7 +46,7 @@ class NotifySocket:
                 break
             fields = dict(line.split("=", 1) for line in raw.decode().splitlines() if "=" in line)
             self.messages.append(fields)
-            if key in fields and (value is None or fields[key] == value):
+            if key in fields and (value is None or fields[key] == value) and contains in fields[key]:
                 return fields
         raise AssertionError(f"no {key}={value} within {bound_s} s; got {self.messages}")
 
@@ -56,8 +58,9 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     sock.sock.close()
 
 
-def start_agent(folder: Path, notify: NotifySocket, port: int, watchdog_usec: int | None = 1_000_000,
-                overrides: dict[str, dict[str, Any]] | None = None) -> subprocess.Popen[bytes]:
+def start_agent(folder: Path, notify: NotifySocket, port: int, *, watchdog_usec: int | None = 1_000_000,
+                overrides: dict[str, dict[str, Any]] | None = None,
+                wrapper: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     folder.mkdir(parents=True, exist_ok=True)
     table = agent_config(folder, {"web": {"port": port}, **(overrides or {})})
     config = write_config(folder / "agent.toml", table)
@@ -67,8 +70,8 @@ def start_agent(folder: Path, notify: NotifySocket, port: int, watchdog_usec: in
     if watchdog_usec is not None:
         env["WATCHDOG_USEC"] = str(watchdog_usec)
     log = (folder / "agent.log").open("ab")
-    return subprocess.Popen([sys.executable, "-m", "agent.entrypoints.cli", "run", "--config", str(config)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    command = [*wrapper, sys.executable, "-m", "agent.entrypoints.cli", "run", "--config", str(config)]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
 def post(port: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -134,3 +137,22 @@ class TestNotifyLifecycle:
         assert "agent.serail" in status["STATUS"] and "READY" not in status
         log = (folder / "agent.log").read_text(encoding="utf-8")
         assert "agent.serail" in log and "Traceback" not in log
+
+    def test_read_only_state_dir_is_a_clear_error(self, tmp_path: Path, notify: NotifySocket) -> None:
+        """A read-only state directory: exit 1, STATUS and stderr say so, the database is untouched."""
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            pytest.skip("needs root and unshare for a private read-only bind mount")
+        folder = tmp_path / "agent"
+        proc = start_agent(folder, notify, closed_port())  # first start creates the database
+        notify.wait_for("READY", "1")
+        assert stop(proc) == 0
+        state = folder / "state"
+        before = {p.name: p.read_bytes() for p in state.iterdir()}
+        script = f"mount --bind -o ro {state} {state} && exec \"$@\""
+        wrapper = ("unshare", "--mount", "sh", "-c", script, "sh")
+        proc = start_agent(folder, notify, closed_port(), wrapper=wrapper)
+        assert proc.wait(timeout=BOUND_S) == 1
+        status = notify.wait_for("STATUS", contains="cannot be saved")
+        assert "read-only" in status["STATUS"] and "READY" not in status
+        assert {p.name: p.read_bytes() for p in state.iterdir()} == before
+        assert "Traceback" not in (folder / "agent.log").read_text(encoding="utf-8")

@@ -147,3 +147,17 @@ class TestSettingsUnderSystemd:
     def test_outside_systemd_the_defaults(self) -> None:
         """No unit variables: the packaged defaults."""
         assert load_settings_under_systemd(None, {}).agent.state_dir == Path("/var/lib/mpac-agent")
+
+
+class TestWatchdogStops:
+    async def test_cancel_always_ends_the_loop(self, database: AgentDatabase, tmp_path: Path) -> None:
+        """Cancelled at any moment (also just as a probe completes), the loop ends: a stop never hangs."""
+        notifier, sock = notify_pair(tmp_path, 0.002)
+        for i in range(60):
+            task = asyncio.create_task(watchdog_loop(_deps(database), notifier))
+            await asyncio.sleep(0.001 * (i % 7))
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=5)
+            assert done, f"watchdog loop ignored its cancellation (round {i})"
+            pings(sock)
+        sock.close()
