@@ -1,11 +1,13 @@
 """Drain 100,000 queued sales agent → cloud (SQLite) end to end, and PouchDB replicating the same documents.
 
-    .venv/bin/python bench/sync_drain.py [--items 100000] [--cloud auto|real|reference] [--no-peer]
+    .venv/bin/python bench/sync_drain.py [--items 100000] [--cloud auto|real|reference] [--no-peer] [--no-tls]
 
 Ours: the agent's SqliteOutbox + signed SyncClient + Uploader.drain() in this process, the cloud as its own
 process on loopback: `mpac-pgw serve` on SQLite (the headline), then the reference endpoint of sync.testing on
 SQLite (what the agent side alone can do); each line says which. Both ends synchronous=FULL: every batch
 is fsynced twice on the agent (claim, results) and once on the cloud before the answer.
+TLS cost: the headline cloud is drained once over plain HTTP and once over verified HTTPS (a throwaway CA,
+sync.testing.pki, trusted through [cloud] ca_file's code path) in the same run; the ratio is the cost of TLS.
 Peer: PouchDB 9 (leveldb on disk) replicating the same 100,000 item documents to express-pouchdb (leveldb on
 disk) in another Node process over loopback, installed by npm into a temp dir. Setup (seeding, loading the
 PouchDB source) is not timed; only the drain / the replication is.
@@ -71,12 +73,14 @@ if (mode === 'server') {
 """
 
 
-async def _start_cloud(kind: str, work: Path) -> tuple[CloudProcess, DeviceCredential, str] | None:
+async def _start_cloud(kind: str, work: Path, tls: bool) -> tuple[CloudProcess, DeviceCredential, str] | None:
     """The real cloud (None if it has no sync endpoint) or the reference endpoint, started and provisioned."""
-    cloud = CloudProcess(kind, work)
+    work = work / f"{kind}-{'https' if tls else 'http'}"
+    work.mkdir()
+    cloud = CloudProcess.https(kind, work) if tls else CloudProcess(kind, work)
     if kind == "real":
         await cloud.start()
-        if not await real_sync_endpoint_exists(cloud.url):
+        if not await real_sync_endpoint_exists(cloud.url, cloud.trust()):
             await cloud.stop()
             return None
         return cloud, await provision_real_device(cloud, "BENCH-1"), "real cloud: mpac-pgw serve, SQLite"
@@ -99,7 +103,7 @@ async def _seed(path: Path, n: int) -> float:
 async def _drain(path: Path, cloud: CloudProcess, cred: DeviceCredential, n: int) -> dict[str, Any]:
     database = await AgentDatabase.open(path)
     outbox = SqliteOutbox(database, cred.device_id)
-    client = SyncClient(cloud.url, cred, timeout=60)
+    client = SyncClient(cloud.url, cred, timeout=60, trust=cloud.trust())
     uploader = Uploader(outbox, client, cred.device_id, UploaderConfig())
     started = time.perf_counter()
     total = await uploader.drain(max_batches=n)  # bounded: one item per batch at worst
@@ -160,11 +164,11 @@ def _run_peer(agent_db: Path, work: Path, batches: list[int]) -> dict[int, dict[
         server.wait(timeout=30)
 
 
-async def _ours(kind: str, work: Path, n: int) -> tuple[Path, dict[str, Any]] | None:
+async def _ours(kind: str, work: Path, n: int, tls: bool = False) -> tuple[Path, dict[str, Any]] | None:
     """Seed a fresh agent database, drain it into a fresh cloud of `kind`, print the line."""
-    agent_db = work / f"agent-{kind}.sqlite3"
+    agent_db = work / f"agent-{kind}-{'https' if tls else 'http'}.sqlite3"
     seed_s = await _seed(agent_db, n)
-    started = await _start_cloud(kind, work)
+    started = await _start_cloud(kind, work, tls)
     if started is None:
         print(f"ours:  {kind} cloud skipped: mpac-pgw serve has no POST /v1/sync/batches")
         return None
@@ -174,7 +178,8 @@ async def _ours(kind: str, work: Path, n: int) -> tuple[Path, dict[str, Any]] | 
     finally:
         await cloud.stop()
     print(f"ours:  {ours['acked']} acked ({ours['distinct_intents']} distinct intents, pending "
-          f"{ours['pending']}) in {ours['seconds']:.2f}s = {ours['items_per_s']:,.0f} items/s  [{label}; "
+          f"{ours['pending']}) in {ours['seconds']:.2f}s = {ours['items_per_s']:,.0f} items/s  [{label}, "
+          f"{'verified HTTPS' if tls else 'plain HTTP'}; "
           f"seeding {n} took {seed_s:.1f}s, not timed]", flush=True)
     if ours["acked"] != n or ours["distinct_intents"] != n:
         raise SystemExit("FAILED: not every sale was acknowledged exactly once")
@@ -186,6 +191,8 @@ async def _main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="sync-drain-") as tmp:
         work = Path(tmp)
         runs = [run for kind in kinds if (run := await _ours(kind, work, args.items)) is not None]
+        if runs and not args.no_tls:
+            await _tls_cost(kinds[0], work, args.items, runs[0][1])
         if not runs or args.no_peer:
             return 0 if runs else 1
         agent_db, ours = runs[0]  # the first run is the headline: the real cloud when it exists
@@ -205,6 +212,17 @@ async def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _tls_cost(kind: str, work: Path, n: int, plain: dict[str, Any]) -> None:
+    """The same drain over verified HTTPS; prints both rates and their ratio (the TLS cost)."""
+    run = await _ours(kind, work, n, tls=True)
+    if run is None:
+        return
+    ratio = run[1]["items_per_s"] / plain["items_per_s"]
+    print(f"tls:   {kind} cloud, plain HTTP {plain['items_per_s']:,.0f} items/s vs verified HTTPS "
+          f"{run[1]['items_per_s']:,.0f} items/s: HTTPS/HTTP = {ratio:.2f}x "
+          f"(TLS cost {100 * (1 - ratio):+.1f}% of throughput)", flush=True)
+
+
 def main() -> int:
     """Parse arguments and run."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -213,6 +231,7 @@ def main() -> int:
     parser.add_argument("--cloud", choices=["auto", "real", "reference"], default="auto",
                         help="auto: the real cloud (headline) and then the reference endpoint")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--no-tls", action="store_true", help="skip the HTTPS run (the TLS cost figure)")
     return asyncio.run(_main(parser.parse_args()))
 
 

@@ -13,6 +13,7 @@ Secrets are never printed: enrollment is reported by device id only.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email.utils
 import json
 import os
@@ -20,8 +21,6 @@ import shutil
 import socket
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +29,10 @@ from typing import Any
 from agent.adapters.store.database import migrations as migration_files
 from agent.adapters.store.views import integrity
 from agent.entrypoints.status import collect_status, other_agent_note, own_agent_status
-from agent.settings import Settings, SettingsError
+from agent.settings import Settings, SettingsError, cloud_trust
+from sync.errors import CloudNotTrusted, CloudUnreachable
+from sync.http import CloudReply, CloudSession
+from sync.tls import CloudTrust
 
 MIN_FREE_FAIL = 16 * 1024 * 1024
 MIN_FREE_WARN = 256 * 1024 * 1024
@@ -127,22 +129,43 @@ def _date_offset(date: str | None, started: float) -> float | None:
         return None
 
 
-def check_cloud(url: str | None) -> tuple[Check, CloudTime]:
-    """GET /health with a short timeout; the clock offset only from an answer received now (its Date)."""
+_TLS_HINTS = {
+    "unknown_ca": "a private CA? set [cloud] ca_file to its PEM file; otherwise someone may be intercepting",
+    "expired": "the cloud's certificate must be renewed by its operator; also check this terminal's clock",
+    "not_yet_valid": "check this terminal's clock (enable NTP)",
+    "wrong_host": "check [cloud] url / the enrolled URL against the name in the cloud's certificate",
+    "pin_mismatch": "the cloud's key changed: add its pin to [cloud] pins only if the operator confirms it",
+    "ca_file": "fix [cloud] ca_file: it must be a readable PEM file",
+    "plain_http": "use the cloud's https:// URL (re-enroll with it)",
+}
+
+
+async def _health(url: str, trust: CloudTrust) -> CloudReply:
+    async with CloudSession(url, timeout_s=HEALTH_TIMEOUT_S, trust=trust) as session:
+        return await session.request("GET", "/health", signed=False)
+
+
+def check_cloud(url: str | None, trust: CloudTrust | None = None) -> tuple[Check, CloudTime]:
+    """GET /health through the agent's one client (same TLS verification as sync), with a short timeout; the
+    clock offset only from an answer received now (its Date). A certificate that does not verify fails."""
     if url is None:
         return Check("cloud", "warn", "not checked (not enrolled)"), CloudTime(None, "not enrolled")
     started = time.time()
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S) as resp:  # noqa: S310
-            offset = _date_offset(resp.headers.get("Date"), started)
-    except urllib.error.HTTPError as err:  # it answered: reachable, and its Date header is still its clock
-        return (Check("cloud", "warn", f"{url}/health answered HTTP {err.code}"),
-                CloudTime(_date_offset(err.headers.get("Date"), started), "no Date header"))
-    except (OSError, urllib.error.URLError) as err:
-        return (Check("cloud", "warn", f"{url} unreachable ({getattr(err, 'reason', err)})",
+        reply = asyncio.run(_health(url, trust or CloudTrust()))
+    except CloudNotTrusted as err:
+        return (Check("cloud", "fail", f"{url}: {err}", _TLS_HINTS.get(err.reason, "see docs/operations.md")),
+                CloudTime(None, "certificate not trusted"))
+    except CloudUnreachable as err:
+        return (Check("cloud", "warn", f"{url} unreachable ({err})",
                       "cash and card sales work offline; check the network, DNS and firewall"),
                 CloudTime(None, "unreachable"))
-    return Check("cloud", "ok", f"{url} reachable"), CloudTime(offset, "no Date header")
+    offset = _date_offset(reply.date, started)
+    if reply.status != 200:  # it answered: reachable, and its Date header is still its clock
+        return Check("cloud", "warn", f"{url}/health answered HTTP {reply.status}"), CloudTime(offset,
+                                                                                             "no Date header")
+    via = "verified HTTPS" if url.startswith("https://") else "plain HTTP, loopback"
+    return Check("cloud", "ok", f"{url} reachable ({via})"), CloudTime(offset, "no Date header")
 
 
 def check_clock(cloud: CloudTime, last_sync_offset_ms: Any = None) -> Check:
@@ -259,7 +282,7 @@ def run_checks(load: Callable[[], Settings], credentials_dir: Path | None) -> tu
     checks.append(check_database(settings))
     enrolled, url = check_enrollment(settings, credentials_dir)
     checks.append(enrolled)
-    cloud, cloud_time = check_cloud(url)
+    cloud, cloud_time = check_cloud(url, cloud_trust(settings))
     checks.append(cloud)
     try:
         status = collect_status(settings, enrolled.status == "ok", (live, other))

@@ -7,7 +7,9 @@ written either way.
 
 JSON: {"source", "agent_running", "enrolled", "connected", "pending_count", "pending_amount": {cur: minor},
 "oldest_pending_at", "oldest_pending_age_s", "last_ack_at", "last_contact_at", "last_error", "last_error_at",
-"quarantined_count", "clock_offset_ms", "qr_pending": n}. Times are unix ms, ages seconds.
+"quarantined_count", "clock_offset_ms", "qr_pending": n, "certificate": {…} or null}. Times are unix ms, ages
+seconds. `certificate` is the running agent's last verification of the cloud (docs/sync-protocol.md,
+"Verifying the cloud"); null when the agent is not running (a failure then still shows in last_error).
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ def collect_status(settings: Settings, enrolled: bool, agents: Agents | None = N
             src = found
             out["qr_pending"] = found.get("qr_pending")
     out.update({k: src.get(k) for k in _FIELDS})
+    found_cert = live.get("certificate") if live is not None else None
+    out["certificate"] = found_cert if isinstance(found_cert, dict) else None
     oldest = out.get("oldest_pending_at")
     out["oldest_pending_age_s"] = None if oldest is None else max(0, now_ms - int(oldest)) / 1000
     return out
@@ -152,12 +156,28 @@ def sync_lines(status: dict[str, Any]) -> list[str]:
     ]
 
 
+def certificate_line(cert: dict[str, Any] | None) -> str:
+    """One line on how the cloud's certificate last verified."""
+    if not cert:
+        return "unknown (the agent is not running)"
+    state = cert.get("state")
+    if state == "verified":
+        until = f", valid until {when(int(cert['not_after']) * 1000)}" if cert.get("not_after") else ""
+        pinned = ", pinned" if cert.get("pinned") else ""
+        return f"verified: {cert.get('subject')} by {cert.get('issuer')}{until}{pinned}"
+    if state == "failed":
+        return f"FAILED ({cert.get('reason')}): {cert.get('detail')}"
+    return {"plain_http": "plain HTTP (loopback cloud, no certificate)",
+            "not_checked": "not checked yet (no connection so far)"}.get(str(state), str(state))
+
+
 def render(status: dict[str, Any]) -> str:
     """Human lines of the status."""
     lines = [
         f"source         : {status['source']} (agent running: {'yes' if status['agent_running'] else 'no'})",
         f"enrolled       : {'yes' if status['enrolled'] else 'NO'}",
         *sync_lines(status),
+        f"certificate    : {certificate_line(status.get('certificate'))}",
     ]
     if status.get("other_agent"):
         lines.insert(1, f"warning        : {status['other_agent']} (its figures are not shown)")

@@ -67,11 +67,14 @@ def local_addresses() -> list[dict[str, str]]:
     return [{"interface": name, "address": address} for name, address in found]
 
 
-def _certificate(url: str) -> dict[str, Any]:
-    """The slot for the cloud certificate's state; HTTPS verification is not built yet."""
-    if urlsplit(url).scheme != "https":
-        return {"state": "plain_http", "detail": None}
-    return {"state": "not_checked", "detail": None}
+async def _certificate(ctx: Deps) -> dict[str, Any]:
+    """The cloud certificate's state from the one CloudTrust of the process (docs/sync-protocol.md,
+    "Verifying the cloud"): plain_http, not_checked, verified or failed with its reason."""
+    provider = ctx.status_providers.get("certificate")
+    if provider is not None:
+        return await provider()
+    return {"state": "plain_http" if urlsplit(ctx.cloud_url).scheme != "https" else "not_checked",
+            "detail": None}
 
 
 async def identity(ctx: Deps) -> dict[str, Any]:
@@ -83,7 +86,7 @@ async def identity(ctx: Deps) -> dict[str, Any]:
         "serial": settings.agent.serial, "version": __version__,
         "started_at": ctx.started_at_ms, "uptime_s": max(0, ctx.clock_ms() - ctx.started_at_ms) / 1000,
         "addresses": await asyncio.to_thread(local_addresses), "cloud_url": ctx.cloud_url,
-        "certificate": _certificate(ctx.cloud_url), "timezone": settings.store.timezone,
+        "certificate": await _certificate(ctx), "timezone": settings.store.timezone,
         "listen": f"{settings.web.host}:{settings.web.port}",
     }
 

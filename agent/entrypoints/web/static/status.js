@@ -17,8 +17,23 @@
     processing: "処理中 Processing" };
   const SYNC = { queued: "未送信 Queued", sending: "送信中 Sending", acked: "同期済 Synced",
     rejected: "拒否 Rejected", expired: "期限切れ Expired" };
-  const CERT = { plain_http: "HTTP（証明書なし No certificate: plain HTTP）",
-    not_checked: "未確認 Not checked yet (HTTPS verification comes later)" };
+  const CERT = { plain_http: "HTTP（証明書なし No certificate: plain HTTP to a loopback cloud）",
+    not_checked: "未確認 Not checked yet (no connection to the cloud so far)",
+    verified: "検証済み Verified", failed: "検証失敗 Verification FAILED" };
+  const CERT_REASON = { unknown_ca: "不明な認証局 unknown CA", expired: "期限切れ expired",
+    not_yet_valid: "まだ有効でない not valid yet", wrong_host: "ホスト名不一致 wrong host name",
+    pin_mismatch: "ピン不一致 pin mismatch", untrusted: "信頼できない untrusted",
+    ca_file: "CAファイルを読めない ca_file unreadable", plain_http: "HTTP拒否 plain HTTP refused" };
+
+  function certText(cert) {
+    const head = CERT[cert.state] || cert.state || "—";
+    if (cert.state === "verified") {
+      const until = cert.not_after ? `, 有効期限 valid until ${MPAC.clock(cert.not_after * 1000)}` : "";
+      return `${head}: ${cert.subject || ""} (${cert.issuer || ""}${until}${cert.pinned ? ", pinned" : ""})`;
+    }
+    if (cert.state === "failed") return `${head}: ${CERT_REASON[cert.reason] || cert.reason} — ${cert.detail || ""}`;
+    return head;
+  }
   let lastReceipt = null;
 
   function errorText(err) {
@@ -137,7 +152,7 @@
     set("i-addresses", addrs.length ? addrs.join(", ") : "—");
     set("i-cloud", id.cloud_url || "—");
     const cert = id.certificate || {};
-    set("i-cert", CERT[cert.state] || cert.state || "—");
+    set("i-cert", certText(cert));
     set("i-tz", id.timezone);
   }
 
