@@ -25,8 +25,9 @@ _URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 class RealCloudProcess:
     """One cloud process on a free loopback port; `stop()` sends SIGTERM and waits."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, simulator_routes: bool = False) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self.simulator_routes = simulator_routes  # `--simulator-routes`: settle QR codes via /_simulator
         self.db = f"sqlite:///{folder / 'cloud.sqlite3'}"
         self.log = folder / "cloud.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -45,6 +46,7 @@ class RealCloudProcess:
                     "0",
                     "--db",
                     self.db,
+                    *(["--simulator-routes"] if self.simulator_routes else []),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
