@@ -75,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def startup_failed(notifier: Notifier, message: str, code: int) -> int:
     """Say why the agent cannot start, on stderr (the journal) and in `systemctl status`; return `code`."""
-    line = "; ".join(part.strip() for part in message.splitlines())
+    line = "; ".join(part.strip() for part in message.splitlines() if part.strip()).replace(":; ", ": ")
     notifier.status(line)
     print(f"mpac-agent: {line}", file=sys.stderr, flush=True)
     return code
