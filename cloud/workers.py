@@ -50,6 +50,7 @@ class _Worker:
     worker_id: int
     process: BaseProcess | None = None
     ready: Connection | None = None
+    served: bool = False  # the current process got as far as listening
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Supervisor:
         return None
 
     def _spawn(self, worker: _Worker) -> None:
+        worker.served = False
         receive, send = self._ctx.Pipe(duplex=False)
         settings = self.settings.with_changes(worker_id=worker.worker_id)
         worker.process = self._ctx.Process(target=_worker_main, args=(settings, self.serve, send),
@@ -119,6 +121,7 @@ class Supervisor:
                 break
         try:
             self.ready_line = worker.ready.recv()
+            worker.served = True
             return None
         except (EOFError, OSError):
             worker.process.join(timeout=5)
@@ -139,7 +142,10 @@ class Supervisor:
                 process = worker.process
                 if process is None or process.exitcode is None:
                     continue
-                if not self._may_restart():
+                # A worker that served and then exited 0 was stopped on purpose (a rolling restart: SIGTERM to
+                # its pid); only crashes and failed starts use up the restart budget.
+                deliberate = process.exitcode == 0 and worker.served
+                if not deliberate and not self._may_restart():
                     print(f"mpac-pgw: worker {worker.worker_id} exited ({process.exitcode}) and "
                           f"{MAX_RESTARTS} restarts in {RESTART_WINDOW:.0f} s are used up; stopping",
                           file=sys.stderr, flush=True)  # fmt: skip
