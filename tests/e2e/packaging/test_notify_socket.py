@@ -156,3 +156,23 @@ class TestNotifyLifecycle:
         assert "read-only" in status["STATUS"] and "READY" not in status
         assert {p.name: p.read_bytes() for p in state.iterdir()} == before
         assert "Traceback" not in (folder / "agent.log").read_text(encoding="utf-8")
+
+    def test_second_sigterm_keeps_committed_sales(self, tmp_path: Path, notify: NotifySocket) -> None:
+        """Two SIGTERMs at once (stop, then an impatient kill): every answered sale is there afterwards."""
+        folder, port = tmp_path / "agent", closed_port()
+        proc = start_agent(folder, notify, port)
+        notify.wait_for("READY", "1")
+        answered = [post(port, {**CASH, "merchant_ref_id": f"twice-{i}"}) for i in range(5)]
+        assert all(status == 201 for status, _ in answered), answered
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=BOUND_S) == 0
+        proc = start_agent(folder, notify, port)
+        try:
+            notify.wait_for("READY", "1")
+            for _, body in answered:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/sales/{body['local_id']}")
+                with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- loopback URL we built
+                    assert json.loads(resp.read())["local_id"] == body["local_id"]
+        finally:
+            assert stop(proc) == 0
