@@ -28,8 +28,10 @@ from agent.adapters.store import AgentDatabase, Store
 from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.adapters.store.history import history_recorder
 from agent.adapters.store.qr_mirror import QrMirror
+from agent.adapters.store.settlements import Settlements
 from agent.adapters.telemetry import agent_gauges
 from agent.deps import Deps, Devices, StatusProvider
+from agent.domain.ports import DocumentPrinterPort, ReceiptPrinterPort
 from agent.entrypoints.api import sales as sales_api
 from agent.entrypoints.api import status as status_api
 from agent.entrypoints.api import sync as sync_api
@@ -40,6 +42,8 @@ from agent.entrypoints.api.same_origin import same_origin_guard
 from agent.entrypoints.web import setup_routes
 from agent.services.qr_sales import QrSales
 from agent.services.qr_scan import ScanWaiter
+from agent.services.receipts import Receipts, store_info
+from agent.services.settlement import SettlementService
 from agent.services.sales import SaleService
 from agent.services.sync import SyncService
 from agent.settings import Settings, cloud_trust
@@ -93,13 +97,22 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
         qr = QrSales(store, QrMirror(database), cloud, settings.agent.serial, clock_ms, scans=scans,
                      scan_timeout_s=settings.cloud.cpm_scan_timeout_s)
         stack.push_async_callback(qr.close)
+        settlements = Settlements(database)
         sales = SaleService(store, settings, qr, card_reader=devices.card_reader, printer=devices.printer,
+                            receipts=Receipts(settings, settlements, clock_ms),
                             on_recorded=sync_service.kick if sync_service is not None else None,
                             online=sync_service.online if sync_service is not None else None)
         yield Deps(settings=settings, clock_ms=clock_ms, started_at_ms=started_at_ms, database=database,
                    store=store, sales=sales, devices=devices, device_manager=manager, scans=scans,
                    credentials=credential, cloud_url=cloud_url, cloud=cloud, sync=sync_service,
-                   status_providers=dict(providers), admin_attempts=AdminAttempts(database))
+                   status_providers=dict(providers), admin_attempts=AdminAttempts(database),
+                   settlement=SettlementService(settlements, settings, store_info(settings),
+                                                _document_printer(devices.printer), clock_ms))
+
+
+def _document_printer(printer: ReceiptPrinterPort | None) -> DocumentPrinterPort | None:
+    """The receipt printer, when it can print report slips too."""
+    return printer if isinstance(printer, DocumentPrinterPort) else None
 
 
 def _certificate_of(trust: CloudTrust, url: str) -> StatusProvider:

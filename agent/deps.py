@@ -13,6 +13,7 @@ from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.domain.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
 from agent.services.qr_scan import ScanWaiter
 from agent.services.sales import SaleService
+from agent.services.settlement import SettlementService
 from agent.services.sync import SyncService
 from agent.settings import Settings
 from sync.client import DeviceCredential
@@ -49,3 +50,4 @@ class Deps:
     # Extra blocks of GET /api/status, by key ("sync", "devices", "qr_cpm").
     status_providers: Mapping[str, StatusProvider]
     admin_attempts: AdminAttempts  # the admin password lockout, kept in the database
+    settlement: SettlementService | None = None  # X and Z reports (docs/settlement.md)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from yarl import URL
 
+from agent.domain.invoice import registration_number_problem
 from sync.tls import CloudTrust, check_pins, plain_http_refusal
 
 # Floats must be finite: `inf` hours would overflow the caps' milliseconds (docs/operations.md).
@@ -137,6 +138,18 @@ class StoreSection(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     currencies: tuple[CurrencyCode, ...] = Field(min_length=1)
     timezone: str = Field(default="Asia/Tokyo", min_length=1, max_length=64)  # times on pages and receipts
+    # The qualified invoice issuer (docs/receipts.md): "T" + 13 digits with its check digit; the issuer's name
+    # defaults to the store's name. Without a number, receipts carry no issuer block.
+    registration_number: str | None = None
+    issuer_name: str | None = Field(default=None, min_length=1, max_length=80)
+
+    @field_validator("registration_number")
+    @classmethod
+    def _registration_number(cls, value: str | None) -> str | None:
+        problem = None if value is None else registration_number_problem(value)
+        if problem is not None:
+            raise ValueError(f"not a qualified invoice registration number: {problem}")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
+from agent.domain.invoice import Item
 from agent.domain.ports import CardResult
 
 MAX_AMOUNT = 10**10
@@ -53,6 +54,20 @@ class LineIn(_Model):
     amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
 
 
+class ItemIn(_Model):
+    """One sold item (docs/receipts.md): tax-inclusive unit price in minor units, quantity, tax rate (10, 8
+    or 0 for exempt; another rate is refused by the sale service as `unknown_tax_rate`)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    unit_price: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    tax_rate: Annotated[StrictInt, Field(ge=-10**6, le=10**6)]  # known rates: checked by the service
+
+    def to_item(self) -> Item:
+        """As the domain's Item."""
+        return Item(self.name, self.unit_price, self.quantity, self.tax_rate)
+
+
 class CreateSale(_Model):
     """POST /api/sales. Amounts are integer minor units (JPY: yen)."""
 
@@ -68,3 +83,6 @@ class CreateSale(_Model):
                         Field(max_length=20)] = Field(default_factory=dict)
     lines: Annotated[list[LineIn], Field(max_length=100)] = Field(default_factory=list)
     tax: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)] = 0
+    # Items with their tax rates (docs/receipts.md): the amount must be their tax-inclusive sum; not with
+    # `lines`/`tax`, which are the receipt lines of a sale without items.
+    items: Annotated[list[ItemIn], Field(max_length=100)] = Field(default_factory=list)

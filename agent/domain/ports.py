@@ -7,15 +7,15 @@ adapters. With no adapter configured, a card sale takes the reader's result from
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 # The value types live in drivers/ (a library that imports no agent code); re-exported here for the agent.
 from drivers.cardreader.result import CardResult, CardStatus, EntryMethod
-from drivers.escpos.receipt import ReceiptLine, SaleReceipt
+from drivers.escpos.receipt import ReceiptLine, SaleReceipt, Slip
 
 __all__ = [
-    "CardReaderPort", "CardResult", "CardStatus", "EntryMethod",
-    "ReceiptLine", "ReceiptPrinterPort", "SaleReceipt", "ScannerPort",
+    "CardReaderPort", "CardResult", "CardStatus", "DocumentPrinterPort", "EntryMethod",
+    "ReceiptLine", "ReceiptPrinterPort", "SaleReceipt", "ScannerPort", "Slip",
 ]
 
 
@@ -31,6 +31,13 @@ class ReceiptPrinterPort(Protocol):
     """Queues a receipt for durable, exactly-once printing; returns the print job id."""
 
     async def print_receipt(self, receipt: SaleReceipt) -> str: ...
+
+
+@runtime_checkable
+class DocumentPrinterPort(Protocol):
+    """Queues a slip (an end-of-day report) once per document id; returns the print job id."""
+
+    async def print_slip(self, slip: Slip, document_id: str) -> str: ...
 
 
 class ScannerPort(Protocol):

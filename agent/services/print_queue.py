@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ulid import ULID
 
 from agent.adapters.store.print_jobs import JobKind, JobState, PrintJob, PrintJobs
+from drivers.escpos.receipt import mark_copy
 from sync.clock import wall_clock_ms
 
 __all__ = ["INTERRUPTED", "STALE", "JobKind", "JobState", "PrintJob", "PrintQueue"]
@@ -48,11 +49,12 @@ class PrintQueue:
         return await self.store.hold("queued", STALE, now, queued_before=now - int(max_age_s * 1000))
 
     async def reprint(self, job_id: str) -> str | None:
-        """Cashier: a held/failed job goes back to the queue; a printed one is copied as a 'reprint' job."""
+        """Cashier: a held/failed job goes back to the queue; a printed one is copied as a 'reprint' job,
+        marked 再発行 and without the drawer kick (docs/receipts.md)."""
         if await self.move(job_id, "queued", ("held", "failed")):
             return job_id
         payload = await self.store.final_payload(job_id)
-        return await self.enqueue(payload, kind="reprint") if payload is not None else None
+        return await self.enqueue(mark_copy(payload), kind="reprint") if payload is not None else None
 
     async def drop(self, job_id: str) -> bool:
         """Cashier: cancel a job that has not printed."""

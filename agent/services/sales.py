@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,10 +15,12 @@ from agent.domain.caps import check_pending, check_sale_amount
 from agent.domain.card_data import masked_reader_result, refuse_card_numbers
 from agent.domain.commands import CreateSale
 from agent.domain.errors import SaleRefused, UpstreamUnavailable
-from agent.domain.ports import CardReaderPort, CardResult, ReceiptLine, ReceiptPrinterPort, SaleReceipt
+from agent.domain.ports import CardReaderPort, CardResult, ReceiptPrinterPort, SaleReceipt
 from agent.domain.qr_sale import QrSale
+from agent.domain.receipt import sync_metadata
 from agent.domain.sale import NewSale, Sale, same_request
 from agent.services.qr_sales import QrRequest, QrSales
+from agent.services.receipts import Receipts, check_sale_items
 from agent.settings import Settings
 from drivers.errors import DriverError
 from sync.telemetry import annotate, traced
@@ -42,9 +43,11 @@ class SaleService:
     def __init__(self, store: Store, settings: Settings, qr: QrSales, *,
                  card_reader: CardReaderPort | None = None,
                  printer: ReceiptPrinterPort | None = None,
+                 receipts: Receipts,
                  on_recorded: Callable[[], None] | None = None,
                  online: Callable[[], bool] | None = None) -> None:
         self._store = store
+        self._receipts = receipts
         self._settings = settings
         self._qr = qr
         self._reader = card_reader
@@ -66,8 +69,9 @@ class SaleService:
                               param="currency")
         ref = cmd.merchant_ref_id or f"{self._settings.agent.serial}-{uuid7()}"
         _check_method_fields(cmd)
+        check_sale_items(cmd)
         if cmd.payment_method in ("qr_mpm", "qr_cpm"):
-            receipt = {"lines": [line.model_dump() for line in cmd.lines], "tax": cmd.tax}
+            receipt = self._receipts.stored(cmd)
             body, created = await self._qr.create(QrRequest(
                 ref, cmd.amount, currency, dict(cmd.metadata), cmd.payment_method, cmd.customer_code,
                 receipt))
@@ -116,21 +120,14 @@ class SaleService:
         """The receipt of a QR sale that just succeeded (after its status is committed)."""
         if self._printer is None:
             return {"status": "no_printer"}
-        extra = json.loads(row.receipt_json or "{}")
-        receipt = SaleReceipt(  # receipt_number 0: QR sales are outside the numbered offline chain
-            receipt_id=row.local_id, receipt_number=0, store_name=self._settings.store.name,
-            created_at_ms=row.created_at, currency=row.currency, total=row.amount,
-            tax=int(extra.get("tax", 0)), payment_method=row.payment_method,
-            lines=tuple(ReceiptLine(li["name"], li["quantity"], li["amount"])
-                        for li in extra.get("lines", [])),
-        )
+        receipt = await self._receipts.for_qr(row)
         return await self._send_receipt(lambda: receipt, row.local_id)
 
     def _new(self, cmd: CreateSale, ref: str, currency: str, status: str, result: dict[str, Any], *,
              enforce_caps: bool = True) -> NewSale:
-        receipt = {"lines": [line.model_dump() for line in cmd.lines], "tax": cmd.tax}
+        metadata = {**cmd.metadata, **sync_metadata([i.to_item() for i in cmd.items])}
         return NewSale(ref, cmd.amount, currency, cmd.payment_method, status,  # type: ignore[arg-type]
-                       result, dict(cmd.metadata), receipt, enforce_caps)
+                       result, metadata, self._receipts.stored(cmd), enforce_caps)
 
     def _card(self, cmd: CreateSale, ref: str, currency: str, card: CardResult, *,
               enforce_caps: bool) -> NewSale:
@@ -178,7 +175,12 @@ class SaleService:
         """Print after commit; a print failure is reported, never turned into a failed sale."""
         if self._printer is None:
             return {"status": "no_printer"}
-        return await self._send_receipt(lambda: self._receipt(sale, cmd), sale.local_id)
+        try:
+            receipt = await self._receipts.for_sale(sale)
+        except Exception as err:  # the receipt number could not be stored: the sale stands, reprint later
+            log.warning("receipt for sale %s not built: %s", sale.local_id, type(err).__name__)
+            return {"status": "failed", "error": type(err).__name__}
+        return await self._send_receipt(lambda: receipt, sale.local_id)
 
     async def _send_receipt(self, build: Callable[[], SaleReceipt], local_id: str) -> dict[str, Any]:
         assert self._printer is not None
@@ -188,18 +190,6 @@ class SaleService:
             log.warning("receipt for sale %s not printed: %s", local_id, type(err).__name__)
             return {"status": "failed", "error": type(err).__name__}
         return {"status": "queued", "job_id": job_id}
-
-    def _receipt(self, sale: Sale, cmd: CreateSale) -> SaleReceipt:
-        result = sale.to_json()["result"]
-        return SaleReceipt(
-            receipt_id=sale.local_id, receipt_number=sale.seq, store_name=self._settings.store.name,
-            created_at_ms=sale.created_at, currency=sale.currency, total=sale.amount, tax=cmd.tax,
-            payment_method=sale.method,
-            lines=tuple(ReceiptLine(li.name, li.quantity, li.amount) for li in cmd.lines),
-            cash_received=result.get("cash_received"), change=result.get("change"),
-            card_brand=result.get("card_brand"), card_last_4=result.get("card_last_4"),
-            approval_code=result.get("approval_code"),
-        )
 
 
 def _reader_failure(err: Exception) -> UpstreamUnavailable:

@@ -1,8 +1,13 @@
-"""The SaleReceipt value and its ESC/POS bytes (Japanese labels by default); pure."""
+"""The SaleReceipt value and its ESC/POS bytes (Japanese labels by default); pure.
+
+A receipt with tax-rate totals or an issuer is laid out as a qualified invoice (docs/receipts.md): items with
+the reduced-rate mark, totals and tax per rate, the legend, the issuer's name and registration number. The
+tax figures are computed by the agent (agent/domain/invoice.py); this module only lays them out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
@@ -11,11 +16,33 @@ from drivers.escpos import encode as e
 
 @dataclass(frozen=True, slots=True)
 class ReceiptLine:
-    """One printed line of a sale: name, quantity, amount in minor units."""
+    """One printed line of a sale: name, quantity, amount in minor units (unit price and the reduced-rate
+    mark on invoice receipts)."""
 
     name: str
     quantity: int
     amount: int
+    unit_price: int | None = None
+    reduced: bool = False  # printed with the reduced-rate mark (docs/receipts.md)
+
+
+@dataclass(frozen=True, slots=True)
+class RateTotal:
+    """One tax rate's line of an invoice receipt: tax-inclusive total and the tax in it, minor units."""
+
+    rate: int  # percent; 0 with exempt=True for non-taxable items
+    gross: int
+    tax: int
+    reduced: bool = False
+    exempt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """Who issues the qualified invoice: name and registration number (T + 13 digits)."""
+
+    name: str
+    registration_number: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +64,9 @@ class SaleReceipt:
     card_last_4: str | None = None
     approval_code: str | None = None
     qr_url: str | None = None
+    rates: Sequence[RateTotal] = field(default_factory=tuple)  # non-empty: an invoice receipt
+    issuer: Issuer | None = None
+    tz: tzinfo | None = None  # the store's time zone (build_receipt's `tz` when None)
 
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -58,11 +88,20 @@ class Labels:
     approval: str = "承認番号"
     methods: dict[str, str] = field(default_factory=lambda: {
         "cash": "現金", "card": "クレジットカード", "qr_mpm": "QRコード決済", "qr_cpm": "QRコード決済"})
+    rate_target: str = "{rate}%対象"
+    rate_tax: str = "  内消費税等"
+    exempt: str = "非課税"
+    mark: str = "※"
+    legend: str = "※は軽減税率対象"
+    registration: str = "登録番号"
+    copy: str = "【再発行】"
 
 
 JAPANESE = Labels()
 ENGLISH = Labels("RECEIPT", "TOTAL", "(incl. tax)", "Payment", "Cash", "Change", "Card", "Approval",
-                 {"cash": "Cash", "card": "Credit card", "qr_mpm": "QR payment", "qr_cpm": "QR payment"})
+                 {"cash": "Cash", "card": "Credit card", "qr_mpm": "QR payment", "qr_cpm": "QR payment"},
+                 "{rate}% items", "  incl. tax", "Tax exempt", "※", "※ reduced tax rate item",
+                 "Registration No.", "[COPY]")
 
 
 _width = e.display_width
@@ -150,14 +189,16 @@ def build_receipt(
         return f"¥{amount:,}" if cur == "JPY" else money(amount, cur)
 
     rule = "-" * width
-    when = datetime.fromtimestamp(r.created_at_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+    when = datetime.fromtimestamp(r.created_at_ms / 1000, r.tz or tz).strftime("%Y-%m-%d %H:%M")
     text = e.text
+    invoice = bool(r.rates) or r.issuer is not None
     head = [_HEAD, text(f"{_fit(r.store_name, width // 2)}\n"), _TITLE, text(f"{labels.title}\n"), _BODY]
-    body = [two_columns(when, f"No.{r.receipt_number:06d}", width), rule]
-    body += _items(r.lines, cur, width)
+    body = _issuer_lines(r.issuer, labels, width) if r.issuer is not None else []
+    body += [two_columns(when, f"No.{r.receipt_number:06d}", width), rule]
+    body += _invoice_items(r.lines, fmt, labels, width) if invoice else _items(r.lines, cur, width)
     body += [rule, ""]
-    rest = [two_columns(labels.tax, fmt(r.tax), width),
-            two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width)]
+    rest = _rate_lines(r.rates, fmt, labels, width) if invoice else [two_columns(labels.tax, fmt(r.tax), width)]
+    rest.append(two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width))
     if r.cash_received is not None:
         rest.append(two_columns(labels.tendered, fmt(r.cash_received), width))
     if r.change is not None:
@@ -175,3 +216,75 @@ def build_receipt(
     if kick_drawer:
         out.append(_KICK)
     return b"".join(out)
+
+
+def _issuer_lines(issuer: Issuer, labels: Labels, width: int) -> list[str]:
+    """The issuer's name and registration number, above the date (docs/receipts.md)."""
+    return [_fit(issuer.name, width), two_columns(labels.registration, issuer.registration_number, width)]
+
+
+def _invoice_items(lines: Sequence[ReceiptLine], fmt: Callable[[int], str], labels: Labels,
+                   width: int) -> list[str]:
+    """Items of an invoice receipt: the mark before a reduced-rate name; a second line '@price xN' when N > 1."""
+    out: list[str] = []
+    for ln in lines:
+        name = f"{labels.mark}{ln.name}" if ln.reduced else ln.name
+        if ln.quantity == 1:
+            out.append(two_columns(name, fmt(ln.amount), width))
+            continue
+        unit = ln.unit_price if ln.unit_price is not None else ln.amount // ln.quantity
+        out += [_fit(name, width), two_columns(f"  @{fmt(unit)} x{ln.quantity}", fmt(ln.amount), width)]
+    return out
+
+
+def _rate_lines(rates: Sequence[RateTotal], fmt: Callable[[int], str], labels: Labels,
+                width: int) -> list[str]:
+    """Per rate: the tax-inclusive total and the tax in it; exempt items without tax; the mark's legend."""
+    out: list[str] = []
+    for rt in rates:
+        if rt.exempt:
+            out.append(two_columns(labels.exempt, fmt(rt.gross), width))
+            continue
+        label = labels.rate_target.format(rate=rt.rate) + (f" {labels.mark}" if rt.reduced else "")
+        out += [two_columns(label, fmt(rt.gross), width), two_columns(labels.rate_tax, fmt(rt.tax), width)]
+    if any(rt.reduced for rt in rates):
+        out.append(labels.legend)
+    return out
+
+
+def mark_copy(payload: bytes, labels: Labels = JAPANESE) -> bytes:
+    """A receipt's bytes as a reprint: the copy banner on top, no drawer kick; anything else unchanged.
+
+    The banner goes right after the receipt's fixed head (init, Japanese setup, centred bold double size),
+    so the copy is the original receipt plus one line; a copy of a copy gets no second banner."""
+    banner = e.text(f"{labels.copy}\n")
+    if not payload.startswith(_HEAD) or payload.startswith(_HEAD + banner):
+        return payload
+    body = payload[len(_HEAD):]
+    if body.endswith(_END + _KICK):
+        body = body[: -len(_KICK)]
+    return _HEAD + banner + body
+
+
+@dataclass(frozen=True, slots=True)
+class Slip:
+    """A two-column slip (end-of-day reports, docs/settlement.md): sections of (label, value) rows."""
+
+    store_name: str
+    title: str
+    sections: Sequence[Sequence[tuple[str, str]]]
+
+
+def build_slip(slip: Slip, width: int = 42) -> bytes:
+    """A slip's bytes: the receipt's head (so mark_copy marks its reprints too), rows, a rule between
+    sections, cut. A row with an empty value is its label alone."""
+    rule = "-" * width
+    rows: list[str] = []
+    for n, section in enumerate(slip.sections):
+        if n:
+            rows.append(rule)
+        rows += [two_columns(label, value, width) if value else _fit(label, width)
+                 for label, value in section]
+    return b"".join([_HEAD, e.text(f"{_fit(slip.store_name, width // 2)}\n"), _TITLE,
+                     e.text(f"{_fit(slip.title, width)}\n"), _BODY, e.text("\n".join(rows) + "\n"),
+                     _FOOT, _END])

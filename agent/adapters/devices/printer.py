@@ -12,11 +12,11 @@ from agent.adapters.devices.link import DeviceLink, present
 from agent.adapters.store.database import AgentDatabase
 from agent.adapters.store.print_jobs import PrintJob, PrintJobs
 from agent.domain.errors import StoreUnavailable
-from agent.domain.ports import SaleReceipt
+from agent.domain.ports import SaleReceipt, Slip
 from agent.services.print_queue import PrintQueue
 from drivers.errors import DeviceDisconnected, DeviceTimeout, DriverError, ProtocolError
 from drivers.escpos import encode
-from drivers.escpos.receipt import build_receipt
+from drivers.escpos.receipt import build_receipt, build_slip
 from drivers.escpos.status import UNKNOWN, PrinterStatus, parse_answer
 from drivers.transport import Transport
 from drivers.transport.serial import SerialTransport
@@ -70,6 +70,12 @@ class PrinterService:
         kick = self.cfg.kick_drawer_on_cash and receipt.payment_method == "cash"
         payload = build_receipt(receipt, width=self.cfg.columns, kick_drawer=kick)
         job_id = await self.queue.enqueue(payload, "receipt", receipt.receipt_id)
+        self._wake.set()
+        return job_id
+
+    async def print_slip(self, slip: Slip, document_id: str) -> str:
+        """Queue a report slip (committed) as the receipt of `document_id`: asked twice, the same job."""
+        job_id = await self.queue.enqueue(build_slip(slip, width=self.cfg.columns), "receipt", document_id)
         self._wake.set()
         return job_id
 

@@ -1,0 +1,71 @@
+"""Building a sale's receipt (docs/receipts.md): items checked at the sale, content from what the sale
+stored, a receipt number per device taken through the database's one writer before anything prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.adapters.store.settlements import Settlements
+from agent.domain.commands import CreateSale
+from agent.domain.errors import SaleRefused
+from agent.domain.invoice import check_items
+from agent.domain.ports import SaleReceipt
+from agent.domain.qr_sale import QrSale
+from agent.domain.receipt import ITEMS_KEY, RATES_KEY, StoreInfo, sale_receipt, stored_receipt
+from agent.domain.sale import Sale
+from agent.settings import Settings
+from drivers.escpos.receipt import Issuer
+
+
+def store_info(settings: Settings) -> StoreInfo:
+    """The store as its receipts show it: name, time zone, the issuer when a registration number is set."""
+    store = settings.store
+    issuer = (Issuer(store.issuer_name or store.name, store.registration_number)
+              if store.registration_number else None)
+    return StoreInfo(store.name, ZoneInfo(store.timezone), issuer)
+
+
+def check_sale_items(cmd: CreateSale) -> None:
+    """Items, when given: known tax rates, summing to the amount, and not mixed with lines/tax (422)."""
+    if not cmd.items:
+        return
+    if cmd.lines or cmd.tax:
+        raise SaleRefused("unexpected_field", "Send either items (the tax per rate is computed) or lines "
+                          "and tax, not both.", param="lines" if cmd.lines else "tax")
+    for key in (ITEMS_KEY, RATES_KEY):
+        if key in cmd.metadata:
+            raise SaleRefused("unexpected_field", f"metadata.{key} is where the items go on a sale with "
+                              "items: use another key.", param=f"metadata.{key}")
+    check_items([i.to_item() for i in cmd.items], cmd.amount)
+
+
+class Receipts:
+    """The receipt content of cash, card and QR sales."""
+
+    def __init__(self, settings: Settings, numbers: Settlements, clock_ms: Callable[[], int]) -> None:
+        self._store = store_info(settings)
+        self._numbers = numbers
+        self._clock = clock_ms
+
+    @staticmethod
+    def stored(cmd: CreateSale) -> dict[str, Any]:
+        """What the sale keeps for its receipt (receipt_json)."""
+        return stored_receipt([i.to_item() for i in cmd.items], [ln.model_dump() for ln in cmd.lines],
+                              cmd.tax)
+
+    async def for_sale(self, sale: Sale) -> SaleReceipt:
+        """The receipt of a recorded cash or card sale, numbered."""
+        number = await self._numbers.receipt_number(sale.local_id, self._clock())
+        return sale_receipt(self._store, json.loads(sale.receipt_json), sale.to_json()["result"],
+                            receipt_id=sale.local_id, number=number, created_at_ms=sale.created_at,
+                            currency=sale.currency, total=sale.amount, method=sale.method)
+
+    async def for_qr(self, row: QrSale) -> SaleReceipt:
+        """The receipt of a QR sale that succeeded, numbered in the same sequence."""
+        number = await self._numbers.receipt_number(row.local_id, self._clock())
+        return sale_receipt(self._store, json.loads(row.receipt_json or "{}"), {}, receipt_id=row.local_id,
+                            number=number, created_at_ms=row.created_at, currency=row.currency,
+                            total=row.amount, method=row.payment_method)
