@@ -15,18 +15,21 @@ from aiohttp import web
 from cloud.admin import devices as _device_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin import listing as _listing_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin import tenants as _tenant_commands  # noqa: F401 — registers the admin subcommands
+from cloud.admin import webhooks as _webhook_commands  # noqa: F401 — registers the admin subcommands
 from cloud.admin.registry import add_admin_parsers
 from cloud.bootstrap import build_app, build_deps
 from cloud.domain.errors import DomainError
 from cloud.infrastructure.sqlite.db import sqlite_path
 from cloud.infrastructure.telemetry import cloud_telemetry
+from cloud.migrate_cli import add_migrate_parser, migrate
 from cloud.request_cli import add_request_parser, run_request
 from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
 from cloud.tls import add_tls_arguments, listen_url, plain_http_warning, server_ssl_context, tls_options
 from cloud.workers import run_workers
+from sync.sqlite import MigrationError
 from sync.version import package_version
 
-DB_HELP = f"database URL, sqlite:///path (default: ${ENV_DB} or {DEFAULT_DB_URL})"
+DB_HELP = f"database URL, sqlite:///path or postgresql://… (default: ${ENV_DB} or {DEFAULT_DB_URL})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Administer tenants; every command prints JSON.")  # fmt: skip
     add_admin_parsers(admin, DB_HELP)
     add_request_parser(sub)
+    add_migrate_parser(sub, DB_HELP)
     return parser
 
 
@@ -128,11 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve_process(settings, None)
             return 0
         settings = Settings.load(os.environ, db_url=args.db)
+        if args.command == "migrate":
+            check_db_location(settings, given=args.db is not None or ENV_DB in os.environ, must_exist=False)
+            print(json.dumps(asyncio.run(migrate(settings))), flush=True)
+            return 0
         check_db_location(settings, given=args.db is not None or ENV_DB in os.environ,
                           must_exist=args.admin_read_only)  # fmt: skip
         print(json.dumps(asyncio.run(run_admin(args, settings)), ensure_ascii=False), flush=True)
         return 0
-    except (SettingsError, DomainError) as err:
+    except (SettingsError, DomainError, MigrationError) as err:
         message = err.message if isinstance(err, DomainError) else str(err)
         print(json.dumps({"error": {"code": getattr(err, "code", "settings_error"), "message": message}}),
               file=sys.stderr)  # fmt: skip

@@ -15,6 +15,7 @@ from cloud.domain.ports import (
     Storage,
     TenantRepository,
     UnitOfWork,
+    WebhookRepository,
 )
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 
@@ -33,3 +34,4 @@ class Deps:
     devices: DeviceRepository  # device enrollment (docs/cloud-api.md)
     limits: RateCounters  # rate-limit counters, shared by every worker (docs/operations.md#workers)
     leader: Leadership  # one worker at a time runs each background task
+    webhooks: WebhookRepository | None = None  # outbound webhook endpoints and deliveries (docs/cloud-api.md)

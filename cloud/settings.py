@@ -12,6 +12,10 @@ from typing import Any
 DEFAULT_DB_URL = "sqlite:///./var/pgw.sqlite3"
 ENV_DB = "MPAC_PGW_DB"
 ENV_ENCRYPTION_KEY = "MPAC_PGW_ENCRYPTION_KEY"
+# Outbound webhook targets and polling (docs/cloud-api.md#webhooks): "1" turns an allowance on.
+ENV_WEBHOOK_LOOPBACK = "MPAC_PGW_WEBHOOK_ALLOW_LOOPBACK"
+ENV_WEBHOOK_PRIVATE = "MPAC_PGW_WEBHOOK_ALLOW_PRIVATE"
+ENV_WEBHOOK_POLL = "MPAC_PGW_WEBHOOK_POLL_SECONDS"
 
 
 class SettingsError(ValueError):
@@ -42,6 +46,9 @@ class Settings:
     tls_cert: str | None = None  # PEM certificate chain of --tls-cert (docs/operations.md, HTTPS)
     tls_key: str | None = None  # PEM private key of --tls-key
     trusted_proxies: tuple[str, ...] = ()  # --trusted-proxy: peers whose X-Forwarded-For/-Proto are believed
+    webhook_allow_loopback: bool = False  # webhook targets on loopback, http:// too (tests, demos)
+    webhook_allow_private: bool = False  # webhook targets in private and link-local ranges
+    webhook_poll_seconds: float = 1.0  # how often due webhook deliveries are looked for
     encryption_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,12 +84,27 @@ class Settings:
             values["db_url"] = environ[ENV_DB]
         if ENV_ENCRYPTION_KEY in environ:  # set but empty is refused, not taken as "use the key file"
             values["encryption_key"] = environ[ENV_ENCRYPTION_KEY].encode("utf-8")
+        values.update(_webhook_env(environ))
         values.update({k: v for k, v in options.items() if v is not None})
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (tests use this)."""
         return replace(self, **changes)
+
+
+def _webhook_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, key in ((ENV_WEBHOOK_LOOPBACK, "webhook_allow_loopback"),
+                      (ENV_WEBHOOK_PRIVATE, "webhook_allow_private")):  # fmt: skip
+        if name in environ:
+            values[key] = environ[name] == "1"
+    if environ.get(ENV_WEBHOOK_POLL):
+        try:
+            values["webhook_poll_seconds"] = float(environ[ENV_WEBHOOK_POLL])
+        except ValueError:
+            raise SettingsError(f"{ENV_WEBHOOK_POLL} must be a number of seconds") from None
+    return values
 
 
 def _check_workers(workers: int, db_url: str) -> None:

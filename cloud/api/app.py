@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from cloud.api import devices, health, intents, simulator, sync_batches
+from cloud.api import devices, health, intents, simulator, sync_batches, webhooks
 from cloud.api.auth import purge_replays
 from cloud.api.errors import error_middleware
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, PEER_LIMITS, SETTINGS
@@ -27,6 +27,7 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     intents.setup_routes,
     devices.setup_routes,
     sync_batches.setup_routes,
+    webhooks.setup_routes,
 ]
 
 

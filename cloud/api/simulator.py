@@ -45,9 +45,14 @@ async def mark(request: web.Request) -> web.Response:
         deps.simulator.mark(intent.provider_ref, _OUTCOMES[outcome])
     except UnknownCode as err:
         raise ApiError(404, "resource_missing", "the simulator did not issue this code", param="id") from err
+    # Like a real provider, the simulator then tells the gateway by webhook (docs/cloud-api.md#webhooks).
+    config = await deps.tenants.get_provider_config(intent.store_id, "simulator")
+    hook = f"{request.scheme}://{request.host}/v1/webhooks/simulator"
+    answered = await deps.simulator.notify(intent.id, intent.provider_ref, config, hook, deps.clock())
     return json_response(
-        200, {"payment_intent": intent.id, "reference": intent.provider_ref, "marked": outcome}
-    )
+        200, {"payment_intent": intent.id, "reference": intent.provider_ref, "marked": outcome,
+              "webhook_status": answered},
+    )  # fmt: skip
 
 
 def setup_routes(app: web.Application) -> None:

@@ -13,6 +13,7 @@ from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.intent import PaymentIntent, Transaction
 from cloud.domain.sync import AcceptedSale, SyncRepository
 from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
+from cloud.domain.webhooks import DueDelivery, Event, Outcome, SendResult, WebhookEndpoint
 
 
 class Clock(Protocol):
@@ -280,6 +281,81 @@ class Leadership(Protocol):
         """Try to lead `task` for one tick: the block gets True if this worker leads it, else False."""
 
 
+@dataclass(frozen=True, slots=True)
+class InboundWebhook:
+    """A webhook a provider POSTed: the path it was sent to, its headers and raw body (docs/cloud-api.md)."""
+
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified provider event: which intent, the provider's reference (if told) and what it says."""
+
+    intent_id: str
+    reference: str | None
+    result: ProviderResult
+
+
+class WebhookSource(Protocol):
+    """One provider's inbound webhooks: which intent a body claims to be about, and its own verification."""
+
+    def intent_of(self, body: bytes) -> str | None:
+        """The intent id the (not yet verified) body names, or None if it names none."""
+
+    def read(
+        self, webhook: InboundWebhook, config: StoreProviderConfig | None, now: float
+    ) -> ProviderEvent | None:
+        """The event if its signature holds under the store's config, else None."""
+
+
+class Outbox(Protocol):
+    """Events to partners, staged in the unit of work of the change they announce (docs/cloud-api.md)."""
+
+    async def add(self, event: Event) -> None:
+        """Stage the event and one delivery per enabled endpoint of its partner that subscribes to it."""
+
+
+class WebhookRepository(Protocol):
+    """Webhook endpoints, deliveries and their log, outside request units (administration, dispatcher)."""
+
+    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        """Insert an endpoint (its secret sealed); NotFound if the partner is unknown."""
+
+    async def get_endpoint(self, endpoint_id: str) -> WebhookEndpoint | None:
+        """The endpoint with its secret opened, or None."""
+
+    async def list_endpoints(self, partner_id: str | None) -> Sequence[WebhookEndpoint]:
+        """Endpoints (of one partner when given), oldest first, secrets left sealed (shown as '')."""
+
+    async def set_status(self, endpoint_id: str, enabled: bool, reason: str | None, now: float) -> None:
+        """Enable (clears the failure run; its waiting deliveries are due now) or disable an endpoint."""
+
+    async def delete_endpoint(self, endpoint_id: str) -> None:
+        """Remove an endpoint with its deliveries and their log."""
+
+    async def claim_due(self, now: float, limit: int, lease_s: float) -> Sequence[DueDelivery]:
+        """Up to `limit` deliveries due at `now` on enabled endpoints, pushed `lease_s` ahead while sent."""
+
+    async def record(self, outcome: Outcome) -> None:
+        """Write an attempt's outcome, its log row and the endpoint's failure run in one unit."""
+
+    async def redeliver(self, event_id: str, now: float) -> int:
+        """Queue an event again for every enabled endpoint of its partner that subscribes to it; how many."""
+
+    async def attempts(self, event_id: str) -> Sequence[dict[str, object]]:
+        """The delivery log of one event, oldest first."""
+
+
+class WebhookSender(Protocol):
+    """One HTTP POST of a webhook, with the SSRF guard and timeouts (never raises for the receiver's sake)."""
+
+    async def post(self, url: str, headers: Mapping[str, str], body: bytes) -> SendResult:
+        """What the receiver answered, or why there was no answer."""
+
+
 class UnitOfWork(Protocol):
     """One atomic change (cosmicpython's unit of work): `async with uow: ...; await uow.commit()`.
 
@@ -293,6 +369,7 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyStore
     sync: SyncRepository
     replays: ReplayRecords
+    outbox: Outbox
 
     async def __aenter__(self) -> Self:
         """Open the block (a fresh unit when it is the outermost one)."""

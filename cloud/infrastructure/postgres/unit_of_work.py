@@ -5,13 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from cloud.domain.ports import IdempotencyStore, PaymentIntentRepository, ReplayRecords
+from cloud.domain.ports import IdempotencyStore, Outbox, PaymentIntentRepository, ReplayRecords
 from cloud.domain.sync import SyncRepository
 from cloud.infrastructure.postgres.db import Pending, PgDatabase
 from cloud.infrastructure.postgres.idempotency import PgIdempotencyStore
 from cloud.infrastructure.postgres.intents import PgIntentRepository
 from cloud.infrastructure.postgres.replays import PgReplayRecords
 from cloud.infrastructure.postgres.sync_batches import PgSyncRepository
+from cloud.infrastructure.postgres.webhooks import PgOutbox
 
 
 class PgUnitOfWork:
@@ -31,6 +32,7 @@ class PgUnitOfWork:
         self.idempotency: IdempotencyStore = PgIdempotencyStore(db, self._pending)
         self.sync: SyncRepository = PgSyncRepository(db, self._pending)
         self.replays: ReplayRecords = PgReplayRecords(db, self._pending)
+        self.outbox: Outbox = PgOutbox(self._pending)  # webhook events, in the change's unit
 
     async def __aenter__(self) -> Self:
         """Open a block; the outermost one starts with nothing staged."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
-from cloud.domain.ports import IdempotencyStore, PaymentIntentRepository, ReplayRecords
+from cloud.domain.ports import IdempotencyStore, Outbox, PaymentIntentRepository, ReplayRecords
 from cloud.domain.sync import SyncRepository
 from cloud.infrastructure.sqlite.db import Database, Pending
 from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
 from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
 from cloud.infrastructure.sqlite.replays import SqliteReplayRecords
 from cloud.infrastructure.sqlite.sync_batches import SqliteSyncRepository
+from cloud.infrastructure.sqlite.webhooks import SqliteOutbox
 
 
 class SqliteUnitOfWork:
@@ -32,6 +33,7 @@ class SqliteUnitOfWork:
         self.idempotency: IdempotencyStore = SqliteIdempotencyStore(db, self._pending)
         self.sync: SyncRepository = SqliteSyncRepository(db, self._pending)
         self.replays: ReplayRecords = SqliteReplayRecords(db, self._pending)
+        self.outbox: Outbox = SqliteOutbox(self._pending)  # webhook events, in the change's unit
 
     async def __aenter__(self) -> Self:
         """Open a block; the outermost one starts with nothing staged."""

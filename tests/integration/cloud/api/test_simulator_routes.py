@@ -54,7 +54,8 @@ class TestEnabled:
         intent_id = await _qr_code(client)
         assert await _pay(pgw, intent_id) == (200, {"payment_intent": intent_id, "marked": "pay",
                                                     "reference": (await pgw.deps.uow().intents.get(
-                                                        intent_id)).provider_ref})  # type: ignore[union-attr]
+                                                        intent_id)).provider_ref,  # type: ignore[union-attr]
+                                                    "webhook_status": None})  # no webhook_secret configured
         synced = await client.post(f"/v1/payment_intents/{intent_id}/sync", {})
         assert synced.body["status"] == "succeeded", synced.body
 
