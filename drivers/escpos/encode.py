@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from PIL import Image
+if TYPE_CHECKING:  # Pillow is loaded only when an image is printed: it costs an idle agent ~5 MB
+    from PIL import Image
 
 ESC = b"\x1b"
 GS = b"\x1d"
@@ -155,6 +156,8 @@ def qr(data: str, module: int = 3, ec: QrErrorLevel = "L", model: int = 2) -> by
 
 def raster(image: Image.Image) -> bytes:
     """GS v 0: a raster bit image; pixels darker than mid-grey print black, rows padded to whole bytes."""
+    from PIL import Image  # noqa: PLC0415 -- see the TYPE_CHECKING import
+
     grey = image.convert("RGBA")
     flat = Image.new("RGB", grey.size, (255, 255, 255))
     flat.paste(grey, mask=grey.getchannel("A"))

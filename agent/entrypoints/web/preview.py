@@ -10,13 +10,14 @@ import tempfile
 from pathlib import Path
 
 from drivers.simulators.escpos_parse import EscPosParser
-from drivers.simulators.render import render_png
 
 MAX_PAYLOAD = 256 * 1024  # a receipt is a few KiB; refuse to draw anything absurd
 
 
 def receipt_png(payload: bytes) -> bytes:
     """PNG bytes of `payload` as printed paper (blocking: call it in a worker thread)."""
+    from drivers.simulators.render import render_png  # noqa: PLC0415 -- Pillow only when a preview is drawn
+
     parser = EscPosParser()
     parser.feed(payload[:MAX_PAYLOAD])
     with tempfile.TemporaryDirectory(prefix="mpac-receipt-") as folder:
