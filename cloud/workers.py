@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from cloud.domain.errors import DomainError
 from cloud.settings import Settings, SettingsError
 
 MAX_RESTARTS = 5
@@ -119,6 +120,8 @@ class Supervisor:
                 raise _Stopped
             if multiprocessing.connection.wait([worker.ready, worker.process.sentinel], timeout=0.2):
                 break
+        else:  # neither ready nor dead: stuck (e.g. a database that never answers)
+            worker.process.kill()
         try:
             self.ready_line = worker.ready.recv()
             worker.served = True
@@ -127,7 +130,7 @@ class Supervisor:
             worker.process.join(timeout=5)
             code = worker.process.exitcode
             print(f"mpac-pgw: worker {worker.worker_id} did not start (exit code {code})", file=sys.stderr)
-            return code if code else 1
+            return code if code and code > 0 else 1
         finally:
             worker.ready.close()
             worker.ready = None
@@ -203,8 +206,10 @@ def _worker_main(settings: Settings, serve: Serve, ready: Connection) -> None:
 
     try:
         serve(settings, on_ready)
-    except SettingsError as err:
-        print(json.dumps({"error": {"code": "settings_error", "message": str(err)}}), file=sys.stderr)
+    except (SettingsError, DomainError) as err:  # the same one line main() prints, never a traceback
+        message = err.message if isinstance(err, DomainError) else str(err)
+        code = getattr(err, "code", "settings_error")
+        print(json.dumps({"error": {"code": code, "message": message}}), file=sys.stderr, flush=True)
         sys.exit(2)
 
 
