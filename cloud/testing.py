@@ -3,15 +3,19 @@ tenant seeding through the service layer, and a database snapshot for "nothing c
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+import asyncpg
 
 from cloud.deps import Deps
 from cloud.domain import commands as c
@@ -122,8 +126,11 @@ async def seed_tenant(
 SNAPSHOT_SKIPS = frozenset({"signature_replays", "rate_counters", "worker_leases"})
 
 
-def db_snapshot(path: Path) -> dict[str, str]:
-    """Per table but SNAPSHOT_SKIPS, a digest of every row (read with plain sqlite3: committed data only)."""
+def db_snapshot(path: Path | str) -> dict[str, str]:
+    """Per table but SNAPSHOT_SKIPS, a digest of every row (committed data only): `path` is the SQLite file
+    (read with plain sqlite3) or a postgresql:// URL."""
+    if isinstance(path, str):
+        return _in_thread(_pg_snapshot(path))
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = [
@@ -137,3 +144,47 @@ def db_snapshot(path: Path) -> dict[str, str]:
         return digests
     finally:
         conn.close()
+
+
+T = TypeVar("T")
+
+
+def _in_thread(work: Coroutine[Any, Any, T]) -> T:
+    # A synchronous helper called from async tests: its own event loop, on a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+async def _pg_snapshot(url: str) -> dict[str, str]:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = [r[0] for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema='public' "
+            "AND table_type='BASE TABLE' ORDER BY table_name") if r[0] not in SNAPSHOT_SKIPS]  # fmt: skip
+        digests = {}
+        for table in tables:
+            found = await conn.fetch(f'SELECT * FROM "{table}" ORDER BY 1')  # noqa: S608 — names from the schema
+            digests[table] = hashlib.sha256(repr([tuple(r) for r in found]).encode()).hexdigest()
+        return digests
+    finally:
+        await conn.close()
+
+
+def db_bytes(path: Path | str) -> bytes:
+    """Everything the database holds, for "this secret is stored nowhere" checks: every byte of the SQLite
+    file, its WAL and shared memory; on PostgreSQL every row of every table, as text."""
+    if isinstance(path, str):
+        return _in_thread(_pg_dump(path))
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+async def _pg_dump(url: str) -> bytes:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = [r[0] for r in await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema='public' "
+            "AND table_type='BASE TABLE'")]  # fmt: skip
+        found = [await conn.fetch(f'SELECT "{t}"::text FROM "{t}"') for t in tables]  # noqa: S608 — schema names
+        return "\n".join(r[0] for rows in found for r in rows).encode("utf-8")
+    finally:
+        await conn.close()

@@ -14,7 +14,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -22,11 +25,18 @@ from cloud.infrastructure.postgres.migrate import apply_migrations
 
 PGBIN = Path(os.environ.get("MPAC_TEST_PGBIN", "/usr/lib/postgresql/15/bin"))
 TEMPLATE = "pgw_template"
+T = TypeVar("T")
 
 
 def available() -> bool:
     """Whether the server binaries are installed (scripts/system-deps.sh installs them)."""
     return (PGBIN / "initdb").is_file() and (PGBIN / "pg_ctl").is_file()
+
+
+def on_thread(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh thread and event loop (callable from sync code anywhere)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def _free_port() -> int:
@@ -100,6 +110,14 @@ class PgServer:
             await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             await admin.close()
+
+    def new_database(self) -> str:
+        """database(), for synchronous fixtures (runs on a thread of its own, outside any event loop)."""
+        return on_thread(self.database())
+
+    def drop_database(self, url: str) -> None:
+        """drop(), for synchronous fixtures."""
+        on_thread(self.drop(url))
 
     def close(self) -> None:
         """Stop the server and remove its files."""

@@ -74,9 +74,11 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ValidationError):
         return from_validation(exc)
     if isinstance(exc, d.DomainError):
+        # A database that is away or busy is worth a retry soon (docs/operations.md#running-on-postgresql).
+        retry = {"Retry-After": "1"} if isinstance(exc, d.StorageUnavailable) else None
         for kind, status, type_ in _DOMAIN_STATUS:
             if isinstance(exc, kind):
-                return ApiError(status, exc.code, exc.message, type_=type_, param=exc.param)
+                return ApiError(status, exc.code, exc.message, type_=type_, param=exc.param, headers=retry)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         return ApiError(413, "body_too_large", "the request body is too large")
     if isinstance(exc, web.HTTPException):

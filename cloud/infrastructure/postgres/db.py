@@ -32,6 +32,8 @@ _GONE: tuple[type[BaseException], ...] = (
     OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
     asyncpg.exceptions.OperatorInterventionError, asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.TransactionRollbackError,
+    # asyncpg's protocol state after a connection broke in the middle of an exchange
+    asyncpg_base.InternalClientError,
 )  # fmt: skip
 
 

@@ -1,7 +1,12 @@
-"""Fixtures for cloud integration tests: a real pgw app on a loopback port with a real SQLite file.
+"""Fixtures for cloud integration tests: a real pgw app on a loopback port over a real database.
+
+Every test that uses `pgw_settings` (so `pgw`, `tenant`, `client`, …) runs twice: on a fresh SQLite file and
+on a fresh database of the session's throwaway PostgreSQL (ids `[sqlite]` / `[postgresql]`). A test that reads
+the SQLite file itself says so with `@pytest.mark.sqlite_only("why")`; its PostgreSQL run is skipped.
 
 Reusable by any test under tests/integration/cloud/:
-- `pgw_settings`  Settings on a fresh SQLite file in tmp_path (expiry sweeper effectively off).
+- `db_backend`    "sqlite" or "postgresql" (the parameter).
+- `pgw_settings`  Settings on a fresh database of that backend (expiry sweeper effectively off).
 - `clock`         a SettableClock shared by the server and the signing clients.
 - `pgw`           a running server (`pgw.url`, `pgw.deps`, `pgw.app`, `pgw.db_path`, `pgw.session`).
 - `tenant`, `other_tenant`   seeded partners (tenant uses pk_test_abc123 / sk_test_xyz789).
@@ -11,7 +16,8 @@ Build a server with different settings via `await pgw_factory(settings.with_chan
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,23 +30,37 @@ from cloud.api.app import create_app
 from cloud.bootstrap import build_deps
 from cloud.deps import Deps
 from cloud.infrastructure.crypto import SecretBox
+from cloud.infrastructure.postgres.db import is_postgres_url
 from cloud.infrastructure.sqlite.db import sqlite_path
-from cloud.settings import Settings
+from cloud.settings import ENV_ENCRYPTION_KEY, Settings
 from cloud.testing import PgwClient, SettableClock, Tenant, seed_tenant
+from tests.pgserver import PgServer
 
 API_KEY, SECRET_KEY = "pk_test_abc123", "sk_test_xyz789"
 
 
 @dataclass
 class Pgw:
-    """A running gateway: its base URL, app, dependencies, database file and an HTTP session."""
+    """A running gateway: its base URL, app, dependencies, database and an HTTP session."""
 
     url: str
     app: web.Application
     deps: Deps
-    db_path: Path
+    db_path: Path | str  # the SQLite file, or the PostgreSQL URL (helpers.rows and db_snapshot take both)
     session: aiohttp.ClientSession
     clock: SettableClock
+    deps_key: bytes | None = None  # the settings' encryption key
+
+    @property
+    def cli_db(self) -> str:
+        """The --db URL a `mpac-pgw admin` subprocess needs to reach this gateway's database."""
+        return self.db_path if isinstance(self.db_path, str) else f"sqlite:///{self.db_path}"
+
+    @property
+    def cli_env(self) -> dict[str, str]:
+        """The environment of such a subprocess: the gateway's encryption key (PostgreSQL requires it)."""
+        key = self.deps_key.decode() if self.deps_key else ""
+        return {**os.environ, ENV_ENCRYPTION_KEY: key} if key else dict(os.environ)
 
     def client(self, tenant: Tenant) -> PgwClient:
         """A signing client for a seeded tenant."""
@@ -56,14 +76,32 @@ def clock() -> SettableClock:
     return SettableClock()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """Which database the test's gateway runs on; sqlite_only tests skip their PostgreSQL run."""
+    backend: str = request.param
+    only = request.node.get_closest_marker("sqlite_only")
+    if backend == "postgresql" and only is not None:
+        pytest.skip(f"SQLite only: {only.args[0] if only.args else 'reads the SQLite file'}")
+    return backend
+
+
 @pytest.fixture
-def pgw_settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh SQLite file; the periodic expiry sweep is pushed out of the way."""
-    return Settings(
-        db_url=f"sqlite:///{tmp_path / 'pgw.sqlite3'}",
-        encryption_key=SecretBox.generate_key(),
-        expiry_sweep_seconds=3600,
-    )
+def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database: a SQLite file in tmp_path, or a new database on the session's PostgreSQL."""
+    if db_backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pgw.sqlite3'}"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def pgw_settings(db_url: str) -> Settings:
+    """Settings on a fresh database; the periodic expiry sweep is pushed out of the way."""
+    return Settings(db_url=db_url, encryption_key=SecretBox.generate_key(), expiry_sweep_seconds=3600)
 
 
 @pytest.fixture
@@ -78,7 +116,8 @@ async def pgw_factory(aiohttp_server: AiohttpServer, clock: SettableClock) -> As
         session = aiohttp.ClientSession()
         sessions.append(session)
         url = str(server.make_url("")).rstrip("/")
-        return Pgw(url, app, deps, sqlite_path(settings.db_url), session, clock)
+        where = settings.db_url if is_postgres_url(settings.db_url) else sqlite_path(settings.db_url)
+        return Pgw(url, app, deps, where, session, clock, settings.encryption_key)
 
     yield start
     for session in sessions:

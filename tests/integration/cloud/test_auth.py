@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 
 import pytest
 
 from cloud.domain.ids import new_id
-from cloud.testing import PgwClient, SettableClock, Tenant, db_snapshot
+from cloud.testing import PgwClient, SettableClock, Tenant, db_bytes, db_snapshot
 
 from .conftest import Pgw
-from .helpers import create, intent_body, rows
+from .helpers import create, execute, intent_body, rows
 
 PATH = "/v1/payment_intents"
 
@@ -120,8 +119,7 @@ class TestHmac:
 
     async def test_suspended_credential_is_403(self, pgw: Pgw, client: PgwClient, tenant: Tenant) -> None:
         """A credential marked inactive is refused with 403 credential_suspended."""
-        with sqlite3.connect(pgw.db_path) as conn:
-            conn.execute("UPDATE credentials SET active=0 WHERE api_key=?", (tenant.api_key,))
+        execute(pgw.db_path, "UPDATE credentials SET active=0 WHERE api_key=?", (tenant.api_key,))
         resp = await client.post(PATH, intent_body())
         assert (resp.status, resp.body["error"]["code"]) == (403, "credential_suspended")
 
@@ -151,7 +149,7 @@ class TestPaymentToken:
         pi = await create(client)
         stored = rows(pgw.db_path, "SELECT token_hash FROM payment_tokens")
         assert stored == [(hashlib.sha256(pi["payment_token"].encode()).hexdigest(),)]
-        assert pi["payment_token"].encode() not in pgw.db_path.read_bytes()
+        assert pi["payment_token"].encode() not in db_bytes(pgw.db_path)
         assert len(pi["payment_token"]) >= len("tok_") + 22  # ≥ 128 bits of base64url
 
     async def test_token_cancels(self, pgw: Pgw, client: PgwClient) -> None:

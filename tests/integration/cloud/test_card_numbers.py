@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cloud.testing import PgwClient, Tenant
+from cloud.testing import PgwClient, Tenant, db_bytes
 
 from .conftest import Pgw
 from .helpers import create, intent_body
@@ -17,9 +17,9 @@ PAN = "4111111111111111"
 FORMS = (PAN, "4111 1111 1111 1111", "4111-1111-1111-1111")
 
 
-def on_disk(db_path: Path) -> bytes:
-    """Every byte of the database, its WAL and shared memory file."""
-    return b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*") if p.is_file())
+def on_disk(db_path: Path | str) -> bytes:
+    """Every byte of the database (its files on SQLite, every row on PostgreSQL)."""
+    return db_bytes(db_path)
 
 
 def assert_nowhere(pgw: Pgw, *answers: Any) -> None:

@@ -21,6 +21,8 @@ from .conftest import Pgw
 from .helpers import create
 
 PATH = "/v1/payment_intents"
+# Seeds its device row through the SQLite Database; tests/integration/cloud/devices/ covers devices on both.
+pytestmark = pytest.mark.sqlite_only("seeds its device with SQLite statements")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cloud.api.app import create_app
 from cloud.api.auth import purge_replays
 from cloud.bootstrap import build_deps
 from cloud.settings import Settings
-from cloud.testing import PgwClient, SettableClock, Tenant, db_snapshot, seed_tenant
+from cloud.testing import PgwClient, SettableClock, Tenant, db_bytes, db_snapshot, seed_tenant
 
 from .conftest import API_KEY, SECRET_KEY, Pgw
 from .helpers import create, intent_body, rows
@@ -182,7 +182,7 @@ class TestDurableRecord:
         stored = rows(pgw.db_path, "SELECT signature_hash, key_hash FROM signature_replays")
         assert stored == [(hashlib.sha256(signature.encode()).hexdigest(),
                            hashlib.sha256(b"key-secretish-1").hexdigest())]  # fmt: skip
-        files = b"".join(p.read_bytes() for p in pgw.db_path.parent.glob(pgw.db_path.name + "*"))
+        files = db_bytes(pgw.db_path)
         assert signature.encode() not in files
 
     async def test_expired_records_are_purged(

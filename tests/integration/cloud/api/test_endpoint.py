@@ -1,6 +1,6 @@
 """The endpoint's unit of work over HTTP: a create, its Transaction and its record commit as one unit or
-not at all, with or without an Idempotency-Key (failures injected by SQLite triggers from another
-connection)."""
+not at all, with or without an Idempotency-Key (failures injected by triggers from another connection,
+on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,21 @@ from ..helpers import intent_body, rows
 PATH = "/v1/payment_intents"
 
 
-def fail_inserts_into(db_path: Path, table: str) -> None:
-    """Make every INSERT into `table` abort (a trigger added by another connection, as a fault would)."""
+def fail_inserts_into(db_path: Path | str, table: str) -> None:
+    """Make every INSERT into `table` abort (a trigger added by another connection, as a fault would); on
+    PostgreSQL the trigger raises a constraint violation, as SQLite's RAISE(ABORT) does."""
+    if isinstance(db_path, str):
+        rows(db_path, f"CREATE FUNCTION refuse_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                      "RAISE EXCEPTION 'injected failure' USING ERRCODE = 'unique_violation'; END $$")
+        rows(db_path, f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} FOR EACH ROW "
+                      f"EXECUTE FUNCTION refuse_{table}()")  # fmt: skip
+        return
     with sqlite3.connect(db_path) as conn:
         conn.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
                      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")  # fmt: skip
 
 
-def counts(db_path: Path) -> list[tuple[object, ...]]:
+def counts(db_path: Path | str) -> list[tuple[object, ...]]:
     """(intents, transactions, tokens, idempotency records) committed."""
     return rows(db_path, "SELECT (SELECT count(*) FROM payment_intents), (SELECT count(*) FROM transactions),"
                          " (SELECT count(*) FROM payment_tokens), (SELECT count(*) FROM idempotency_keys)")

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from cloud.domain.devices import CODE_ALPHABET, CODE_LENGTH
-from cloud.testing import SettableClock, Tenant, db_snapshot
+from cloud.testing import SettableClock, Tenant, db_bytes, db_snapshot
 
 from ..conftest import Pgw
 from ..helpers import rows
@@ -29,7 +29,7 @@ class TestActivate:
                                    "WHERE api_key=?", (body["api_key"],))  # fmt: skip
         assert stored == [(hashlib.sha256(body["secret_key"].encode()).hexdigest(), "device",
                            tenant.store_id, body["device_id"])]  # fmt: skip
-        dumped = pgw.db_path.read_bytes()
+        dumped = db_bytes(pgw.db_path)
         assert body["secret_key"].encode() not in dumped and code.encode() not in dumped
         device = rows(pgw.db_path, "SELECT serial_number, model, status FROM devices WHERE id=?",
                       (body["device_id"],))  # fmt: skip

@@ -68,7 +68,7 @@ class TestSuspend:
         assert (await dev.get(PATH)).status == 200
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cloud.cli", "admin", "device", "suspend", "--device", keys.device_id,
-            "--db", f"sqlite:///{pgw.db_path}", stdout=asyncio.subprocess.PIPE)  # fmt: skip
+            "--db", pgw.cli_db, env=pgw.cli_env, stdout=asyncio.subprocess.PIPE)  # fmt: skip
         out, _ = await proc.communicate()
         assert proc.returncode == 0 and json.loads(out)["status"] == "suspended"
         # The server may cache credentials for a bounded time (cloud.infrastructure.sqlite.tenants CACHE_TTL)
@@ -93,7 +93,7 @@ class TestSuspend:
         """`admin activation-code --store` prints a 12-character code that the API then redeems."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "cloud.cli", "admin", "activation-code", "--store", tenant.store_id,
-            "--db", f"sqlite:///{pgw.db_path}", stdout=asyncio.subprocess.PIPE)  # fmt: skip
+            "--db", pgw.cli_db, env=pgw.cli_env, stdout=asyncio.subprocess.PIPE)  # fmt: skip
         out, _ = await proc.communicate()
         issued = json.loads(out)
         assert proc.returncode == 0 and len(issued["activation_code"]) == 12

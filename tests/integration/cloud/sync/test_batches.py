@@ -11,7 +11,7 @@ import pytest
 from cloud.testing import PgwClient, Tenant, db_snapshot
 
 from ..conftest import Pgw
-from ..helpers import rows
+from ..helpers import rows, transitions
 from .helpers import BATCHES, Chain, DeviceKeys, device_client, enroll, post_batch, sale
 
 
@@ -116,9 +116,7 @@ class TestResults:
 
 
 def _txns(pgw: Pgw, intent_id: str) -> list[tuple[str | None, str, str]]:
-    found = rows(pgw.db_path, "SELECT from_status, to_status, actor FROM transactions WHERE intent_id=? "
-                              "ORDER BY rowid", (intent_id,))  # fmt: skip
-    return [(r[0], r[1], r[2]) for r in found]
+    return transitions(pgw.db_path, intent_id)
 
 
 class TestExactlyOnce:
@@ -158,6 +156,7 @@ class TestExactlyOnce:
         assert statuses(resp.body) == ["accepted", "duplicate"]
         assert len({r["payment_intent_id"] for r in resp.body["results"]}) == 1
 
+    @pytest.mark.sqlite_only("reads the DDL from sqlite_master")
     async def test_unique_constraint_guards_the_key(self, pgw: Pgw) -> None:
         """(device_id, local_id) is the PRIMARY KEY of sync_items in the migrated schema."""
         ddl = rows(pgw.db_path, "SELECT sql FROM sqlite_master WHERE name='sync_items'")[0][0]

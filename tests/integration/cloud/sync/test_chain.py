@@ -21,7 +21,7 @@ async def show(pgw: Pgw, device_id: str) -> dict[str, Any]:
     """`mpac-pgw admin device show` as a subprocess on the server's file."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "cloud.cli", "admin", "device", "show", "--device", device_id,
-        "--db", f"sqlite:///{pgw.db_path}", stdout=asyncio.subprocess.PIPE)  # fmt: skip
+        "--db", pgw.cli_db, env=pgw.cli_env, stdout=asyncio.subprocess.PIPE)  # fmt: skip
     out, _ = await proc.communicate()
     assert proc.returncode == 0
     shown: dict[str, Any] = json.loads(out)
