@@ -43,8 +43,8 @@ from agent.entrypoints.web import setup_routes
 from agent.services.qr_sales import QrSales
 from agent.services.qr_scan import ScanWaiter
 from agent.services.receipts import Receipts, store_info
-from agent.services.settlement import SettlementService
 from agent.services.sales import SaleService
+from agent.services.settlement import SettlementService
 from agent.services.sync import SyncService
 from agent.settings import Settings, cloud_trust
 from sync.clock import wall_clock_ms

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.domain.errors import SaleRefused
-from drivers.escpos.receipt import ReceiptLine, RateTotal
+from drivers.escpos.receipt import RateTotal, ReceiptLine
 
 STANDARD, REDUCED, EXEMPT = 10, 8, 0
 RATES = (STANDARD, REDUCED, EXEMPT)  # the print order of the per-rate lines
@@ -74,7 +74,8 @@ def check_items(items: Sequence[Item], amount: int) -> None:
 
 def receipt_lines(items: Sequence[Item]) -> tuple[ReceiptLine, ...]:
     """The printed item lines, reduced-rate items marked."""
-    return tuple(ReceiptLine(i.name, i.quantity, i.amount, i.unit_price, i.tax_rate == REDUCED) for i in items)
+    return tuple(ReceiptLine(i.name, i.quantity, i.amount, i.unit_price, i.tax_rate == REDUCED)
+                 for i in items)
 
 
 def summary_json(rates: Sequence[RateTotal]) -> list[dict[str, Any]]:

@@ -99,7 +99,8 @@ def slip_of(report: Mapping[str, Any], store_name: str, tz: tzinfo) -> Slip:
     z = report["type"] == "z"
     title = "精算 Z report" if z else "点検 X report (no change)"
     head = [("No.", f"Z{int(report['z_number']):04d}" if z else "-"),
-            ("営業日 Day", str(report["business_date"])), ("開始 From", when(int(report["start_time"]))), ("終了 To", when(int(report["end_time"]))),
+            ("営業日 Day", str(report["business_date"])), ("開始 From", when(int(report["start_time"]))),
+            ("終了 To", when(int(report["end_time"]))),
             ("端末 Terminal", str(report["serial"]))]
     methods: list[tuple[str, str]] = []
     for group, bucket in report["payment_method_breakdown"].items():

@@ -197,7 +197,9 @@ def build_receipt(
     body += [two_columns(when, f"No.{r.receipt_number:06d}", width), rule]
     body += _invoice_items(r.lines, fmt, labels, width) if invoice else _items(r.lines, cur, width)
     body += [rule, ""]
-    rest = _rate_lines(r.rates, fmt, labels, width) if invoice else [two_columns(labels.tax, fmt(r.tax), width)]
+    # Without rates (an issuer, but lines and tax given by hand) the one tax line stays.
+    rest = (_rate_lines(r.rates, fmt, labels, width) if r.rates
+            else [two_columns(labels.tax, fmt(r.tax), width)])
     rest.append(two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width))
     if r.cash_received is not None:
         rest.append(two_columns(labels.tendered, fmt(r.cash_received), width))
@@ -225,7 +227,7 @@ def _issuer_lines(issuer: Issuer, labels: Labels, width: int) -> list[str]:
 
 def _invoice_items(lines: Sequence[ReceiptLine], fmt: Callable[[int], str], labels: Labels,
                    width: int) -> list[str]:
-    """Items of an invoice receipt: the mark before a reduced-rate name; a second line '@price xN' when N > 1."""
+    """Invoice items: the mark before a reduced-rate name; a line '@price xN' below it when N > 1."""
     out: list[str] = []
     for ln in lines:
         name = f"{labels.mark}{ln.name}" if ln.reduced else ln.name

@@ -20,11 +20,11 @@ from sync.wire import canonical_json
 
 _FINAL = ", ".join(f"'{s}'" for s in TERMINAL)  # constants only
 # The open business day: chain sales (final by construction) and final QR sales not yet in a Z report.
-_OPEN = ("SELECT payment_method_type, status, currency, amount, "
+_OPEN = ("SELECT payment_method_type, status, currency, amount, "  # noqa: S608 -- constants only
          "UPPER(json_extract(item_json, '$.intent.result.card_brand')), created_at "
          "FROM sales INDEXED BY sales_open_day WHERE settlement_id IS NULL UNION ALL "
          "SELECT payment_method, status, currency, amount, payment_method, created_at "
-         f"FROM qr_sales WHERE settlement_id IS NULL AND status IN ({_FINAL})")  # noqa: S608
+         f"FROM qr_sales WHERE settlement_id IS NULL AND status IN ({_FINAL})")
 _COLUMNS = "settlement_id, z_number, business_date, created_at, report_json, sync_state, synced_at"
 ReportBuilder = Callable[[list[Takings], int | None, int], dict[str, Any]]
 
