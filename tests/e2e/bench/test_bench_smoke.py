@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[3]
 RUNS = {
     "agent_capture": (["--requests", "60", "--seconds", "5"], "sales/s"),
     "pgw_create": (["--requests", "600", "--rounds", "1", "--rate", "50", "--rate-seconds", "1"], "req/s"),
+    "pgw_scale": (["--requests", "100", "--seconds", "3", "--rate", "50", "--rate-seconds", "1",
+                   "--batches", "1", "--devices", "1"], "items/s"),
     "sync_drain": (["--items", "300", "--no-peer"], "acked"),
     "sync_intake": (["--batches", "2", "--seconds", "10"], "items/s"),
     "receipt_encode": (["--seconds", "0.05"], "receipt"),
