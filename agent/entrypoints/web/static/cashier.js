@@ -81,10 +81,17 @@
       printJob: null, printPoll: null });
     $("card-form").reset();
     $("cpm-form").reset();
+    document.dispatchEvent(new Event("mpac:sale-reset"));  // items.js clears its list
     clearError();
     render();
     show("step-method");
   }
+
+  // The item list (items.js) sets the amount to its tax-inclusive total.
+  document.addEventListener("mpac:items", (ev) => {
+    state.amount = ev.detail.total;
+    render();
+  });
 
   function chooseMethod(method) {
     clearError();
@@ -117,6 +124,7 @@
     show("step-busy");
     const res = await MPAC.api("POST", "/api/sales", Object.assign({
       amount: state.amount, currency: MPAC.currency, merchant_ref_id: state.ref,
+      items: MPAC.saleItems ? MPAC.saleItems() : undefined,  // items.js (docs/receipts.md)
     }, body));
     if (!res.ok) {
       show(body.payment_method === "cash" ? "step-cash" : body.payment_method === "card" ? "step-card"

@@ -1,0 +1,79 @@
+/* Status page: end-of-day settlement (docs/settlement.md). The X report reads the open business day; the Z
+   report closes it with the counted cash and the store manager's PIN (the admin password). */
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const GROUPS = { cash: "現金 Cash", credit_card: "カード Card", qr: "QR" };
+  const SYNC = { queued: "未送信 Queued", sending: "送信中 Sending", acked: "同期済 Synced",
+    rejected: "拒否 Rejected" };
+
+  function rows(report) {
+    const out = [];
+    for (const [group, b] of Object.entries(report.payment_method_breakdown)) {
+      out.push([GROUPS[group] || group, b.transaction_count, MPAC.money(b.total_amount, report.currency)]);
+      for (const [sub, s] of Object.entries(Object.assign({}, b.by_brand || {}, b.by_method || {}))) {
+        out.push([`  ${sub}`, s.transaction_count, MPAC.money(s.total_amount, report.currency)]);
+      }
+    }
+    out.push(["合計 Total", report.total_transactions, MPAC.money(report.total_amount, report.currency)]);
+    out.push(["現金 理論値 Cash expected", "", MPAC.money(report.cash_expected, report.currency)]);
+    if (report.cash_actual !== undefined) {
+      out.push(["現金 実査 Counted", "", MPAC.money(report.cash_actual, report.currency)]);
+      out.push(["過不足 Discrepancy", "", MPAC.money(report.cash_discrepancy, report.currency)]);
+    }
+    return out;
+  }
+
+  function table(body, report) {
+    body.replaceChildren();
+    for (const cells of rows(report)) {
+      const tr = document.createElement("tr");
+      for (const c of cells) tr.appendChild(MPAC.el("td", c));
+      body.appendChild(tr);
+    }
+  }
+
+  async function refresh() {
+    const x = await MPAC.api("GET", "/api/settlement/x");
+    if (x.ok) {
+      table($("x-rows"), x.data);
+      $("x-day").textContent = `${x.data.business_date} · ${MPAC.when(x.data.start_time)} –`;
+    }
+    const z = await MPAC.api("GET", "/api/settlement/z");
+    if (!z.ok) return;
+    const list = $("z-rows");
+    list.replaceChildren();
+    for (const r of z.data.data) {
+      const tr = document.createElement("tr");
+      for (const c of [`Z${String(r.z_number).padStart(4, "0")}`, r.business_date,
+        MPAC.money(r.total_amount, r.currency), MPAC.money(r.cash_discrepancy, r.currency),
+        SYNC[r.sync_state] || r.sync_state]) tr.appendChild(MPAC.el("td", c));
+      list.appendChild(tr);
+    }
+  }
+
+  async function closeDay() {
+    const counted = $("z-counted").value;
+    const res = await MPAC.api("POST", "/api/settlement/z",
+      { password: $("z-password").value, cash_counted: Number(counted) });
+    $("z-password").value = "";
+    const out = $("z-result");
+    if (!res.ok) {
+      out.textContent = MPAC.errorMessage(res);
+      out.className = "admin-result error";
+      return;
+    }
+    out.className = "admin-result ok";
+    out.textContent = `精算しました Day closed: Z${String(res.data.z_number).padStart(4, "0")} ` +
+      `(${res.data.business_date}), 過不足 discrepancy ${MPAC.money(res.data.cash_discrepancy, res.data.currency)}`;
+    table($("x-rows"), res.data);
+    refresh();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("z-close").addEventListener("click", closeDay);
+    $("x-refresh").addEventListener("click", refresh);
+    refresh();
+  });
+})();
