@@ -1,4 +1,5 @@
-"""admin webhook add | list | disable | enable | delete | redeliver | attempts (docs/cloud-api.md#webhooks)."""
+"""admin webhook add | list | disable | enable | delete | redeliver | attempts
+(docs/cloud-api.md#webhooks)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ def _repo(deps: Deps) -> WebhookRepository:
 async def webhook_add(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the endpoint and its secret."""
     policy = TargetPolicy(args.allow_loopback, args.allow_private)
-    endpoint = await wh.add_endpoint(wh.AddEndpoint(args.partner, args.url, args.events), webhooks=_repo(deps),
-                                     tenants=deps.tenants, policy=policy, clock=deps.clock)  # fmt: skip
+    cmd = wh.AddEndpoint(args.partner, args.url, args.events)
+    endpoint = await wh.add_endpoint(cmd, webhooks=_repo(deps), tenants=deps.tenants, policy=policy,
+                                     clock=deps.clock)  # fmt: skip
     return {**wh.endpoint_json(endpoint), "secret": endpoint.secret}
 
 
@@ -50,14 +52,16 @@ async def webhook_list(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
 @admin_command("webhook", "disable", help="Stop sending to an endpoint.", args=[_ENDPOINT])
 async def webhook_disable(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the endpoint."""
-    return wh.endpoint_json(await wh.set_enabled(args.endpoint, False, webhooks=_repo(deps), clock=deps.clock))
+    found = await wh.set_enabled(args.endpoint, False, webhooks=_repo(deps), clock=deps.clock)
+    return wh.endpoint_json(found)
 
 
 @admin_command("webhook", "enable", help="Send to an endpoint again (also after an auto-disable).",
                args=[_ENDPOINT])  # fmt: skip
 async def webhook_enable(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the endpoint."""
-    return wh.endpoint_json(await wh.set_enabled(args.endpoint, True, webhooks=_repo(deps), clock=deps.clock))
+    found = await wh.set_enabled(args.endpoint, True, webhooks=_repo(deps), clock=deps.clock)
+    return wh.endpoint_json(found)
 
 
 @admin_command("webhook", "delete", help="Delete an endpoint with its deliveries and log.", args=[_ENDPOINT])

@@ -48,7 +48,7 @@ async def mark(request: web.Request) -> web.Response:
     # Like a real provider, the simulator then tells the gateway by webhook (docs/cloud-api.md#webhooks).
     config = await deps.tenants.get_provider_config(intent.store_id, "simulator")
     hook = f"{request.scheme}://{request.host}/v1/webhooks/simulator"
-    answered = await deps.simulator.notify(intent.id, intent.provider_ref, config, hook, deps.clock())
+    answered = await deps.simulator.notify(intent.id, intent.provider_ref, config, hook, now=deps.clock())
     return json_response(
         200, {"payment_intent": intent.id, "reference": intent.provider_ref, "marked": outcome,
               "webhook_status": answered},

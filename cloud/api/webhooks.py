@@ -37,7 +37,8 @@ async def provider_webhook(request: web.Request) -> web.Response:
     body = await read_body(request, MAX_WEBHOOK_BODY)
     webhook = InboundWebhook(request.path, request.headers, body)
     try:
-        await receive_event(name, webhook, source=source, uow=deps.uow, tenants=deps.tenants, clock=deps.clock)
+        await receive_event(name, webhook, source=source, uow=deps.uow, tenants=deps.tenants,
+                            clock=deps.clock)  # fmt: skip
     except WebhookRejected as err:
         raise ApiError(401, err.code, err.message, type_="authentication_error") from err
     return json_response(200, {"received": True})

@@ -1,5 +1,5 @@
-"""Webhooks, pure rules (docs/cloud-api.md#webhooks): Standard Webhooks signatures, the event types and bodies,
-endpoints and deliveries, the retry schedule, the delivery-target policy (SSRF guard)."""
+"""Webhooks, pure rules (docs/cloud-api.md#webhooks): Standard Webhooks signatures, the event types and
+bodies, endpoints and deliveries, the retry schedule, the delivery-target policy (SSRF guard)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from cloud.domain.errors import ValidationFailed
 from cloud.domain.intent import PaymentIntent, Status, Transaction
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 — the prefix of every secret, not a secret
 SECRET_BYTES = 32  # Standard Webhooks allows 24-64 random bytes
 TOLERANCE_S = 300  # a signed timestamp further than this from now is refused
 EVENT = "evt"
@@ -48,7 +48,7 @@ INTENT_EVENTS: dict[Status, EventType] = {
 
 
 def intent_event_type(intent: PaymentIntent, txns: Sequence[Transaction]) -> EventType | None:
-    """The event a saved move announces: its final state's, when the move ended in a state partners hear of."""
+    """The event a saved move announces: its final state's, if partners hear of that state."""
     if not txns or txns[-1].to_status is not intent.status:
         return None
     return INTENT_EVENTS.get(intent.status)
@@ -197,7 +197,7 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """An attempt applied: delivered, retried at `next_at`, or given up (then the endpoint may be disabled)."""
+    """An attempt applied: delivered, retried at `next_at`, or given up (the endpoint may be disabled)."""
 
     delivery: DueDelivery
     result: SendResult

@@ -70,7 +70,8 @@ class AiohttpWebhookSender:
         except ValidationFailed as err:
             return SendResult(None, 0, error=f"target refused: {err.message}")
         try:
-            async with self._open().post(url, data=body, headers=dict(headers), allow_redirects=False) as resp:
+            sent = self._open().post(url, data=body, headers=dict(headers), allow_redirects=False)
+            async with sent as resp:
                 head = await resp.content.read(EXCERPT_BYTES)
                 return SendResult(resp.status, _ms_since(started), _excerpt(head))
         except TimeoutError:

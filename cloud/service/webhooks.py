@@ -66,7 +66,8 @@ class EventedIntents:
         kind = intent_event_type(intent, txns)
         if kind is not None:
             shown = dataclasses.replace(intent, version=expected_version + 1)
-            await self._outbox.add(make_event(kind, intent.partner_id, txns[-1].created_at, self._render(shown)))
+            event = make_event(kind, intent.partner_id, txns[-1].created_at, self._render(shown))
+            await self._outbox.add(event)
 
 
 class EventedSync:
@@ -124,8 +125,9 @@ async def add_endpoint(cmd: AddEndpoint, *, webhooks: WebhookRepository, tenants
     """A new enabled endpoint with a fresh whsec_ secret (the only time it is shown is this result)."""
     if await tenants.get_partner(cmd.partner_id) is None:
         raise NotFound(f"no client partner {cmd.partner_id}", param="partner")
-    endpoint = WebhookEndpoint(ids.new_id(ENDPOINT), cmd.partner_id, policy.check_url(cmd.url),
-                               parse_events(cmd.events), new_secret(), EndpointStatus.ENABLED, clock())  # fmt: skip
+    url, events = policy.check_url(cmd.url), parse_events(cmd.events)
+    endpoint = WebhookEndpoint(ids.new_id(ENDPOINT), cmd.partner_id, url, events, new_secret(),
+                               EndpointStatus.ENABLED, clock())  # fmt: skip
     await webhooks.add_endpoint(endpoint)
     return endpoint
 

@@ -31,9 +31,9 @@ def pg_sql(sql: str) -> str:
 def to_op(stmt: Stmt) -> Op:
     """The same write step for asyncpg."""
     params = [tuple(row) for row in stmt.params] if stmt.many else tuple(stmt.params)
-    on_integrity = stmt.on_integrity
-    return Op(pg_sql(stmt.sql), params, many=stmt.many, expect_one=stmt.expect_one,
-              on_integrity=None if on_integrity is None else (lambda err: on_integrity(err)),  # type: ignore[arg-type]
+    # The mappings take the database's error whatever its engine: ours ignore it (sqlite/webhooks.py).
+    on_integrity: Any = stmt.on_integrity
+    return Op(pg_sql(stmt.sql), params, many=stmt.many, expect_one=stmt.expect_one, on_integrity=on_integrity,
               on_stale=stmt.on_stale)  # fmt: skip
 
 
@@ -51,7 +51,7 @@ class PgOutbox:
 class PgWebhookRepository(SqliteWebhookRepository):
     """The WebhookRepository port: the SQLite repository's logic over a PgDatabase."""
 
-    def __init__(self, db: PgDatabase, box: SecretBox) -> None:  # noqa: D107 — the parent's, on PostgreSQL
+    def __init__(self, db: PgDatabase, box: SecretBox) -> None:
         self._pg, self._box = db, box
 
     async def _fetch_all(self, sql: str, params: Sequence[Any]) -> list[Any]:

@@ -25,7 +25,7 @@ from cloud.domain.tenants import StoreProviderConfig
 from cloud.domain.webhooks import secret_key, signed_headers, verify
 
 log = logging.getLogger(__name__)
-WEBHOOK_SECRET = "webhook_secret"  # the config key holding the whsec_ secret callbacks are signed with
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 — a config key, not a secret; the config key holding the whsec_ secret callbacks are signed with
 
 NAME = "simulator"
 QR_BASE = "https://qr.simulator.invalid/mpm/"
@@ -102,7 +102,7 @@ class SimulatorProvider:
             except ValueError as err:
                 raise ValidationFailed(f"webhook_secret: {err}", param="credentials") from err
 
-    async def notify(self, intent_id: str, reference: str, config: StoreProviderConfig | None, url: str,
+    async def notify(self, intent_id: str, reference: str, config: StoreProviderConfig | None, url: str, *,
                      now: float, timeout_s: float = 5.0) -> int | None:  # fmt: skip
         """POST the settled status of `reference` to `url`, signed with the config's webhook_secret; the HTTP
         status (None: not sent, or no answer)."""
@@ -121,7 +121,7 @@ class SimulatorProvider:
         local = urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost")
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                    session.post(url, data=body, headers=headers, ssl=False if local else True) as resp:
+                    session.post(url, data=body, headers=headers, ssl=not local) as resp:
                 return resp.status
         except (aiohttp.ClientError, TimeoutError) as err:
             log.warning("simulator webhook for %s not delivered: %s", intent_id, type(err).__name__)

@@ -11,19 +11,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from cloud.domain.errors import NotFound
-from cloud.domain.webhooks import DISABLE_AFTER_S, DueDelivery, EndpointStatus, Event, Outcome, WebhookEndpoint
+from cloud.domain.webhooks import (
+    DISABLE_AFTER_S,
+    DueDelivery,
+    EndpointStatus,
+    Event,
+    Outcome,
+    WebhookEndpoint,
+)
 from cloud.infrastructure.crypto import SecretBox
 from cloud.infrastructure.sqlite.db import Database, Pending, Stmt
 from cloud.infrastructure.sqlite.intents import ms
 
 # An endpoint subscribes to a type when its events are '*' or list the type between commas.
 _WANTS = "(w.events = '*' OR instr(',' || w.events || ',', ',' || CAST(? AS TEXT) || ',') > 0)"
-_EVENT = ("INSERT INTO webhook_events (id, partner_id, type, created_at, body) SELECT ?, ?, ?, ?, ? "
-          f"WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.partner_id = ? AND w.status = 'enabled' "
-          f"AND {_WANTS})")  # noqa: S608 — constants
-_FAN_OUT = ("INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_at) "
-            "SELECT ?, w.id, 'pending', 0, ? FROM webhook_endpoints w "
-            f"WHERE w.partner_id = ? AND w.status = 'enabled' AND {_WANTS}")  # noqa: S608 — constants
+_LISTENERS = f"webhook_endpoints w WHERE w.partner_id = ? AND w.status = 'enabled' AND {_WANTS}"
+_EVENT = ("INSERT INTO webhook_events (id, partner_id, type, created_at, body) SELECT ?, ?, ?, ?, ? "  # noqa: S608
+          "WHERE EXISTS (SELECT 1 FROM " + _LISTENERS + ")")  # built from constants only
+_FAN_OUT = ("INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_at) "  # noqa: S608
+            "SELECT ?, w.id, 'pending', 0, ? FROM " + _LISTENERS)
 _REQUEUE = ("INSERT INTO webhook_deliveries (event_id, endpoint_id, status, attempts, next_attempt_at) "
             "SELECT e.id, w.id, 'pending', 0, ? FROM webhook_events e JOIN webhook_endpoints w "
             "ON w.partner_id = e.partner_id AND w.status = 'enabled' "
@@ -56,8 +62,8 @@ def outcome_stmts(o: Outcome, disable_before: float) -> list[Stmt]:
         Stmt("UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, "
              "last_status = ?, last_attempt_at = ? WHERE event_id = ? AND endpoint_id = ?",
              (status, next_at, r.status, at, d.event_id, d.endpoint_id)),
-        Stmt("INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, latency_ms, error,"
-             " excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        Stmt("INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, at, status_code, latency_ms,"
+             " error, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
              (d.event_id, d.endpoint_id, d.attempts + 1, at, r.status, r.latency_ms, r.error, r.excerpt)),
     ]  # fmt: skip
     if r.ok:
@@ -120,8 +126,8 @@ class SqliteWebhookRepository:
         """Insert; NotFound for an unknown partner."""
         e = endpoint
         unknown = NotFound(f"no client partner {e.partner_id}", param="partner")
-        stmt = Stmt("INSERT INTO webhook_endpoints (id, partner_id, url, events, secret_enc, status, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        stmt = Stmt("INSERT INTO webhook_endpoints (id, partner_id, url, events, secret_enc, status, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (e.id, e.partner_id, e.url, ",".join(e.events), self._box.seal({"secret": e.secret}),
                      e.status.value, ms(e.created_at)), on_integrity=lambda _: unknown)  # fmt: skip
         await self._write([stmt])
@@ -166,8 +172,9 @@ class SqliteWebhookRepository:
         keys = [(ms(now + lease_s), r["event_id"], r["endpoint_id"]) for r in rows]
         await self._write([Stmt("UPDATE webhook_deliveries SET next_attempt_at = ? "
                                    "WHERE event_id = ? AND endpoint_id = ?", keys, many=True)])  # fmt: skip
-        return [DueDelivery(r["event_id"], r["endpoint_id"], r["attempts"], r["url"],
-                            self._box.open(r["secret_enc"])["secret"], bytes(r["body"])) for r in rows]  # fmt: skip
+        opened = [self._box.open(r["secret_enc"])["secret"] for r in rows]
+        return [DueDelivery(r["event_id"], r["endpoint_id"], r["attempts"], r["url"], secret,
+                            bytes(r["body"])) for r, secret in zip(rows, opened, strict=True)]  # fmt: skip
 
     async def record(self, outcome: Outcome) -> None:
         """The outcome in one unit."""

@@ -1,7 +1,7 @@
 """A webhook survives a crash between the state change and its delivery: `mpac-pgw serve` as a real process is
-SIGKILLed right after the COMMIT that wrote the intent's move (its Transaction); the outbox row is in that same
-COMMIT, so after a restart the event reaches a real loopback receiver, signed (tests/support/crashing_pgw.py
-injects the crash)."""
+SIGKILLed right after the COMMIT that wrote the intent's move (its Transaction); the outbox row is in that
+same COMMIT, so after a restart the event reaches a real loopback receiver, signed
+(tests/support/crashing_pgw.py injects the crash)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import urllib.error
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -23,9 +24,9 @@ from .test_serve import API_KEY, SECRET, admin
 
 
 class _Hooks(BaseHTTPRequestHandler):
-    got: list[tuple[dict[str, str], bytes]] = []
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 — the http.server hook name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.got.append(({k.lower(): v for k, v in self.headers.items()}, body))
         self.send_response(200)
@@ -73,7 +74,8 @@ def test_killed_after_the_commit_still_delivers_after_restart(
     proc, base = start(db, kill_after="transactions")  # the unit of the move itself
     try:
         with pytest.raises((ConnectionError, urllib.error.URLError)):
-            post(base, f"{PATH}/{created['id']}/confirm", json.dumps({"cash_received": 2000}).encode(), "hook-c")
+            paid = json.dumps({"cash_received": 2000}).encode()
+            post(base, f"{PATH}/{created['id']}/confirm", paid, "hook-c")
         assert proc.wait(timeout=15) == -signal.SIGKILL
     finally:
         if proc.poll() is None:

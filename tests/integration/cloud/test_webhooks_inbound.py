@@ -55,7 +55,7 @@ async def _post(pgw: Pgw, body: bytes, headers: dict[str, str], path: str = HOOK
         return resp.status, await resp.json()
 
 
-def _event(pgw: Pgw, secret: str, intent: dict[str, Any], status: str, ref: str | None = None,
+def _event(pgw: Pgw, secret: str, intent: dict[str, Any], status: str, ref: str | None = None, *,
            event_id: str = "simevt_1") -> tuple[bytes, dict[str, str]]:  # fmt: skip
     body = json.dumps({"id": event_id, "type": f"payment.{status}", "payment_intent": intent["id"],
                        "reference": ref, "status": status}).encode()  # fmt: skip
@@ -82,7 +82,8 @@ class TestSimulatorCallbacks:
         async with pgw.session.post(f"{pgw.url}/_simulator/payment_intents/{pi['id']}/fail") as resp:
             assert resp.status == 200
         intent = await pgw.deps.uow().intents.get(pi["id"])
-        assert intent is not None and (intent.status.value, intent.failure_code) == ("failed", "provider_declined")
+        assert intent is not None
+        assert (intent.status.value, intent.failure_code) == ("failed", "provider_declined")
 
 
 class TestVerification:

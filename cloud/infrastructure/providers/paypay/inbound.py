@@ -28,8 +28,9 @@ class PayPayWebhooks:
         """The event if the store's PayPay key signed it, over this path and body, within 300 s."""
         if config is None:
             return None
-        event = read_webhook(config, authorization=webhook.headers.get("Authorization"), resource=webhook.path,
-                             body=webhook.body, content_type=webhook.headers.get("Content-Type"),
+        headers = webhook.headers
+        event = read_webhook(config, authorization=headers.get("Authorization"), resource=webhook.path,
+                             body=webhook.body, content_type=headers.get("Content-Type"),
                              now=now)  # fmt: skip
         if event is None:
             return None
