@@ -17,6 +17,9 @@ from cloud.api.errors import ApiError
 from cloud.domain.ports import RATE_WINDOW, RateCounters
 from cloud.settings import Settings
 
+PEER_READ_TTL = 1.0  # seconds a source address found under its wrong-signature limit is not read again
+MAX_REMEMBERED = 100_000  # keys remembered by one limiter before it forgets them all (bounded memory)
+
 
 class Limiter(Protocol):
     """Counts events per key over a sliding minute."""
@@ -33,11 +36,17 @@ class Limiter(Protocol):
 
 class SharedLimiter:
     """Allows `limit` events per minute per key; estimates the sliding count from two fixed windows, whose
-    counters are rows in the database (named `<name>:<key>`)."""
+    counters are rows in the database (named `<name>:<key>`).
 
-    def __init__(self, counters: RateCounters, name: str, limit: int) -> None:
+    With `read_ttl`, a wait() that found the key under its limit is remembered for that many seconds, so the
+    check that guards every request costs no database read for a key that is nowhere near its limit; a
+    count() in this process forgets it at once, one in another worker is seen within `read_ttl`
+    (docs/cloud-api.md#rate-limits). Every event is still counted in the database."""
+
+    def __init__(self, counters: RateCounters, name: str, limit: int, *, read_ttl: float = 0.0) -> None:
         self.limit = limit
-        self._counters, self._name = counters, name
+        self._counters, self._name, self._read_ttl = counters, name, read_ttl
+        self._under: dict[str, float] = {}  # key -> when wait() last found it under the limit
 
     async def check(self, key: str, now: float) -> float | None:
         """Count one event if allowed (atomically, across workers); None if allowed, else the wait."""
@@ -48,13 +57,22 @@ class SharedLimiter:
 
     async def wait(self, key: str, now: float) -> float | None:
         """The seconds to wait if `key` is over its limit now (counts nothing)."""
+        seen = self._under.get(key)
+        if seen is not None and 0 <= now - seen < self._read_ttl:
+            return None
         window, weight = _window(now)
         if await self._counters.over(f"{self._name}:{key}", window, weight, self.limit):
+            self._under.pop(key, None)
             return _retry_after(window, now)
+        if self._read_ttl:
+            if len(self._under) >= MAX_REMEMBERED:
+                self._under.clear()
+            self._under[key] = now
         return None
 
     async def count(self, key: str, now: float) -> None:
         """Count one event."""
+        self._under.pop(key, None)
         await self._counters.add(f"{self._name}:{key}", _window(now)[0])
 
 
@@ -84,7 +102,8 @@ class PeerLimits:
     def shared(cls, counters: RateCounters, settings: Settings) -> PeerLimits:
         """Limiters over the database's counters with the configured limits."""
         activations = SharedLimiter(counters, "activation", settings.activation_limit_per_minute)
-        bad = SharedLimiter(counters, "bad_signature", settings.bad_signature_limit_per_minute)
+        bad = SharedLimiter(counters, "bad_signature", settings.bad_signature_limit_per_minute,
+                            read_ttl=PEER_READ_TTL)  # fmt: skip
         return cls(activations, bad)
 
 

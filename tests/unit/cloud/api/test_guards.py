@@ -60,3 +60,19 @@ class TestSharedLimiter:
             await lim.count("k", t)
         await counters.purge(stale_windows(130.0))
         assert sorted(w for _, w in counters.counts) == [60, 120]
+
+    async def test_a_read_ttl_spares_the_database_but_sees_counts_soon(self) -> None:
+        """With read_ttl, "under the limit" is remembered that long: another worker's counts show once it
+        passes, this limiter's own count at once."""
+        counters = InMemoryRateCounters()
+        here = SharedLimiter(counters, "t", 2, read_ttl=1.0)
+        there = SharedLimiter(counters, "t", 2)
+        assert await here.wait("ip", 10.0) is None
+        await there.count("ip", 10.1)
+        await there.count("ip", 10.2)
+        assert await here.wait("ip", 10.5) is None  # remembered: no read within the second
+        assert await here.wait("ip", 11.1) is not None  # read again: over
+        fresh = SharedLimiter(counters, "u", 1, read_ttl=60.0)
+        assert await fresh.wait("ip", 0.0) is None
+        await fresh.count("ip", 0.5)
+        assert await fresh.wait("ip", 1.0) is not None  # its own count forgot what it remembered
