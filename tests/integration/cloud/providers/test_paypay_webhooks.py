@@ -29,8 +29,9 @@ async def gateway(pgw: Pgw, paypay: PayPay) -> AsyncIterator[PgwClient]:
     """The gateway's store configured for paypay (the simulator)."""
     tenant = await seed_tenant(pgw.deps, api_key=API_KEY, secret_key=SECRET_KEY)
     creds = dict(paypay.config().credentials)
-    await t.set_provider_config(c.SetProviderConfig(tenant.store_id, "paypay", creds), tenants=pgw.deps.tenants,
-                                providers=pgw.deps.providers, clock=pgw.deps.clock)  # fmt: skip
+    cmd = c.SetProviderConfig(tenant.store_id, "paypay", creds)
+    deps = pgw.deps
+    await t.set_provider_config(cmd, tenants=deps.tenants, providers=deps.providers, clock=deps.clock)
     yield pgw.client(tenant)
 
 
