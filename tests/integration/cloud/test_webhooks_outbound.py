@@ -27,6 +27,7 @@ from cloud.testing import PgwClient, Tenant
 
 from .conftest import Pgw, PgwFactory
 from .helpers import create, rows
+from .sync.helpers import Chain, device_client, enroll, post_batch
 
 LOOPBACK = TargetPolicy(allow_loopback=True)
 
@@ -144,6 +145,22 @@ class TestEvents:
         await _post(pgw, client, f"/v1/payment_intents/{mpm['id']}/cancel", {})
         await dispatcher.deliver_due()
         assert [e["type"] for e in receiver.events()] == ["payment_intent.cancelled"]
+
+    async def test_a_sync_batch_is_announced_once(
+        self, pgw: Pgw, tenant: Tenant, receiver: Receiver, dispatcher: wh.Dispatcher
+    ) -> None:
+        """A device's batch of two sales: one sync_batch.processed with its counts (not one per sale)."""
+        await _endpoint(pgw, tenant, receiver.url)
+        keys = await enroll(pgw, tenant)
+        chain = Chain(keys.device_id)
+        batch = chain.batch([chain.add(), chain.add()])
+        assert (await post_batch(device_client(pgw, keys), batch)).status == 200
+        assert await dispatcher.deliver_due() == 1
+        [event] = receiver.events()
+        assert event["type"] == "sync_batch.processed"
+        obj = event["data"]["object"]
+        assert (obj["batch_id"], obj["device_id"], obj["accepted"], obj["rejected"]) == (
+            batch["batch_id"], keys.device_id, 2, 0)
 
     async def test_a_rolled_back_change_sends_nothing(
         self, pgw: Pgw, client: PgwClient, tenant: Tenant, receiver: Receiver, dispatcher: wh.Dispatcher
