@@ -7,7 +7,7 @@ tests/*/agent/adapters/devices), so these tests exercise the sale flow, not the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from agent.bootstrap import build_app
 from agent.deps import Devices
 from agent.domain.ports import CardResult, SaleReceipt
 from agent.settings import Settings, load_settings
+from drivers.simulators.rig import SimulatorRig, start_simulators
 from tests.e2e.agent.process import closed_port
 
 MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -85,6 +86,18 @@ def make_client(aiohttp_client: Any, tmp_path: Path) -> MakeClient:
         return client
 
     return make
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[SimulatorRig]:
+    """Printer, scanner and card reader simulators on real ptys under tmp_path/dev."""
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    sims = await start_simulators(folder)
+    try:
+        yield sims
+    finally:
+        await sims.stop()
+
 
 # The sync fixtures (a migrated agent database, its outbox, the real cloud and the stand-in) serve the store,
 # sync-service and enrollment tests alike, so they are offered to the whole agent tree.

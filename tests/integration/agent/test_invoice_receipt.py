@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from agent.bootstrap import build_app
 from agent.entrypoints.api.keys import DEPS
 from agent.settings import SettingsError
-from drivers.simulators.rig import SimulatorRig, start_simulators
+from drivers.simulators.rig import SimulatorRig
 from tests.integration.agent.conftest import make_settings
 from tests.integration.agent.entrypoints.web.test_admin_lockout import RIGHT, enroll
 
@@ -102,17 +102,6 @@ def expected_bytes(local_id: str) -> bytes:
 
 SALE = {"amount": 1806, "payment_method": "cash", "cash_received": 2000,
         "items": [{"name": n, "unit_price": p, "quantity": q, "tax_rate": r} for n, p, q, r in ITEMS]}
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[SimulatorRig]:
-    folder = tmp_path / "dev"
-    folder.mkdir()
-    sims = await start_simulators(folder)
-    try:
-        yield sims
-    finally:
-        await sims.stop()
 
 
 @pytest.fixture

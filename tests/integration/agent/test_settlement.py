@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from agent.bootstrap import build_app
 from agent.entrypoints.web.admin import MAX_FAILURES
-from drivers.simulators.rig import SimulatorRig, start_simulators
+from drivers.simulators.rig import SimulatorRig
 from tests.integration.agent.conftest import make_settings
 from tests.integration.agent.entrypoints.web.test_admin_lockout import RIGHT, Clock, enroll
 
@@ -59,17 +59,6 @@ def expected(sales: list[dict[str, Any]]) -> dict[str, Any]:
         "cash_expected": sum(cash_sales), "failed_transactions": len(sales) - len(ok),
         "other_currencies": {"USD": {"transaction_count": len(usd), "total_amount": sum(usd)}} if usd else {},
     }
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[SimulatorRig]:
-    folder = tmp_path / "dev"
-    folder.mkdir()
-    sims = await start_simulators(folder)
-    try:
-        yield sims
-    finally:
-        await sims.stop()
 
 
 class Agent:
