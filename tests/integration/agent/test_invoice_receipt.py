@@ -100,7 +100,7 @@ def expected_bytes(local_id: str) -> bytes:
     ])
 
 
-SALE = {"amount": 1806, "payment_method": "cash", "cash_received": 2000,
+SALE: dict[str, Any] = {"amount": 1806, "payment_method": "cash", "cash_received": 2000,
         "items": [{"name": n, "unit_price": p, "quantity": q, "tax_rate": r} for n, p, q, r in ITEMS]}
 
 
