@@ -234,9 +234,10 @@ async def fixed_rate(
 
 
 def start_server(
-    argv: list[str], core: int, env: dict[str, str] | None = None
+    argv: list[str], core: int | str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], str]:
-    """Start a server pinned to one core; wait for its 'listening on URL' line."""
+    """Start a server pinned to one core (or a taskset list such as "0,1"); wait for its 'listening on URL'
+    line."""
     proc = subprocess.Popen(["taskset", "-c", str(core), *argv], stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     line = proc.stdout.readline()

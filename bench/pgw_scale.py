@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp
 from ulid import ULID
 
-from bench.pgw_create import Result, closed_loop, cpu_seconds, fixed_rate, seed, stop
+from bench.pgw_create import Result, closed_loop, cpu_seconds, fixed_rate, seed, start_server, stop
 from bench.sync_intake import PATH, admin, build_batches
 from cloud.infrastructure.crypto import SecretBox
 from sync.batch import encode_batch
@@ -126,15 +126,9 @@ def metered(worker_root: int, pg: DurablePg | None) -> Iterator[Meter]:
 
 def serve(db: str, workers: int, core: str) -> tuple[subprocess.Popen[str], str]:
     """`mpac-pgw serve --workers N` pinned to `core`; the rate limit is raised: it runs, never refuses."""
-    argv = ["taskset", "-c", core, PY, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
-            "--workers", str(workers), "--rate-limit-per-minute", "1000000000"]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "http://" not in line:
-        proc.kill()
-        raise SystemExit(f"mpac-pgw serve did not start on {db.rsplit('@', maxsplit=1)[-1]}")
-    return proc, line.split()[-1]
+    argv = [PY, "-m", "cloud.cli", "serve", "--port", "0", "--db", db, "--workers", str(workers),
+            "--rate-limit-per-minute", "1000000000"]  # fmt: skip
+    return start_server(argv, core)
 
 
 def create_phase(name: str, url: str, args: argparse.Namespace, *, root: int,
