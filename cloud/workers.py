@@ -8,7 +8,8 @@ forked from the supervisor, which never starts a thread or an event loop, so a f
 Worker 1 starts first and the others only once it is ready: it applies the migrations and creates the
 encryption key file (if one is used), so that N processes never race to do either. A worker that dies is
 started again with the same id, at most MAX_RESTARTS times per RESTART_WINDOW; SIGTERM or SIGINT to the
-supervisor stops every worker cleanly (SIGTERM, then SIGKILL after STOP_SECONDS).
+supervisor stops every worker cleanly (SIGTERM, then SIGKILL after STOP_SECONDS); a worker whose supervisor
+was killed outright stops itself within ORPHAN_POLL_SECONDS.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from cloud.settings import Settings, SettingsError
 MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 READY_SECONDS = 60.0
+ORPHAN_POLL_SECONDS = 1.0
 STOP_SECONDS = 70.0  # past aiohttp's default shutdown timeout (60 s) for requests in flight
 _STOP = {signal.SIGTERM, signal.SIGINT}
 _WATCHED = _STOP | {signal.SIGCHLD}
@@ -186,6 +190,15 @@ def reserve_port(host: str, port: int) -> socket.socket:
     """A bound, never listening SO_REUSEPORT socket: it keeps the port (also one picked by port 0) for the
     workers' listening sockets of the same group, and receives no connection itself."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port != 0:
+        # SO_REUSEPORT would let this join another process's group on the port (another serve --workers of
+        # the same user) and share its connections; a plain bind first refuses a port anyone listens on.
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as err:
+                raise SettingsError(f"cannot bind {host}:{port}: {err.strerror}") from err
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -196,9 +209,17 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _orphan_watch(supervisor: int) -> None:
+    """A worker whose supervisor is gone (SIGKILLed) stops itself cleanly, as if told to."""
+    while os.getppid() == supervisor:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _worker_main(settings: Settings, serve: Serve, ready: Connection) -> None:
     """In the forked worker: take signals again, serve, tell the supervisor once listening."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _WATCHED)
+    threading.Thread(target=_orphan_watch, args=(os.getppid(),), name="orphan-watch", daemon=True).start()
 
     def on_ready(line: str) -> None:
         ready.send(line)

@@ -137,6 +137,26 @@ class TestSupervisorAlone:
         refused = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         assert refused.returncode == 2 and "in-memory SQLite" in refused.stderr
 
+    def test_workers_of_a_killed_supervisor_stop_themselves(self, tmp_path: Path, key: bytes) -> None:
+        """SIGKILL to the supervisor: its workers notice and exit within seconds, leaving no orphans."""
+        served = start(f"sqlite:///{tmp_path / 'pgw.sqlite3'}", key, tmp_path / "a.log")
+        pids = served.worker_pids()
+        served.proc.kill()
+        served.proc.wait(timeout=30)
+        assert _wait(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), seconds=30)
+
+    def test_a_port_in_use_is_refused_not_shared(self, tmp_path: Path, key: bytes) -> None:
+        """A second `serve --workers 2` on the port of a running one exits 2 instead of joining its
+        SO_REUSEPORT group (which would split the connections between two gateways)."""
+        first = start(f"sqlite:///{tmp_path / 'a.sqlite3'}", key, tmp_path / "a.log")
+        try:
+            argv = [sys.executable, "-m", "cloud.cli", "serve", "--port", str(first.port), "--workers", "2",
+                    "--db", f"sqlite:///{tmp_path / 'b.sqlite3'}"]  # fmt: skip
+            run = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            assert run.returncode == 2 and "cannot bind" in run.stderr, run.stderr
+        finally:
+            assert first.stop() == 0
+
     def test_a_worker_that_cannot_start_stops_the_supervisor(self, tmp_path: Path) -> None:
         """Worker 1 refuses a missing certificate file: one JSON error line, the supervisor exits 2."""
         argv = [sys.executable, "-m", "cloud.cli", "serve", "--port", "0", "--workers", "2", "--db",
