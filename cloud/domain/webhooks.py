@@ -119,12 +119,12 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
     if abs(now - int(stamp)) > tolerance_s:
         return False
     try:
-        expected = signature(secret, msg_id, int(stamp), body).encode("ascii")
+        expected_signature = signature(secret, msg_id, int(stamp), body).encode("ascii")
     except ValueError:
         return False
     found = False
-    for entry in given.split(" "):
-        found |= hmac.compare_digest(entry.encode("utf-8", "replace"), expected)
+    for given_signature in given.split(" "):
+        found |= hmac.compare_digest(given_signature.encode("utf-8", "replace"), expected_signature)
     return found
 
 
