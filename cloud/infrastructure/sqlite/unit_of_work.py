@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 from cloud.domain.ports import IdempotencyStore, Outbox, PaymentIntentRepository, ReplayRecords
 from cloud.domain.sync import SyncRepository
-from cloud.infrastructure.sqlite.db import Database, Pending
+from cloud.infrastructure.sqlite.db import Database, Pending, Stmt
 from cloud.infrastructure.sqlite.idempotency import SqliteIdempotencyStore
 from cloud.infrastructure.sqlite.intents import SqliteIntentRepository
 from cloud.infrastructure.sqlite.replays import SqliteReplayRecords
 from cloud.infrastructure.sqlite.sync_batches import SqliteSyncRepository
 from cloud.infrastructure.sqlite.webhooks import SqliteOutbox
+from cloud.infrastructure.staged_unit import StagedUnitOfWork
 
 
-class SqliteUnitOfWork:
+class SqliteUnitOfWork(StagedUnitOfWork[Stmt]):
     """`async with uow: ...; await uow.commit()`: the repositories' writes commit as ONE group-commit unit.
 
     Writes are buffered statements, run (in one transaction, sharing its fsync with concurrent units) only
@@ -35,29 +33,12 @@ class SqliteUnitOfWork:
         self.replays: ReplayRecords = SqliteReplayRecords(db, self._pending)
         self.outbox: Outbox = SqliteOutbox(self._pending)  # webhook events, in the change's unit
 
-    async def __aenter__(self) -> Self:
-        """Open a block; the outermost one starts with nothing staged."""
-        if self._depth == 0:
-            self._pending.stmts.clear()
-        self._depth += 1
-        return self
+    def _staged(self) -> list[Stmt]:
+        return self._pending.stmts
 
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """An exception discards the unit's staged writes, as does the outermost block ending uncommitted."""
-        self._depth -= 1
-        if kind is not None or self._depth == 0:
-            self._pending.stmts.clear()
+    def _swap(self) -> list[Stmt]:
+        staged, self._pending.stmts = self._pending.stmts, []
+        return staged
 
-    async def commit(self) -> None:
-        """Write everything staged as one unit (inside an enclosing block, that block commits)."""
-        if self._depth > 1:
-            return
-        stmts, self._pending.stmts = self._pending.stmts, []
-        if stmts:
-            await self._db.write(stmts)
-
-    async def rollback(self) -> None:
-        """Discard what is staged so far."""
-        self._pending.stmts.clear()
+    async def _write(self, staged: list[Stmt]) -> None:
+        await self._db.write(staged)
