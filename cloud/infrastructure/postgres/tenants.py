@@ -99,32 +99,24 @@ class PgTenantRepository:
 
     async def get_store(self, store_id: str) -> Store | None:
         """The store, or None (cached: see ReadCache)."""
-        cached = self._by_id.get(store_id)
-        if cached is not None:
-            return cached
-        generation = self._by_id.generation()
-        r = await self._db.fetch_one(f"SELECT {_STORE_COLS} FROM stores WHERE id=$1", (store_id,))  # noqa: S608
-        if r is None:
-            return None
-        store = _store(r)
-        self._by_id.put(store_id, store, generation)
-        return store
+        async def fetch() -> Store | None:
+            r = await self._db.fetch_one(f"SELECT {_STORE_COLS} FROM stores WHERE id=$1", (store_id,))  # noqa: S608
+            return None if r is None else _store(r)
+
+        return await self._by_id.load(store_id, fetch)
 
     async def find_stores(
         self, partner_id: str, code: str | None, merchant_id: str | None
     ) -> Sequence[Store]:
         """Stores of a partner, optionally by code and merchant (at most 2 rows are needed; cached)."""
-        key = (partner_id, code, merchant_id)
-        cached = self._found.get(key)
-        if cached is not None:
-            return cached
-        generation = self._found.generation()
-        found = tuple(_store(r) for r in await self._db.fetch_all(
-            f"SELECT {_STORE_COLS} FROM stores WHERE partner_id=$1 AND ($2::text IS NULL OR code=$2) "  # noqa: S608
-            "AND ($3::text IS NULL OR merchant_id=$3) LIMIT 2", (partner_id, code, merchant_id)))  # fmt: skip
-        if found:  # "no such store" is not cached: a store created a moment later must be found
-            self._found.put(key, found, generation)
-        return found
+        async def fetch() -> tuple[Store, ...]:
+            return tuple(_store(r) for r in await self._db.fetch_all(
+                f"SELECT {_STORE_COLS} FROM stores WHERE partner_id=$1 "  # noqa: S608
+                "AND ($2::text IS NULL OR code=$2) AND ($3::text IS NULL OR merchant_id=$3) LIMIT 2",
+                (partner_id, code, merchant_id)))  # fmt: skip
+
+        # "no such store" is not cached: a store created a moment later must be found
+        return await self._found.load((partner_id, code, merchant_id), fetch) or ()
 
     async def set_provider_config(self, config: StoreProviderConfig) -> None:
         """Upsert the sealed credentials of (store, provider)."""

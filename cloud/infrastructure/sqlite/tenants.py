@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 from cloud.domain.errors import Conflict, NotFound
@@ -84,6 +84,18 @@ class ReadCache(Generic[K, V]):
             self._entries.clear()
         self._entries[key] = (value, generation, time.monotonic())
 
+    async def load(self, key: K, fetch: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The cached value, else `fetch()`'s, remembered when it is a hit (a falsy value is a miss: an
+        unknown key or an empty result is read again next time, and a flood of them takes no memory)."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        generation = self.generation()
+        value = await fetch()
+        if value:
+            self.put(key, value, generation)
+        return value
+
 
 def _store(r: sqlite3.Row) -> Store:
     return Store(r["id"], r["merchant_id"], r["partner_id"], r["code"], r["name"], r["created_at"] / 1000)
@@ -138,35 +150,27 @@ class SqliteTenantRepository:
 
     async def get_store(self, store_id: str) -> Store | None:
         """The store, or None (cached: see ReadCache)."""
-        cached = self._by_id.get(store_id)
-        if cached is not None:
-            return cached
-        generation = self._by_id.generation()
-        r = await self._db.fetch_one(f"SELECT {_STORE_COLS} FROM stores WHERE id=?", (store_id,))  # noqa: S608
-        if r is None:
-            return None
-        store = _store(r)
-        self._by_id.put(store_id, store, generation)
-        return store
+        async def fetch() -> Store | None:
+            r = await self._db.fetch_one(f"SELECT {_STORE_COLS} FROM stores WHERE id=?", (store_id,))  # noqa: S608
+            return None if r is None else _store(r)
+
+        return await self._by_id.load(store_id, fetch)
 
     async def find_stores(
         self, partner_id: str, code: str | None, merchant_id: str | None
     ) -> Sequence[Store]:
         """Stores of a partner, optionally by code and merchant (at most 2 rows are needed; cached)."""
-        key = (partner_id, code, merchant_id)
-        cached = self._found.get(key)
-        if cached is not None:
-            return cached
-        generation = self._found.generation()
         sql, params = f"SELECT {_STORE_COLS} FROM stores WHERE partner_id=?", [partner_id]  # noqa: S608
         if code is not None:
             sql, params = sql + " AND code=?", [*params, code]
         if merchant_id is not None:
             sql, params = sql + " AND merchant_id=?", [*params, merchant_id]
-        found = tuple(_store(r) for r in await self._db.fetch_all(sql + " LIMIT 2", params))
-        if found:  # "no such store" is not cached: a store created a moment later must be found
-            self._found.put(key, found, generation)
-        return found
+
+        async def fetch() -> tuple[Store, ...]:
+            return tuple(_store(r) for r in await self._db.fetch_all(sql + " LIMIT 2", params))
+
+        # "no such store" is not cached: a store created a moment later must be found
+        return await self._found.load((partner_id, code, merchant_id), fetch) or ()
 
     async def set_provider_config(self, config: StoreProviderConfig) -> None:
         """Upsert the sealed credentials of (store, provider)."""
