@@ -16,6 +16,7 @@ from typing import Any
 from cloud.domain.sync import Anomaly, BatchWrite, DeviceSyncState, SyncRace
 from cloud.infrastructure.postgres.db import Op, Pending, PgDatabase
 from cloud.infrastructure.sqlite.intents import ms, sync_race
+from cloud.infrastructure.sqlite.sync_batches import STATE_COLS, state_from_row, state_values
 
 _ITEMS = ("INSERT INTO sync_items (device_id, local_id, payment_intent_id, seq, hash, batch_id, received_at) "
           "SELECT $1, l, p, s, h, $2, $3 FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[]) "
@@ -28,9 +29,7 @@ _ANOMALIES = ("INSERT INTO sync_anomalies (device_id, kind, local_id, seq, detai
               "AS u(k, l, s, d)")  # fmt: skip
 _RECEIPT = ("INSERT INTO sync_batches (batch_id, device_id, sent_at, received_at, items, accepted, "
             "duplicates, rejected) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")  # fmt: skip
-_STATE_COLS = ("device_id, last_seq, last_hash, chain_broken, seq_gaps, anomalies, clock_offset_ms, "
-               "last_batch_id, last_batch_at, accepted_total, version")
-_STATE_INSERT = (f"INSERT INTO device_sync_state ({_STATE_COLS}) "  # noqa: S608 — constants
+_STATE_INSERT = (f"INSERT INTO device_sync_state ({STATE_COLS}) "  # noqa: S608 — constants
                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1) ON CONFLICT (device_id) DO NOTHING")
 _STATE_UPDATE = ("UPDATE device_sync_state SET last_seq=$1, last_hash=$2, chain_broken=$3, seq_gaps=$4, "
                  "anomalies=$5, clock_offset_ms=$6, last_batch_id=$7, last_batch_at=$8, accepted_total=$9, "
@@ -38,8 +37,7 @@ _STATE_UPDATE = ("UPDATE device_sync_state SET last_seq=$1, last_hash=$2, chain_
 
 
 def _state_op(s: DeviceSyncState, last_at: int) -> Op:
-    values = (s.last_seq, s.last_hash, int(s.chain_broken), s.seq_gaps, s.anomalies, s.clock_offset_ms,
-              s.last_batch_id, last_at, s.accepted_total)  # fmt: skip
+    values = state_values(s, last_at)
     if s.version == 0:  # a concurrent first batch inserted the row first: nothing inserted, a lost race
         return Op(_STATE_INSERT, (s.device_id, *values), expect_one=True, on_stale=sync_race)
     return Op(_STATE_UPDATE, (*values, s.device_id, s.version), expect_one=True, on_stale=sync_race)
@@ -85,15 +83,9 @@ class PgSyncRepository:
 
     async def state(self, device_id: str) -> DeviceSyncState:
         """The stored state, or a fresh one (version 0)."""
-        r = await self._db.fetch_one(f"SELECT {_STATE_COLS} FROM device_sync_state WHERE device_id=$1",  # noqa: S608
+        r = await self._db.fetch_one(f"SELECT {STATE_COLS} FROM device_sync_state WHERE device_id=$1",  # noqa: S608
                                      (device_id,))  # fmt: skip
-        if r is None:
-            return DeviceSyncState(device_id)
-        at = None if r["last_batch_at"] is None else r["last_batch_at"] / 1000
-        return DeviceSyncState(
-            device_id, r["last_seq"], r["last_hash"], bool(r["chain_broken"]), r["seq_gaps"], r["anomalies"],
-            r["clock_offset_ms"], r["last_batch_id"], at, r["accepted_total"], r["version"],
-        )  # fmt: skip
+        return state_from_row(device_id, r)
 
     async def add(self, batch: BatchWrite) -> None:
         """Stage the state row first (it serializes the device's batches), then items, rejections,

@@ -4,6 +4,7 @@ table (its intents and Transactions go through the intent repository's add_many,
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cloud.domain.sync import Anomaly, BatchWrite, DeviceSyncState
 from cloud.infrastructure.sqlite.db import Database, Pending, Stmt
@@ -15,9 +16,9 @@ _ANOMALY = ("INSERT INTO sync_anomalies (device_id, kind, local_id, seq, detail,
             "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _RECEIPT = ("INSERT INTO sync_batches (batch_id, device_id, sent_at, received_at, items, accepted, "
             "duplicates, rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-_STATE_COLS = ("device_id, last_seq, last_hash, chain_broken, seq_gaps, anomalies, clock_offset_ms, "
+STATE_COLS = ("device_id, last_seq, last_hash, chain_broken, seq_gaps, anomalies, clock_offset_ms, "
                "last_batch_id, last_batch_at, accepted_total, version")
-_STATE_INSERT = f"INSERT INTO device_sync_state ({_STATE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"  # noqa: S608
+_STATE_INSERT = f"INSERT INTO device_sync_state ({STATE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"  # noqa: S608
 _STATE_UPDATE = ("UPDATE device_sync_state SET last_seq=?, last_hash=?, chain_broken=?, seq_gaps=?, "
                  "anomalies=?, clock_offset_ms=?, last_batch_id=?, last_batch_at=?, accepted_total=?, "
                  "version=version+1 WHERE device_id=? AND version=?")  # fmt: skip
@@ -27,9 +28,25 @@ def _marks(n: int) -> str:
     return ",".join("?" * n) or "NULL"
 
 
+def state_values(s: DeviceSyncState, last_at: int) -> tuple[object, ...]:
+    """The state's columns after device_id, in STATE_COLS order (shared by the PostgreSQL repository)."""
+    return (s.last_seq, s.last_hash, int(s.chain_broken), s.seq_gaps, s.anomalies, s.clock_offset_ms,
+            s.last_batch_id, last_at, s.accepted_total)  # fmt: skip
+
+
+def state_from_row(device_id: str, r: Any) -> DeviceSyncState:
+    """A device_sync_state row (STATE_COLS, by name) as the domain's state; None → a fresh one (version 0)."""
+    if r is None:
+        return DeviceSyncState(device_id)
+    at = None if r["last_batch_at"] is None else r["last_batch_at"] / 1000
+    return DeviceSyncState(
+        device_id, r["last_seq"], r["last_hash"], bool(r["chain_broken"]), r["seq_gaps"], r["anomalies"],
+        r["clock_offset_ms"], r["last_batch_id"], at, r["accepted_total"], r["version"],
+    )  # fmt: skip
+
+
 def _state_stmt(s: DeviceSyncState, last_at: int) -> Stmt:
-    values = (s.last_seq, s.last_hash, int(s.chain_broken), s.seq_gaps, s.anomalies, s.clock_offset_ms,
-              s.last_batch_id, last_at, s.accepted_total)  # fmt: skip
+    values = state_values(s, last_at)
     if s.version == 0:
         return Stmt(_STATE_INSERT, (s.device_id, *values), on_integrity=sync_race)
     return Stmt(_STATE_UPDATE, (*values, s.device_id, s.version), expect_one=True, on_stale=sync_race)
@@ -62,15 +79,9 @@ class SqliteSyncRepository:
 
     async def state(self, device_id: str) -> DeviceSyncState:
         """The stored state, or a fresh one (version 0)."""
-        r = await self._db.fetch_one(f"SELECT {_STATE_COLS} FROM device_sync_state WHERE device_id=?",  # noqa: S608
+        r = await self._db.fetch_one(f"SELECT {STATE_COLS} FROM device_sync_state WHERE device_id=?",  # noqa: S608
                                      (device_id,))  # fmt: skip
-        if r is None:
-            return DeviceSyncState(device_id)
-        at = None if r["last_batch_at"] is None else r["last_batch_at"] / 1000
-        return DeviceSyncState(
-            device_id, r["last_seq"], r["last_hash"], bool(r["chain_broken"]), r["seq_gaps"], r["anomalies"],
-            r["clock_offset_ms"], r["last_batch_id"], at, r["accepted_total"], r["version"],
-        )  # fmt: skip
+        return state_from_row(device_id, r)
 
     async def add(self, batch: BatchWrite) -> None:
         """Stage sync_items, rejections, anomalies, state and receipt (SyncRace at commit on a lost race)."""
