@@ -14,7 +14,6 @@ from cloud.domain.ports import ProviderConfigInfo
 from cloud.domain.tenants import (
     ClientPartner,
     Credential,
-    CredentialKind,
     Merchant,
     Store,
     StoreProviderConfig,
@@ -22,7 +21,7 @@ from cloud.domain.tenants import (
 from cloud.infrastructure.crypto import SecretBox
 from cloud.infrastructure.postgres.db import Op, PgDatabase
 from cloud.infrastructure.sqlite.intents import ms
-from cloud.infrastructure.sqlite.tenants import CACHE_TTL, ReadCache
+from cloud.infrastructure.sqlite.tenants import CACHE_TTL, ReadCache, credential_from_row
 
 _STORE_COLS = "id, merchant_id, partner_id, code, name, created_at"
 _CREDENTIAL_COLS = ("api_key, secret_key_hash, kind, partner_id, merchant_id, store_id, device_id, active, "
@@ -180,18 +179,11 @@ class PgCredentialResolver:
         self._cache: ReadCache[str, Credential] = ReadCache(db, "credentials", cache_ttl)
 
     async def resolve(self, api_key: str) -> Credential | None:
-        """The credential for an api_key, or None (cached: a suspension by this worker applies at once)."""
-        cached = self._cache.get(api_key)
-        if cached is not None:
-            return cached
-        generation = self._cache.generation()
-        r = await self._db.fetch_one(f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE api_key=$1",  # noqa: S608
-                                     (api_key,))  # fmt: skip
-        if r is None:
-            return None  # unknown keys are not cached (bounded memory under a flood of made-up keys)
-        credential = Credential(
-            api_key=r[0], secret_key_hash=r[1], kind=CredentialKind(r[2]), partner_id=r[3], merchant_id=r[4],
-            store_id=r[5], device_id=r[6], active=bool(r[7]),
-        )  # fmt: skip
-        self._cache.put(api_key, credential, generation)
-        return credential
+        """The credential for an api_key, or None (cached: a suspension by this worker applies at once;
+        unknown keys are not cached, so a flood of made-up keys takes no memory)."""
+        async def fetch() -> Credential | None:
+            r = await self._db.fetch_one(f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE api_key=$1",  # noqa: S608
+                                         (api_key,))  # fmt: skip
+            return None if r is None else credential_from_row(r)
+
+        return await self._cache.load(api_key, fetch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from cloud.domain.errors import Conflict, NotFound
 from cloud.domain.ports import ProviderConfigInfo
@@ -95,6 +95,15 @@ class ReadCache(Generic[K, V]):
         if value:
             self.put(key, value, generation)
         return value
+
+
+def credential_from_row(r: Any) -> Credential:
+    """A credentials row, read by column name (SQLite and PostgreSQL rows alike)."""
+    return Credential(
+        api_key=r["api_key"], secret_key_hash=r["secret_key_hash"], kind=CredentialKind(r["kind"]),
+        partner_id=r["partner_id"], merchant_id=r["merchant_id"], store_id=r["store_id"],
+        device_id=r["device_id"], active=bool(r["active"]),
+    )  # fmt: skip
 
 
 def _store(r: sqlite3.Row) -> Store:
@@ -245,18 +254,10 @@ class SqliteCredentialResolver:
         self._cache: ReadCache[str, Credential] = ReadCache(db, "credentials", cache_ttl)
 
     async def resolve(self, api_key: str) -> Credential | None:
-        """The credential for an api_key, or None (cached: a suspension in this process applies at once)."""
-        cached = self._cache.get(api_key)
-        if cached is not None:
-            return cached
-        generation = self._cache.generation()
-        r = await self._db.fetch_one("SELECT * FROM credentials WHERE api_key=?", (api_key,))
-        if r is None:
-            return None  # unknown keys are not cached (bounded memory under a flood of made-up keys)
-        credential = Credential(
-            api_key=r["api_key"], secret_key_hash=r["secret_key_hash"], kind=CredentialKind(r["kind"]),
-            partner_id=r["partner_id"], merchant_id=r["merchant_id"], store_id=r["store_id"],
-            device_id=r["device_id"], active=bool(r["active"]),
-        )  # fmt: skip
-        self._cache.put(api_key, credential, generation)
-        return credential
+        """The credential for an api_key, or None (cached: a suspension in this process applies at once;
+        unknown keys are not cached, so a flood of made-up keys takes no memory)."""
+        async def fetch() -> Credential | None:
+            r = await self._db.fetch_one("SELECT * FROM credentials WHERE api_key=?", (api_key,))
+            return None if r is None else credential_from_row(r)
+
+        return await self._cache.load(api_key, fetch)
