@@ -70,13 +70,25 @@ class ReceivedPoint:
     value: float  # gauge/sum value, or a histogram's count
 
 
+@dataclass(frozen=True, slots=True)
+class ReceivedLog:
+    """One log record as exported, with its resource's attributes."""
+
+    resource: dict[str, Any]
+    body: Any
+    severity: str
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+
+
 @dataclass
 class OtlpReceiver:
     """Collects spans, metric points and log records sent to /v1/traces, /v1/metrics, /v1/logs."""
 
     spans: list[ReceivedSpan] = field(default_factory=list)
     points: list[ReceivedPoint] = field(default_factory=list)
-    logs: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[ReceivedLog] = field(default_factory=list)
     requests: int = 0
 
     def app(self) -> web.Application:
@@ -127,9 +139,22 @@ class OtlpReceiver:
             resource = attributes(rl.resource.attributes)
             for sl in rl.scope_logs:
                 for rec in sl.log_records:
-                    self.logs.append({"resource": resource, "body": value_of(rec.body),
-                                      "trace_id": rec.trace_id.hex(), "span_id": rec.span_id.hex()})
+                    self.logs.append(ReceivedLog(resource, value_of(rec.body), rec.severity_text,
+                                                 rec.trace_id.hex(), rec.span_id.hex(),
+                                                 attributes(rec.attributes)))
         return self._answer(ExportLogsServiceResponse())
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        """(where, text) for every decoded value a secret must never be in: each resource, span, metric
+        point and log attribute (keys and values) and each log body (tests/e2e/test_no_leaks.py)."""
+        for s in self.spans:
+            yield from _texts(f"span {s.name}", s.resource, s.attributes)
+            yield f"span {s.name} name", s.name
+        for p in self.points:
+            yield from _texts(f"metric {p.name}", p.resource, p.attributes)
+        for rec in self.logs:
+            yield from _texts("log", rec.resource, rec.attributes)
+            yield "log body", str(rec.body)
 
     def services(self) -> set[str]:
         """service.name of every resource that sent a span."""
@@ -144,6 +169,12 @@ class OtlpReceiver:
         """Data points of that metric (of that service)."""
         return [p for p in self.points
                 if p.name == name and (service is None or p.resource.get("service.name") == service)]
+
+
+def _texts(where: str, resource: dict[str, Any], attrs: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for kind, pairs in (("resource", resource), ("attribute", attrs)):
+        for key, value in pairs.items():
+            yield f"{where} {kind} {key}", f"{key}={value}"
 
 
 def _points(resource: dict[str, Any], metric: Any) -> Iterator[ReceivedPoint]:

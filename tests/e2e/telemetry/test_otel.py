@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from sync.telemetry import instance_id
-from sync.testing.otlp import OtlpReceiver, hanging_collector, running_receiver
+from sync.testing.otlp import OtlpReceiver, ReceivedSpan, hanging_collector, running_receiver
 from sync.testing.processes import CloudProcess, provision_real_device
 from tests.e2e.agent.process import AgentProcess, closed_port
+from tests.e2e.test_no_leaks import find_leaks
 
 SERIAL = "OTEL-1"
 WAIT_S = 60.0  # an upper bound on waiting for exports, not a measured duration
@@ -74,6 +75,9 @@ class TestOneSaleOneTrace:
                 await cloud.stop()
         _check_trace(receiver, cred.device_id)
         _check_metrics(receiver)
+        _check_logs(receiver)
+        # Nothing the collector got holds the device's secret key (tests/e2e/test_no_leaks.py: the rest).
+        assert not find_leaks(receiver.texts(), {"device secret key": cred.secret_key})
 
     async def test_no_endpoint_no_export(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without OTEL_EXPORTER_OTLP_ENDPOINT a sale works and no sale keeps a trace context."""
@@ -134,6 +138,32 @@ def _check_metrics(receiver: OtlpReceiver) -> None:
     assert all(abs(p.value) < 60 for p in offsets)  # same machine: the clocks agree
     items = receiver.metric("mpac.pgw.sync.items", "mpac-pgw")
     assert max(p.value for p in items if p.attributes["status"] == "accepted") == 1
+
+
+def _check_logs(receiver: OtlpReceiver) -> None:
+    """The agent's records arrive as OTLP logs (docs/observability.md#logs), with its resource and the
+    correlation attributes; the SDK's own records stay local."""
+    agent = [rec for rec in receiver.logs if rec.resource.get("service.name") == "mpac-agent"]
+    assert any(str(rec.body).startswith("ready on http://127.0.0.1:") for rec in agent), agent
+    assert all(rec.resource["service.instance.id"] == instance_id(SERIAL) for rec in agent)
+    assert all("otelTraceID" in rec.attributes for rec in agent)
+    own = [rec for rec in receiver.logs if "opentelemetry" in str(rec.attributes.get("code.namespace", ""))]
+    assert not own
+
+
+class TestTelemetryLeakScan:
+    def test_scan_flags_a_secret_planted_in_any_decoded_field(self) -> None:
+        """The scan over the receiver's texts finds a value in a span, resource, metric or log field."""
+        receiver = OtlpReceiver()
+        secret = "sk_planted_9f8e7d6c"
+        assert not find_leaks(receiver.texts(), {"planted": secret})
+        receiver.spans.append(ReceivedSpan({"service.name": "mpac-agent"}, "sale.create", "t", "s", "",
+                                           {"mpac.note": f"x{secret}y"}, []))
+        assert find_leaks(receiver.texts(), {"planted": secret}) == [
+            "planted in span sale.create attribute mpac.note"]
+        receiver.spans.clear()
+        receiver.spans.append(ReceivedSpan({"site": "4111-1111-1111-1111"}, "n", "t", "s", "", {}, []))
+        assert find_leaks(receiver.texts(), {"pan": "4111111111111111"}) == ["pan in span n resource site"]
 
 
 def _stored_trace_contexts(state: Path) -> list[str | None]:
