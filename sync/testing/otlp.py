@@ -99,49 +99,41 @@ class OtlpReceiver:
         app.router.add_post("/v1/logs", self._logs)
         return app
 
-    async def _decode(self, request: web.Request, message: Any) -> None:
+    async def _decode(self, request: web.Request, message: Any, path: tuple[str, str, str]) -> Iterator[Any]:
+        """Parse one export request; (resource attributes, item) for each span, metric or log record in it,
+        `path` naming the three nested fields (resource_spans, scope_spans, spans and the like)."""
         self.requests += 1
         body = await request.read()
         if request.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         message.ParseFromString(body)
+        outer, scopes, items = path
+        return ((attributes(r.resource.attributes), item) for r in getattr(message, outer)
+                for scope in getattr(r, scopes) for item in getattr(scope, items))
 
     @staticmethod
     def _answer(response: Any) -> web.Response:
         return web.Response(body=response.SerializeToString(), content_type="application/x-protobuf")
 
     async def _traces(self, request: web.Request) -> web.Response:
-        req = ExportTraceServiceRequest()
-        await self._decode(request, req)
-        for rs in req.resource_spans:
-            resource = attributes(rs.resource.attributes)
-            for ss in rs.scope_spans:
-                for s in ss.spans:
-                    self.spans.append(ReceivedSpan(
-                        resource, s.name, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
-                        attributes(s.attributes), [(ln.trace_id.hex(), ln.span_id.hex()) for ln in s.links]))
+        for resource, s in await self._decode(request, ExportTraceServiceRequest(),
+                                              ("resource_spans", "scope_spans", "spans")):
+            self.spans.append(ReceivedSpan(
+                resource, s.name, s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(),
+                attributes(s.attributes), [(ln.trace_id.hex(), ln.span_id.hex()) for ln in s.links]))
         return self._answer(ExportTraceServiceResponse())
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        req = ExportMetricsServiceRequest()
-        await self._decode(request, req)
-        for rm in req.resource_metrics:
-            resource = attributes(rm.resource.attributes)
-            for sm in rm.scope_metrics:
-                for metric in sm.metrics:
-                    self.points.extend(_points(resource, metric))
+        for resource, metric in await self._decode(request, ExportMetricsServiceRequest(),
+                                                   ("resource_metrics", "scope_metrics", "metrics")):
+            self.points.extend(_points(resource, metric))
         return self._answer(ExportMetricsServiceResponse())
 
     async def _logs(self, request: web.Request) -> web.Response:
-        req = ExportLogsServiceRequest()
-        await self._decode(request, req)
-        for rl in req.resource_logs:
-            resource = attributes(rl.resource.attributes)
-            for sl in rl.scope_logs:
-                for rec in sl.log_records:
-                    self.logs.append(ReceivedLog(resource, value_of(rec.body), rec.severity_text,
-                                                 rec.trace_id.hex(), rec.span_id.hex(),
-                                                 attributes(rec.attributes)))
+        for resource, rec in await self._decode(request, ExportLogsServiceRequest(),
+                                                ("resource_logs", "scope_logs", "log_records")):
+            self.logs.append(ReceivedLog(resource, value_of(rec.body), rec.severity_text, rec.trace_id.hex(),
+                                         rec.span_id.hex(), attributes(rec.attributes)))
         return self._answer(ExportLogsServiceResponse())
 
     def texts(self) -> Iterator[tuple[str, str]]:
