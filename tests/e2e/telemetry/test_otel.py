@@ -13,7 +13,7 @@ from sync.telemetry import instance_id
 from sync.testing.otlp import OtlpReceiver, ReceivedSpan, hanging_collector, running_receiver
 from sync.testing.processes import CloudProcess, provision_real_device
 from tests.e2e.agent.process import AgentProcess, closed_port
-from tests.e2e.test_no_leaks import find_leaks
+from tests.e2e.test_no_leaks import PAN_SENT, find_leaks
 
 SERIAL = "OTEL-1"
 WAIT_S = 60.0  # an upper bound on waiting for exports, not a measured duration
@@ -65,6 +65,10 @@ class TestOneSaleOneTrace:
                 try:
                     status, sale = await asyncio.to_thread(cash_sale, agent, "otel-sale-1")
                     assert status == 201, sale
+                    refused = await asyncio.to_thread(agent.call, "POST", "/api/sales", {
+                        "amount": 1200, "currency": "JPY", "payment_method": "cash", "cash_received": 2000,
+                        "metadata": {"note": PAN_SENT}})
+                    assert refused[0] == 422, refused  # a card number in a sale: refused, never exported
                     await until(lambda: bool(receiver.named("pgw.sync.ingest", "mpac-pgw")), "ingest span")
                     await until(lambda: _acked(receiver), "the agent's acked-items metric")
                     await until(lambda: bool(receiver.metric("mpac.pgw.sync.items", "mpac-pgw")),
@@ -76,8 +80,10 @@ class TestOneSaleOneTrace:
         _check_trace(receiver, cred.device_id)
         _check_metrics(receiver)
         _check_logs(receiver)
-        # Nothing the collector got holds the device's secret key (tests/e2e/test_no_leaks.py: the rest).
-        assert not find_leaks(receiver.texts(), {"device secret key": cred.secret_key})
+        # Nothing the collector got holds the device's secret key or the card number refused above
+        # (tests/e2e/test_no_leaks.py scans the rest).
+        secrets = {"device secret key": cred.secret_key, "card number": PAN_SENT}
+        assert not find_leaks(receiver.texts(), secrets)
 
     async def test_no_endpoint_no_export(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without OTEL_EXPORTER_OTLP_ENDPOINT a sale works and no sale keeps a trace context."""
