@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -34,6 +35,12 @@ STORE_CODE = "DEMO-001"
 
 class DemoError(RuntimeError):
     """A step of the demo failed; the message says which and why."""
+
+
+def _whsec() -> str:
+    """A simulator-provider `webhook_secret` (docs/cloud-api.md#webhooks): whsec_ + base64 of 32 bytes, so
+    the simulator's signed callbacks verify and the demo's QR flow completes by webhook alone."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 @dataclass
@@ -188,7 +195,8 @@ class Demo:
         store = await run_json(self._pgw("admin", "store", "create", "--merchant", merchant["merchant_id"],
                                          "--code", STORE_CODE, "--db", self.cloud_db))
         await run_json(self._pgw("admin", "provider-config", "set", "--store", store["store_id"],
-                                 "--provider", "simulator", "--credentials", "{}", "--db", self.cloud_db))
+                                 "--provider", "simulator", "--credentials",
+                                 json.dumps({"webhook_secret": _whsec()}), "--db", self.cloud_db))
         # Throwaway demo keys: the secret is kept in demo.json (0600) so the banner can show a signed call.
         record.update(client_partner_id=partner["client_partner_id"], api_key=partner["api_key"],
                       secret_key=partner["secret_key"], merchant_id=merchant["merchant_id"],
