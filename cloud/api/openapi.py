@@ -11,6 +11,8 @@ from pydantic.json_schema import models_json_schema
 from cloud.api import devices as dv
 from cloud.api import models as m
 from cloud.api.endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY
+from cloud.api.webhooks import MAX_WEBHOOK_BODY
+from cloud.domain.webhooks import EventType
 from cloud.settings import Settings
 from sync import models as sm
 from sync.wire import MAX_BATCH_BYTES
@@ -87,6 +89,34 @@ def _list_params() -> list[dict[str, Any]]:
             for name, prop in schema["properties"].items()]  # fmt: skip
 
 
+def _webhook_headers() -> list[dict[str, Any]]:
+    """The Standard Webhooks headers of every outbound delivery (docs/cloud-api.md#webhooks)."""
+    described = {
+        "webhook-id": ("the event id (evt_…), stable across retries: dedupe on it", {"type": "string"}),
+        "webhook-timestamp": ("unix seconds of this attempt; reject one far from now",
+                              {"type": "string", "pattern": "^[0-9]+$"}),
+        "webhook-signature": ("space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per live "
+                              "secret of the endpoint", {"type": "string"}),
+    }
+    return [{"name": n, "in": "header", "required": True, "description": d, "schema": sch}
+            for n, (d, sch) in described.items()]
+
+
+def _webhook(event: EventType) -> dict[str, Any]:
+    """The POST a partner's endpoint receives for one event type; any 2xx acknowledges it."""
+    obj = _ref(m.PaymentIntentOut) if event.value.startswith("payment_intent.") else {"type": "object"}
+    body = {"type": "object", "required": ["id", "type", "created", "data"], "properties": {
+        "id": {"type": "string", "pattern": "^evt_"}, "type": {"const": event.value},
+        "created": {"type": "integer", "description": "unix seconds"},
+        "data": {"type": "object", "required": ["object"], "properties": {"object": obj}}}}
+    return {"post": {
+        "summary": f"{event.value} (signed, docs/cloud-api.md#webhooks)",
+        "parameters": _webhook_headers(),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"2XX": {"description": "acknowledged; anything else is retried on schedule"}},
+    }}
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once)."""
@@ -124,9 +154,19 @@ def openapi_document() -> dict[str, Any]:
                                         params=[{**ID, "schema": {"type": "string"}}])},
         "/v1/sync/batches": {"post": _op("Upload a batch of offline sales (device credential)", HMAC,
                                          sm.BatchResponse, body=sm.SyncBatch, max_body=MAX_BATCH_BYTES)},
+        # Inbound provider callbacks (docs/cloud-api.md#webhooks), verified with the provider's own scheme.
+        "/v1/webhooks/{provider}": {"post": {
+            "summary": "A provider's payment callback", "security": [],
+            "parameters": [{"name": "provider", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True,
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "acknowledged (also for an unknown intent)"},
+                          "401": ERROR, "404": ERROR, **_too_large(MAX_WEBHOOK_BODY)}}},
     }
     return {
         "openapi": "3.1.0",
+        "webhooks": {event.value: _webhook(event) for event in EventType},
         "info": {"title": "mpac-pgw compatible gateway", "version": "0.1.0"},
         "paths": paths,
         "components": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import TypeAdapter
 
 from cloud.api.models import PaymentIntentOut
+from cloud.domain.webhooks import EventType
 from cloud.settings import Settings
 from cloud.testing import PgwClient, SettableClock, seed_tenant
 
@@ -86,14 +87,54 @@ class TestDocs:
             doc = await resp.json()
         with_body = {(p, m): op for p, ops in doc["paths"].items() for m, op in ops.items()
                      if "requestBody" in op}  # fmt: skip
-        assert len(with_body) == 7  # create, confirm, cancel, capture, sync, activate, sync batches
+        assert len(with_body) == 8  # create, confirm, cancel, capture, sync, activate, sync batches, webhooks
         limits = {"/v1/devices/activate": 4096, "/v1/sync/batches": 1024 * 1024}
         for (path, _), op in with_body.items():
             assert f"over {limits.get(path, 64 * 1024)} bytes" in op["responses"]["413"]["description"], path
             keys = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
-            if path != "/v1/devices/activate":  # activation takes no key: the code is single use
+            # activation takes no key (the code is single use), nor does a provider's callback
+            if path not in ("/v1/devices/activate", "/v1/webhooks/{provider}"):
                 assert keys[0]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255,
                                              "pattern": "^[\\x20-\\x7e]{1,255}$"}, path  # fmt: skip
-        limited = [op for p, ops in doc["paths"].items() if p.startswith("/v1/") for op in ops.values()]
+        limited = [op for p, ops in doc["paths"].items()
+                   if p.startswith("/v1/") and not p.startswith("/v1/webhooks/") for op in ops.values()]
         assert all(op["responses"]["429"] == {"$ref": "#/components/responses/RateLimited"} for op in limited)
         assert "Retry-After" in doc["components"]["responses"]["RateLimited"]["headers"]
+
+    async def test_openapi_webhooks_cover_every_event_type(self, pgw: Pgw) -> None:
+        """The OpenAPI 3.1 `webhooks` section has one POST per EventType the gateway emits, with the three
+        Standard Webhooks headers and the {id, type, created, data:{object}} body; the inbound provider route
+        is in paths; every $ref in the document resolves."""
+        async with pgw.session.get(f"{pgw.url}/openapi.json") as resp:
+            doc = await resp.json()
+        assert set(doc["webhooks"]) == {e.value for e in EventType}
+        for name, item in doc["webhooks"].items():
+            op = item["post"]
+            headers = {p["name"] for p in op["parameters"] if p["in"] == "header" and p["required"]}
+            assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}, name
+            body = op["requestBody"]["content"]["application/json"]["schema"]
+            assert body["required"] == ["id", "type", "created", "data"], name
+            assert body["properties"]["type"] == {"const": name}
+            assert body["properties"]["data"]["required"] == ["object"]
+        pi_obj = doc["webhooks"]["payment_intent.succeeded"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]["properties"]["data"]["properties"]["object"]
+        assert pi_obj == {"$ref": "#/components/schemas/PaymentIntentOut"}
+        inbound = doc["paths"]["/v1/webhooks/{provider}"]["post"]
+        assert {"200", "401", "413"} <= set(inbound["responses"])
+        refs: list[str] = []
+
+        def walk(node: object) -> None:
+            if isinstance(node, dict):
+                refs.extend([node["$ref"]] if isinstance(node.get("$ref"), str) else [])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(doc)
+        for ref in refs:
+            target: object = doc
+            for part in ref.removeprefix("#/").split("/"):
+                assert isinstance(target, dict) and part in target, ref
+                target = target[part]
