@@ -111,6 +111,8 @@ def _webhook(event: EventType) -> dict[str, Any]:
         "data": {"type": "object", "required": ["object"], "properties": {"object": obj}}}}
     return {"post": {
         "summary": f"{event.value} (signed, docs/cloud-api.md#webhooks)",
+        # device.activated can be subscribed to but no code emits it yet (docs/cloud-api.md#webhooks).
+        **({"description": "subscribable, not sent yet"} if event is EventType.DEVICE_ACTIVATED else {}),
         "parameters": _webhook_headers(),
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"2XX": {"description": "acknowledged; anything else is retried on schedule"}},
