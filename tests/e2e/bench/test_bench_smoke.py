@@ -22,6 +22,7 @@ RUNS = {
     "sync_drain": (["--items", "300", "--no-peer"], "acked"),
     "sync_intake": (["--batches", "2", "--seconds", "10"], "items/s"),
     "receipt_encode": (["--seconds", "0.05"], "receipt"),
+    "webhooks": (["--requests", "50", "--seconds", "5", "--wait", "2"], "deliveries"),
 }
 
 
