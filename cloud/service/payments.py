@@ -60,6 +60,24 @@ async def read_status(
     return f"provider:{provider.name}", result
 
 
+async def cancel_at_provider(
+    intent: PaymentIntent,
+    *,
+    providers: ProviderRegistry,
+    tenants: TenantRepository,
+    timeout_s: float = PROVIDER_TIMEOUT_S,
+) -> None:
+    """Withdraw the intent's code or payment at its provider, bounded by `timeout_s`; a provider that does
+    not answer in time is ProviderUnavailable and the intent stays as stored (docs/providers.md#cancel)."""
+    assert intent.provider_ref is not None
+    provider, config = await _provider(intent, providers, tenants)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await provider.cancel(intent.provider_ref, config)
+    except TimeoutError as err:
+        raise ProviderUnavailable(f"provider {provider.name} did not answer within {timeout_s:g} s") from err
+
+
 def provider_steps(intent: PaymentIntent, result: ProviderResult, actor: str, now: float) -> list[Step]:
     """From requires_action or processing, follow what the provider said."""
     steps: list[Step] = []

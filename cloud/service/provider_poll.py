@@ -18,7 +18,7 @@ from cloud.domain.errors import Conflict, ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
 from cloud.domain.ports import Clock, ProviderRegistry, TenantRepository, UnitOfWork
 from cloud.service.handlers import apply
-from cloud.service.payments import PROVIDER_TIMEOUT_S, provider_steps, read_status
+from cloud.service.payments import PROVIDER_TIMEOUT_S, cancel_at_provider, provider_steps, read_status
 
 log = logging.getLogger(__name__)
 POLL_INTERVAL_S = 1.0
@@ -82,7 +82,23 @@ class ProviderPoll:
         if not intent.awaits_provider:
             return intent
         self.throttle.note(intent.id, self.clock())
-        return await self._learn(intent)
+        learned = await self._learn(intent)
+        if not learned.awaits_provider:
+            return learned
+        # still unpaid: withdraw it at the provider before it is cancelled here; a provider error leaves the
+        # intent unchanged, and a payment that raced the withdrawal is read back (docs/providers.md#cancel)
+        try:
+            await cancel_at_provider(
+                learned, providers=self.providers, tenants=self.tenants, timeout_s=self.timeout_s
+            )
+        except ProviderUnavailable:
+            raise
+        except Exception:
+            after = await self._learn(learned)
+            if after.awaits_provider:
+                raise  # not withdrawn and not paid: never cancelled here (docs/providers.md#cancel)
+            return after
+        return learned
 
     async def _learn(self, intent: PaymentIntent) -> PaymentIntent:
         actor, result = await read_status(

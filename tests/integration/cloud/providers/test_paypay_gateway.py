@@ -179,12 +179,25 @@ class TestCpm:
     async def test_cancel_before_the_customer_pays(
         self, gateway: tuple[Pgw, PgwClient], paypay: PayPay
     ) -> None:
-        """An MPM intent awaiting PayPay is cancelled; PayPay still reports it unpaid."""
+        """An MPM intent awaiting PayPay is withdrawn at PayPay, then cancelled (docs/providers.md#cancel)."""
         pgw, client = gateway
         pi = await create(client)
         await post(pgw, client, f"{PATH}/{pi['id']}/confirm")
         cancelled = await post(pgw, client, f"{PATH}/{pi['id']}/cancel")
         assert (cancelled.status, cancelled.body["status"]) == (200, "cancelled")
+        assert paypay.sim.payments[pi["id"]].status == "CANCELED"
+
+    async def test_cancel_refused_while_paypay_cannot_withdraw(
+        self, gateway: tuple[Pgw, PgwClient], paypay: PayPay
+    ) -> None:
+        """A PayPay 503 on the withdrawal answers 503 and leaves the intent awaiting the customer."""
+        pgw, client = gateway
+        pi = await create(client)
+        await post(pgw, client, f"{PATH}/{pi['id']}/confirm")
+        paypay.sim.inject(Fault("DELETE", "/v2/codes", status=503), times=10)
+        refused = await post(pgw, client, f"{PATH}/{pi['id']}/cancel")
+        assert refused.status == 503
+        assert [to for _, to, _ in transitions(pgw.db_path, pi["id"])][-1] == "requires_action"
         assert paypay.sim.payments[pi["id"]].status == "CREATED"
 
 
