@@ -74,8 +74,10 @@ def to_api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, ValidationError):
         return from_validation(exc)
     if isinstance(exc, d.DomainError):
-        # A database that is away or busy is worth a retry soon (docs/operations.md#running-on-postgresql).
-        retry = {"Retry-After": "1"} if isinstance(exc, d.StorageUnavailable) else None
+        # A database or provider that is away or busy is worth a retry soon
+        # (docs/operations.md#running-on-postgresql, docs/providers.md#cancel).
+        away = isinstance(exc, d.StorageUnavailable | d.ProviderUnavailable)
+        retry = {"Retry-After": "1"} if away else None
         for kind, status, type_ in _DOMAIN_STATUS:
             if isinstance(exc, kind):
                 return ApiError(status, exc.code, exc.message, type_=type_, param=exc.param, headers=retry)

@@ -197,6 +197,7 @@ class TestCpm:
         paypay.sim.inject(Fault("DELETE", "/v2/codes", status=503), times=10)
         refused = await post(pgw, client, f"{PATH}/{pi['id']}/cancel")
         assert refused.status == 503
+        assert refused.headers.get("Retry-After") == "1"
         assert [to for _, to, _ in transitions(pgw.db_path, pi["id"])][-1] == "requires_action"
         assert paypay.sim.payments[pi["id"]].status == "CREATED"
 
