@@ -257,8 +257,8 @@ def stop(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-def seed(py: str, db: str) -> None:
-    """Partner with fixed bench keys, one merchant, store_001 (through the real admin CLI)."""
+def seed(py: str, db: str) -> str:
+    """Partner with fixed bench keys, one merchant, store_001 (through the real admin CLI); the partner id."""
 
     def admin(*argv: str) -> dict[str, str]:
         out = subprocess.run(
@@ -270,6 +270,7 @@ def seed(py: str, db: str) -> None:
     partner = admin("partner", "create", "--name", "bench", "--api-key", API_KEY, "--secret-key", SECRET)
     merchant = admin("merchant", "create", "--partner", partner["client_partner_id"], "--name", "m")
     admin("store", "create", "--merchant", merchant["merchant_id"], "--code", "store_001")
+    return partner["client_partner_id"]
 
 
 def pooled(name: str, runs: list[Result]) -> Result:

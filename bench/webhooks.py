@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import subprocess
 import sys
@@ -47,15 +46,10 @@ class Receiver:
         return web.Response(status=204)
 
 
-def add_endpoint(py: str, db: str, url: str) -> None:
+def add_endpoint(py: str, db: str, partner_id: str, url: str) -> None:
     """One webhook endpoint of the bench partner, every event type, loopback allowed."""
-    out = subprocess.run([py, "-m", "cloud.cli", "admin", "partner", "list", "--db", db],
-                         capture_output=True, text=True, check=True)  # fmt: skip
-    listed = json.loads(out.stdout)
-    partners = listed if isinstance(listed, list) else listed.get("data", [])
-    subprocess.run([py, "-m", "cloud.cli", "admin", "webhook", "add", "--partner",
-                    partners[0]["client_partner_id"], "--url", url, "--allow-loopback", "--db", db],
-                   capture_output=True, text=True, check=True)  # fmt: skip
+    subprocess.run([py, "-m", "cloud.cli", "admin", "webhook", "add", "--partner", partner_id, "--url", url,
+                    "--allow-loopback", "--db", db], capture_output=True, text=True, check=True)  # fmt: skip
 
 
 async def run(args: argparse.Namespace, core: int) -> None:
@@ -73,9 +67,9 @@ async def run(args: argparse.Namespace, core: int) -> None:
     with tempfile.TemporaryDirectory(prefix="pgw-webhooks-bench-") as tmp:
         for name in ("none", "1 endpoint"):
             db = f"sqlite:///{Path(tmp) / (name.replace(' ', '_') + '.sqlite3')}"
-            seed(py, db)
+            partner_id = seed(py, db)
             if name != "none":
-                add_endpoint(py, db, f"http://127.0.0.1:{port}/hook")
+                add_endpoint(py, db, partner_id, f"http://127.0.0.1:{port}/hook")
             serve = [py, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
                      "--rate-limit-per-minute", "1000000000"]  # fmt: skip
             proc, url = start_server(serve, core, env)
