@@ -15,6 +15,7 @@ from cloud.api.errors import error_middleware
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, PEER_LIMITS, SETTINGS
 from cloud.api.ratelimit import PeerLimits, SharedLimiter, stale_windows
 from cloud.deps import Deps
+from cloud.infrastructure.providers.http import Closeable
 from cloud.service.handlers import expire_due, purge_idempotency
 from cloud.settings import Settings
 from cloud.tls import forwarded_middleware
@@ -36,6 +37,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await deps.db.open()
     yield
     await deps.db.close()
+    if isinstance(deps.providers, Closeable):  # their pooled HTTP sessions (docs/providers.md#connections)
+        await deps.providers.aclose()
 
 
 async def sweep_once(deps: Deps, settings: Settings) -> bool:

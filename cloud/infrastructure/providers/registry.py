@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cloud.domain.ports import QRProvider
+from cloud.infrastructure.providers.http import Closeable
 
 
 class Registry:
@@ -28,3 +29,9 @@ class Registry:
     def names(self) -> list[str]:
         """Registered provider names."""
         return sorted(self._providers)
+
+    async def aclose(self) -> None:
+        """Close every provider's pooled connections (docs/providers.md#connections)."""
+        for provider in self._providers.values():
+            if isinstance(provider, Closeable):
+                await provider.aclose()

@@ -23,6 +23,7 @@ from cloud.domain.intent import PaymentIntent
 from cloud.domain.ports import InboundWebhook, ProviderEvent, ProviderResult, ProviderStatus, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.domain.webhooks import secret_key, signed_headers, verify
+from cloud.infrastructure.providers.http import SessionPool
 
 log = logging.getLogger(__name__)
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105 — a config key, not a secret; the config key holding the whsec_ secret callbacks are signed with
@@ -42,6 +43,11 @@ class SimulatorProvider:
 
     def __init__(self) -> None:
         self._codes: dict[str, ProviderStatus] = {}
+        self._pool = SessionPool(limit=8, limit_per_host=8)  # webhooks only, to the gateway itself
+
+    async def aclose(self) -> None:
+        """Close the pooled webhook connections (the app's cleanup calls this)."""
+        await self._pool.aclose()
 
     async def create_mpm(self, intent: PaymentIntent, config: StoreProviderConfig | None) -> ProviderResult:
         """Issue a pending merchant-presented code."""
@@ -120,8 +126,9 @@ class SimulatorProvider:
         # The gateway calls itself on the same host; a demo's throwaway TLS certificate is not verified.
         local = urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost")
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session, \
-                    session.post(url, data=body, headers=headers, ssl=not local) as resp:
+            async with self._pool.session().post(
+                url, data=body, headers=headers, ssl=not local, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as resp:
                 return resp.status
         except (aiohttp.ClientError, TimeoutError) as err:
             log.warning("simulator webhook for %s not delivered: %s", intent_id, type(err).__name__)

@@ -66,6 +66,10 @@ class PayPayProvider:
         self._client = PayPayClient(policy or Policy(), epoch)
         self._epoch = epoch
 
+    async def aclose(self) -> None:
+        """Close the pooled PayPay connections (the app's cleanup calls this)."""
+        await self._client.aclose()
+
     def check_credentials(self, credentials: Mapping[str, str]) -> None:
         """ValidationFailed unless api_key, api_secret and base_url are there (docs/providers.md#config)."""
         parse_config(credentials)

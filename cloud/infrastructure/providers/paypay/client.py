@@ -17,6 +17,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from cloud.domain.errors import ProviderError, ProviderUnavailable
+from cloud.infrastructure.providers.http import SessionPool
 from cloud.infrastructure.providers.paypay import auth
 from cloud.infrastructure.providers.paypay.wire import (
     CONTENT_TYPE,
@@ -82,16 +83,22 @@ class Policy:
 
 @dataclass(slots=True)
 class PayPayClient:
-    """Signed requests to the hosts of the configs it is given.
-
-    A session per call: the provider lives in the registry with no lifecycle of its own to close a shared
-    one at (docs/providers.md#retries); a pooled session is a follow-up."""
+    """Signed requests to the hosts of the configs it is given, over one pooled session whose connector
+    holds as many connections as calls may be in flight (docs/providers.md#connections)."""
 
     policy: Policy = field(default_factory=Policy)
     epoch: Callable[[], float] = time.time
     breaker_factory: Callable[[], Breaker] = Breaker
     _breakers: dict[str, Breaker] = field(default_factory=dict)
     _in_flight: int = 0
+    _pool: SessionPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._pool = SessionPool(self.policy.max_in_flight, self.policy.max_in_flight)
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (the app's cleanup does; a later call opens new ones)."""
+        await self._pool.aclose()
 
     async def call(
         self, cfg: PayPayConfig, method: str, path: str, body: dict[str, Any] | None = None, *, retry: bool
@@ -148,12 +155,9 @@ class PayPayClient:
             headers["X-ASSUME-MERCHANT"] = cfg.merchant_id
         timeout = aiohttp.ClientTimeout(total=cfg.timeout_seconds)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.request(
-                    method, cfg.base_url + path, data=raw, headers=headers, allow_redirects=False
-                ) as resp,
-            ):
+            async with self._pool.session().request(
+                method, cfg.base_url + path, data=raw, headers=headers, allow_redirects=False, timeout=timeout
+            ) as resp:
                 status, payload, retry_after = resp.status, await resp.read(), resp.headers.get("Retry-After")
         except TimeoutError as err:
             raise Transient("provider_timeout", f"no answer within {cfg.timeout_seconds:g} s") from err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -55,9 +56,11 @@ async def paypay(aiohttp_server: AiohttpServer, webhook_url: str | None) -> PayP
 
 
 @pytest.fixture
-def provider() -> PayPayProvider:
-    """The adapter, with short backoffs."""
-    return PayPayProvider(policy=FAST)
+async def provider() -> AsyncIterator[PayPayProvider]:
+    """The adapter, with short backoffs; its pooled session is closed afterwards."""
+    adapter = PayPayProvider(policy=FAST)
+    yield adapter
+    await adapter.aclose()
 
 
 def intent(
