@@ -39,6 +39,7 @@ class PayPaySimulator:
         self.faults = Faults()
         self.latency_s = 0.0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every /v2 call, on arrival
+        self.peers: set[tuple[str, int]] = set()  # client (host, port) of /v2 calls: one per connection
         self.webhooks = WebhookSender(webhook_url, clock=clock)
         self._nonces: dict[tuple[str, str], float] = {}
         self._released = asyncio.Event()
@@ -110,6 +111,9 @@ class PayPaySimulator:
         if not request.path.startswith("/v2/"):
             return await handler(request)
         self.requests.append((request.method, request.path))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer is not None:
+            self.peers.add((str(peer[0]), int(peer[1])))
         fault = self.faults.take(request.method, request.path)
         await self._pause(self.latency_s)
         if fault is not None and not fault.after:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
+from aiohttp.test_utils import TestServer
 from pytest_aiohttp import AiohttpServer
 
 from cloud.domain.ids import PAYMENT_INTENT, new_id
@@ -27,6 +28,12 @@ class PayPay:
 
     sim: PayPaySimulator
     url: str
+    server: TestServer
+
+    def open_connections(self) -> int:
+        """TCP connections the simulator's server holds open right now."""
+        assert self.server.runner is not None and self.server.runner.server is not None
+        return len(self.server.runner.server.connections)
 
     def config(self, **extra: str) -> StoreProviderConfig:
         """A StoreProviderConfig for the simulator (extra credential keys override)."""
@@ -52,7 +59,7 @@ async def paypay(aiohttp_server: AiohttpServer, webhook_url: str | None) -> PayP
     """The simulator on 127.0.0.1, accepting PP_KEY for PP_MERCHANT."""
     sim = PayPaySimulator([Merchant(PP_KEY, PP_SECRET, PP_MERCHANT)], webhook_url=webhook_url)
     server = await aiohttp_server(sim.app(), host="127.0.0.1", port=0)
-    return PayPay(sim, str(server.make_url("")).rstrip("/"))
+    return PayPay(sim, str(server.make_url("")).rstrip("/"), server)
 
 
 @pytest.fixture

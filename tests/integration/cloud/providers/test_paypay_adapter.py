@@ -135,6 +135,7 @@ class TestMpm:
             await provider.create_mpm(intent(), paypay.config())
         assert caught.value.code == "provider_circuit_open"
         assert paypay.sim.calls("POST", "/v2/codes") == 2
+        await provider.aclose()
 
     async def test_cancel_deletes_the_code(self, paypay: PayPay, provider: PayPayProvider) -> None:
         """DELETE /v2/codes/{codeId}: the payment reads cancelled; a second cancel is harmless."""
