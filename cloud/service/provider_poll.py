@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cloud.domain.errors import Conflict, ProviderUnavailable
+from cloud.domain.errors import Conflict, ProviderError, ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
 from cloud.domain.ports import Clock, ProviderRegistry, TenantRepository, UnitOfWork
 from cloud.service.handlers import apply
@@ -91,9 +91,7 @@ class ProviderPoll:
             await cancel_at_provider(
                 learned, providers=self.providers, tenants=self.tenants, timeout_s=self.timeout_s
             )
-        except ProviderUnavailable:
-            raise
-        except Exception:
+        except ProviderError:  # it answered but would not withdraw: perhaps the customer has just paid
             after = await self._learn(learned)
             if after.awaits_provider:
                 raise  # not withdrawn and not paid: never cancelled here (docs/providers.md#cancel)

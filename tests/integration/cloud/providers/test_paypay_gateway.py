@@ -4,10 +4,6 @@ intent left for a later confirm or sync to repair."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
@@ -15,49 +11,18 @@ from pytest_aiohttp import AiohttpServer
 from cloud.domain import commands as c
 from cloud.domain.errors import ValidationFailed
 from cloud.domain.ports import ProviderStatus
-from cloud.domain.tenants import StoreProviderConfig
-from cloud.infrastructure.providers.paypay.webhook import read_webhook
-from cloud.infrastructure.providers.paypay.wire import WebhookEvent
 from cloud.infrastructure.providers.paypay_sim import Fault
 from cloud.service import tenants as t
-from cloud.settings import Settings
 from cloud.testing import PgwClient, seed_tenant
 
-from ..conftest import API_KEY, SECRET_KEY, Pgw, PgwFactory
+from ..conftest import Pgw
 from ..helpers import create, transitions
-from .conftest import PayPay
+from .conftest import PayPay, Receiver, post
 
 # The provider path does not touch storage differently per backend, and reads the SQLite file once.
 pytestmark = pytest.mark.sqlite_only("provider behaviour, not storage: one backend keeps CI lean")
 VALID_CODE = "123456789012345678"
 PATH = "/v1/payment_intents"
-
-
-class Receiver:
-    """A stand-in for the gateway's future webhook route: verifies with the adapter's check."""
-
-    def __init__(self) -> None:
-        self.config: StoreProviderConfig | None = None
-        self.events: list[WebhookEvent | None] = []
-
-    async def handle(self, request: web.Request) -> web.Response:
-        assert self.config is not None
-        event = read_webhook(
-            self.config,
-            authorization=request.headers.get("Authorization"),
-            resource=request.path,
-            body=await request.read(),
-            content_type=request.headers.get("Content-Type"),
-            now=time.time(),
-        )
-        self.events.append(event)
-        return web.Response(status=200 if event else 401)
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    """Collects the webhooks the simulator sends."""
-    return Receiver()
 
 
 @pytest.fixture
@@ -67,28 +32,6 @@ async def webhook_url(aiohttp_server: AiohttpServer, receiver: Receiver) -> str:
     app.router.add_post("/hooks/paypay", receiver.handle)
     server = await aiohttp_server(app, host="127.0.0.1", port=0)
     return str(server.make_url("/hooks/paypay"))
-
-
-@pytest.fixture
-async def gateway(
-    pgw_factory: PgwFactory, pgw_settings: Settings, paypay: PayPay, receiver: Receiver
-) -> AsyncIterator[tuple[Pgw, PgwClient]]:
-    """A gateway whose store is configured for paypay (the simulator) through the admin service."""
-    pgw = await pgw_factory(pgw_settings)
-    tenant = await seed_tenant(pgw.deps, api_key=API_KEY, secret_key=SECRET_KEY)
-    creds = dict(paypay.config().credentials)
-    receiver.config = await t.set_provider_config(
-        c.SetProviderConfig(tenant.store_id, "paypay", creds),
-        tenants=pgw.deps.tenants,
-        providers=pgw.deps.providers,
-        clock=pgw.deps.clock,
-    )
-    yield pgw, pgw.client(tenant)
-
-
-async def post(pgw: Pgw, client: PgwClient, path: str, body: dict[str, Any] | None = None) -> Any:
-    pgw.clock.advance(1)  # a new second: the same signed POST twice would be a replay
-    return await client.post(path, {} if body is None else body)
 
 
 class TestMpm:
