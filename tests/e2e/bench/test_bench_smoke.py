@@ -16,6 +16,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 RUNS = {
     "agent_capture": (["--requests", "60", "--seconds", "5"], "sales/s"),
+    "fleet": (["--terminals", "4", "--procs", "2", "--sales-per-terminal", "2", "--sale-interval", "0.2",
+               "--offline-fraction", "0.25", "--offline-seconds", "0.3", "--seconds", "60"],
+              "exactly once: yes"),
     "pgw_create": (["--requests", "600", "--rounds", "1", "--rate", "50", "--rate-seconds", "1"], "req/s"),
     "pgw_scale": (["--requests", "100", "--seconds", "3", "--rate", "50", "--rate-seconds", "1",
                    "--batches", "1", "--devices", "1"], "items/s"),

@@ -26,12 +26,12 @@ def _fleet_module() -> ModuleType:
 
 @pytest.mark.slow
 def test_tiny_fleet_syncs_every_sale_exactly_once(tmp_path: Path) -> None:
-    """Five terminals, three sales each, two of them offline for a moment and losing answers afterwards:
-    exit 0, every sale in the cloud once, no unexpected error."""
+    """Five terminals in two worker processes, three sales each, two of them offline for a moment and losing
+    answers afterwards: exit 0, every sale in the cloud once, no unexpected error."""
     run = subprocess.run(
         [sys.executable, str(FLEET), "--terminals", "5", "--sales-per-terminal", "3",
          "--sale-interval", "0.3", "--offline-fraction", "0.4", "--offline-seconds", "0.5",
-         "--lost-acks", "0.3", "--seconds", "150", "--seed", "10"],
+         "--lost-acks", "0.3", "--seconds", "150", "--seed", "10", "--procs", "2"],
         check=False, cwd=REPO, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "exactly once: yes (15 intents in the cloud for 15 sales)" in run.stdout, run.stdout
