@@ -85,6 +85,7 @@ class ItemResult(BaseModel):
     local_id: str
     status: ResultStatus
     payment_intent_id: str | None = None
+    refund_id: str | None = None  # re_… for a refund item (docs/sync-protocol.md "Refund items")
     error: ItemError | None = None
 
 

@@ -17,6 +17,7 @@ class ItemOutcome:
     state: str
     cloud_intent_id: str | None = None
     error: str | None = None
+    refund_id: str | None = None  # re_… for an acknowledged refund item
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,5 +83,6 @@ def judge(items: Sequence[OutboxItem], response: BatchResponse) -> Verdicts:
         else:
             acked += 1
             duplicates += res.status == "duplicate"
-            verdicts.outcomes.append(ItemOutcome(it.local_id, "acked", res.payment_intent_id))
+            verdicts.outcomes.append(ItemOutcome(it.local_id, "acked", res.payment_intent_id,
+                                                 refund_id=res.refund_id))
     return Verdicts(verdicts.outcomes, verdicts.missing, SyncResult(len(items), acked, rejected, duplicates))

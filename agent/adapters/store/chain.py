@@ -60,14 +60,27 @@ async def read_pending(conn: aiosqlite.Connection) -> PendingState:
     return _pending_from(await conn.execute_fetchall(_PENDING_SQL))
 
 
+def pending_on(conn: sqlite3.Connection) -> PendingState:
+    """read_pending on the writer's connection (inside its transaction)."""
+    return _pending_from(conn.execute(_PENDING_SQL))
+
+
+# The chain holds sales and refunds (migration 0600): its head is the higher seq of the two tables.
+_HEAD_SQL = ("SELECT seq, hash FROM (SELECT seq, hash FROM sales UNION ALL "
+             "SELECT seq, hash FROM refunds WHERE seq IS NOT NULL) ORDER BY seq DESC LIMIT 1")
+
+
 async def read_head(conn: aiosqlite.Connection) -> tuple[int, str]:
     """The last seq and hash recorded (0 and the genesis hash for an empty chain)."""
-    rows = list(await conn.execute_fetchall("SELECT seq, hash FROM sales ORDER BY seq DESC LIMIT 1"))
+    rows = list(await conn.execute_fetchall(_HEAD_SQL))
     return (int(rows[0][0]), str(rows[0][1])) if rows else (0, GENESIS_HASH)
 
 
 class ChainWriter:
-    """Batch handler of the writer for sales; keeps the chain head (last seq and hash) in memory."""
+    """Batch handler of the writer for sales; keeps the chain head (last seq and hash) in memory.
+
+    Refunds take their seq from the same head (agent/adapters/store/refunds.py): a batch may hold several
+    runs of sale and refund jobs, so each run starts where the previous one of this batch stopped."""
 
     def __init__(self, caps: OfflineSection, clock_ms: Callable[[], int]) -> None:
         self._caps = caps
@@ -82,12 +95,24 @@ class ChainWriter:
             self.head_seq, self.head_hash = self._tentative
         self._tentative = None
 
+    def clock_ms(self) -> int:
+        """The device clock the chain stamps items with (unix ms)."""
+        return self._clock()
+
+    def tip(self) -> tuple[int, str]:
+        """Where the next item of this batch chains on: the batch's last item, else the committed head."""
+        return self._tentative or (self.head_seq, self.head_hash)
+
+    def advance(self, seq: int, prev: str) -> None:
+        """This batch now ends at (seq, hash); it becomes the head once committed."""
+        self._tentative = (seq, prev)
+
     def handle(self, conn: sqlite3.Connection, news: list[NewSale]) -> list[Any]:
         """On the writer thread: record each sale or say why not (one SELECT each for refs and caps, one
         executemany); the chain head moves in on_commit, once the batch is durable."""
         existing = _by_refs(conn, [n.merchant_ref_id for n in news])
-        pending = _pending_from(conn.execute(_PENDING_SQL))
-        seq, prev = self.head_seq, self.head_hash
+        pending = pending_on(conn)
+        seq, prev = self.tip()
         outcomes: list[Any] = []
         rows: list[tuple[Any, ...]] = []
         now = self._clock()
@@ -112,7 +137,7 @@ class ChainWriter:
             outcomes.append(Recorded(sale, created=True))
         if rows:
             conn.executemany(_INSERT, rows)
-            self._tentative = (seq, prev)
+            self.advance(seq, prev)
         return outcomes
 
 

@@ -1,4 +1,7 @@
-"""The uploader's storage adapter over the `sales` table (implements sync.uploader.Outbox).
+"""The uploader's storage adapter over the chain: the `sales` and `refunds` tables (sync.uploader.Outbox).
+
+Sales and chain refunds share one seq (migration 0600), so the oldest queued items are taken from both by
+seq; each state change is applied to both tables (a local_id is in one of them only).
 
 Every change goes through the agent database's one writer and commits before the method returns: a result
 is durable before anyone is told, and `sending` is only ever a crash marker that `reset_sending` undoes.
@@ -20,6 +23,18 @@ from sync.results import ItemOutcome
 
 _QUARANTINE_SHOWN = 20
 Statements = Sequence[tuple[str, Sequence[Sequence[Any]]]]
+CHAIN_TABLES = ("sales", "refunds")
+_QUEUED = ("SELECT local_id, seq, item_json, hash, amount, currency, trace_context FROM sales "
+           "WHERE sync_state = 'queued' UNION ALL "
+           "SELECT local_id, seq, item_json, hash, amount, currency, trace_context FROM refunds "
+           "WHERE sync_state = 'queued' AND seq IS NOT NULL ORDER BY seq LIMIT ?")
+
+_REQUEUE = "UPDATE {table} SET sync_state = 'queued' WHERE local_id = ? AND sync_state = 'sending'"
+
+
+def on_chain(sql: str, rows: Sequence[Sequence[Any]]) -> Statements:
+    """One statement written for `{table}`, for both chain tables."""
+    return [(sql.format(table=table), rows) for table in CHAIN_TABLES]
 
 
 class SqliteOutbox:
@@ -48,22 +63,20 @@ class SqliteOutbox:
 
     async def reset_sending(self) -> int:
         """Items left `sending` by a crash go back to `queued` (the cloud dedups the resend)."""
-        sql = "UPDATE sales SET sync_state = 'queued' WHERE sync_state = 'sending'"
-        return await self._write([(sql, [()])])
+        sql = "UPDATE {table} SET sync_state = 'queued' WHERE sync_state = 'sending'"
+        return await self._write(on_chain(sql, [()]))
 
     async def claim(self, max_items: int, max_bytes: int) -> list[OutboxItem]:
         """Mark the oldest queued items (that fit one batch) `sending` and return them, FIFO by seq."""
         device_id = self._device_id
 
         def _claim(conn: sqlite3.Connection) -> list[OutboxItem]:
-            rows = conn.execute(
-                "SELECT local_id, seq, item_json, hash, amount, currency, trace_context FROM sales "
-                "WHERE sync_state = 'queued' ORDER BY seq LIMIT ?", (max_items,)).fetchall()
+            rows = conn.execute(_QUEUED, (max_items,)).fetchall()
             items = [OutboxItem(r[0], r[1], r[2].encode("utf-8"), r[3], r[4], r[5], r[6]) for r in rows]
             items = items[:fit_count((len(it.item_json) + 76 for it in items), device_id,
                                      max_items, max_bytes)]
-            if items:
-                conn.execute("UPDATE sales SET sync_state = 'sending' "
+            for table in CHAIN_TABLES if items else ():
+                conn.execute(f"UPDATE {table} SET sync_state = 'sending' "  # noqa: S608 -- fixed names
                              "WHERE sync_state = 'queued' AND seq BETWEEN ? AND ?",
                              (items[0].seq, items[-1].seq))
             return items
@@ -74,8 +87,7 @@ class SqliteOutbox:
         """A whole-batch failure: the items go back to `queued`; the error is recorded for the status
         (`connected`: the cloud answered, e.g. 5xx/401, as opposed to no network at all)."""
         await self._write([
-            ("UPDATE sales SET sync_state = 'queued' WHERE local_id = ? AND sync_state = 'sending'",
-             [(lid,) for lid in local_ids]),
+            *on_chain(_REQUEUE, [(lid,) for lid in local_ids]),
             self._meta(last_error=error, last_error_at=self._clock_ms(), connected=connected),
         ])
 
@@ -86,6 +98,7 @@ class SqliteOutbox:
         `server_time` is None for verdicts reached without a cloud answer (local quarantine)."""
         now = self._clock_ms()
         acked = [(o.cloud_intent_id, now, o.local_id) for o in outcomes if o.state == "acked"]
+        refund_ids = [(o.refund_id, o.local_id) for o in outcomes if o.state == "acked" and o.refund_id]
         rejected = [(o.error, now, o.local_id) for o in outcomes if o.state == "rejected"]
         meta: dict[str, object] = {}
         if server_time is not None:
@@ -95,12 +108,13 @@ class SqliteOutbox:
         if acked:
             meta["last_ack_at"] = now
         await self._write([
-            ("UPDATE sales SET sync_state = 'acked', cloud_intent_id = ?, synced_at = ?, sync_error = NULL "
-             "WHERE local_id = ? AND sync_state <> 'acked'", acked),
-            ("UPDATE sales SET sync_state = 'rejected', sync_error = ?, synced_at = ? "
-             "WHERE local_id = ? AND sync_state <> 'acked'", rejected),
-            ("UPDATE sales SET sync_state = 'queued' WHERE local_id = ? AND sync_state = 'sending'",
-             [(lid,) for lid in release]),
+            ("UPDATE refunds SET cloud_refund_id = ? WHERE local_id = ? AND sync_state <> 'acked'",
+             refund_ids),
+            *on_chain("UPDATE {table} SET sync_state = 'acked', cloud_intent_id = ?, synced_at = ?, "
+                      "sync_error = NULL WHERE local_id = ? AND sync_state <> 'acked'", acked),
+            *on_chain("UPDATE {table} SET sync_state = 'rejected', sync_error = ?, synced_at = ? "
+                      "WHERE local_id = ? AND sync_state <> 'acked'", rejected),
+            *on_chain(_REQUEUE, [(lid,) for lid in release]),
             self._meta(**meta),
         ])
 
@@ -127,10 +141,11 @@ async def read_sync_status(conn: aiosqlite.Connection) -> dict[str, Any]:
     async with conn.execute("SELECT key, value FROM sync_meta") as cur:
         meta = {str(r[0]): json.loads(r[1]) for r in await cur.fetchall()}
     async with conn.execute(
-        "SELECT local_id, seq, amount, currency, sync_error FROM sales WHERE sync_state = 'rejected' "
-        "ORDER BY seq DESC LIMIT ?", (_QUARANTINE_SHOWN,)) as cur:
+        "SELECT local_id, seq, amount, currency, sync_error, 'sale' FROM sales WHERE sync_state = 'rejected' "
+        "UNION ALL SELECT local_id, seq, amount, currency, sync_error, 'refund' FROM refunds "
+        "WHERE sync_state = 'rejected' ORDER BY seq DESC LIMIT ?", (_QUARANTINE_SHOWN,)) as cur:
         shown = [{"local_id": r[0], "seq": r[1], "amount": r[2], "currency": r[3],
-                  "error": _parse_error(r[4])} for r in await cur.fetchall()]
+                  "error": _parse_error(r[4]), "kind": r[5]} for r in await cur.fetchall()]
     return {
         "connected": meta.get("connected"),
         "pending_count": sum(t[1] for t in totals),
@@ -143,7 +158,8 @@ async def read_sync_status(conn: aiosqlite.Connection) -> dict[str, Any]:
         "last_error_at": meta.get("last_error_at"),
         "clock_offset_ms": meta.get("clock_offset_ms"),
         "quarantined_count": int(await _one(
-            conn, "SELECT COUNT(*) FROM sales WHERE sync_state = 'rejected'") or 0),
+            conn, "SELECT (SELECT COUNT(*) FROM sales WHERE sync_state = 'rejected') + "
+                  "(SELECT COUNT(*) FROM refunds WHERE sync_state = 'rejected')") or 0),
         "quarantined": shown,
     }
 

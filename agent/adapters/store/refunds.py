@@ -1,0 +1,144 @@
+"""The `refunds` table (migration 0600): chain refunds recorded by the writer, online (QR) refunds, reads.
+
+A chain refund is decided and written in one writer job (docs/sync-protocol.md "Refund items"): the sale is
+read, what is left of it computed (earlier refunds not rejected, this batch's too), the offline caps checked,
+the item chained on the same head as the sales (`ChainWriter.tip`/`advance`). So two refunds that together
+pass the sale's amount can never both be stored, and a refused one leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import astuple, replace
+from typing import Any
+
+from agent.adapters.store.chain import ChainWriter, pending_on
+from agent.adapters.store.database import AgentDatabase
+from agent.domain.caps import check_pending
+from agent.domain.errors import SaleRefused
+from agent.domain.refund import (
+    CHAIN_METHODS,
+    NewRefund,
+    Refund,
+    RefundRefused,
+    SaleToRefund,
+    chained,
+    check_refund,
+)
+from agent.domain.sale import METHOD_OF_TYPE
+from agent.settings import OfflineSection
+from sync.telemetry import current_traceparent
+
+REFUND_COLUMNS = ("local_id, seq, created_at, prev_hash, hash, item_json, sale_local_id, method, amount, "
+                  "currency, reason, merchant_refund_id, sync_state, sync_error, cloud_refund_id, "
+                  "cloud_intent_id, synced_at")
+_INSERT = (f"INSERT INTO refunds ({REFUND_COLUMNS}, trace_context) "  # noqa: S608 -- fixed column list
+           f"VALUES ({', '.join('?' * 18)})")
+_REFUNDED = ("(SELECT COALESCE(SUM(amount), 0) FROM refunds r WHERE r.sale_local_id = s.local_id "
+             "AND r.sync_state <> 'rejected')")
+# The sale of either table, with what its earlier refunds took (constants only).
+_SALE = (f"SELECT local_id, payment_method_type, status, amount, currency, {_REFUNDED}, cloud_intent_id "  # noqa: S608
+         "FROM sales s WHERE local_id = ? UNION ALL "
+         f"SELECT local_id, payment_method, status, amount, currency, {_REFUNDED}, cloud_intent_id "
+         "FROM qr_sales s WHERE local_id = ?")
+
+
+def sale_to_refund(conn: sqlite3.Connection, local_id: str) -> SaleToRefund | None:
+    """The sale `local_id` (cash, card or QR) as a refund sees it, or None."""
+    return _sale_from(conn.execute(_SALE, (local_id, local_id)).fetchone())
+
+
+def _sale_from(row: sqlite3.Row | None) -> SaleToRefund | None:
+    if row is None:
+        return None
+    return SaleToRefund(str(row[0]), METHOD_OF_TYPE.get(str(row[1]), str(row[1])), str(row[2]), int(row[3]),
+                        str(row[4]), int(row[5]), row[6])
+
+
+def refund_from_row(row: sqlite3.Row) -> Refund:
+    """A `refunds` row as a Refund."""
+    return Refund(*tuple(row))
+
+
+class RefundWriter:
+    """Batch handler of the writer for chain refunds (job kind "refund")."""
+
+    def __init__(self, chain: ChainWriter, caps: OfflineSection) -> None:
+        self._chain, self._caps = chain, caps
+
+    def handle(self, conn: sqlite3.Connection, news: list[NewRefund]) -> list[Any]:
+        """On the writer thread: each refund recorded, or the reason it is refused, for its caller alone."""
+        pending = pending_on(conn)
+        taken: dict[str, int] = {}  # refunded by earlier jobs of this batch, per sale
+        seq, prev = self._chain.tip()
+        now = self._chain.clock_ms()
+        outcomes: list[Any] = []
+        rows: list[tuple[Any, ...]] = []
+        for new in news:
+            try:
+                sale = self._sale(conn, new, taken)
+                check_pending(new.amount, sale.currency, pending, self._caps, now)
+            except SaleRefused as err:
+                outcomes.append(err)
+                continue
+            seq += 1
+            refund = chained(new, sale, seq, now, prev)
+            prev = str(refund.hash)
+            taken[sale.local_id] = taken.get(sale.local_id, 0) + new.amount
+            pending.add(new.amount, sale.currency, now, True)
+            rows.append((*astuple(refund), new.trace_context))
+            outcomes.append(refund)
+        if rows:
+            conn.executemany(_INSERT, rows)
+            self._chain.advance(seq, prev)
+        return outcomes
+
+    @staticmethod
+    def _sale(conn: sqlite3.Connection, new: NewRefund, taken: dict[str, int]) -> SaleToRefund:
+        sale = sale_to_refund(conn, new.sale_local_id)
+        if sale is not None:
+            sale = replace(sale, refunded=sale.refunded + taken.get(sale.local_id, 0))
+        sale = check_refund(sale, new.amount)
+        if sale.method not in CHAIN_METHODS:
+            raise RefundRefused("refund_online_only", "QR payments are refunded online only.")
+        return sale
+
+
+class Refunds:
+    """Recording and reading refunds over the agent database."""
+
+    def __init__(self, database: AgentDatabase, chain: ChainWriter, caps: OfflineSection) -> None:
+        self._db = database
+        database.writer.register("refund", RefundWriter(chain, caps).handle)
+
+    async def record(self, new: NewRefund) -> Refund:
+        """Commit one chain refund (raise RefundRefused / a cap refusal / StoreUnavailable)."""
+        refund: Refund = await self._db.writer.submit(
+            "refund", replace(new, trace_context=current_traceparent()))
+        return refund
+
+    async def sale(self, local_id: str) -> SaleToRefund | None:
+        """The sale as a refund sees it (a read; the writer job checks again)."""
+        return _sale_from(await self._db.fetch_one(_SALE, (local_id, local_id)))
+
+    async def record_online(self, new: NewRefund, sale: SaleToRefund, now: int,
+                            cloud: dict[str, Any]) -> Refund:
+        """Store a refund the cloud already made (QR): off the chain, sync_state 'online'."""
+        refund = Refund(new.local_id, None, now, None, None, None, sale.local_id, sale.method, new.amount,
+                        sale.currency, new.reason, new.merchant_refund_id, "online", None,
+                        str(cloud.get("id") or "") or None, sale.cloud_intent_id, now)
+        await self._db.writer.run(lambda conn: conn.execute(_INSERT, (*astuple(refund), None)))
+        return refund
+
+    async def of_sale(self, sale_local_id: str) -> list[Refund]:
+        """The refunds of one sale, oldest first."""
+        rows = await self._db.fetch_all(f"SELECT {REFUND_COLUMNS} FROM refunds "  # noqa: S608
+                                        "WHERE sale_local_id = ? ORDER BY created_at, local_id",
+                                        (sale_local_id,))
+        return [refund_from_row(r) for r in rows]
+
+    async def get(self, local_id: str) -> Refund | None:
+        """One refund by local_id."""
+        row = await self._db.fetch_one(f"SELECT {REFUND_COLUMNS} FROM refunds WHERE local_id = ?",  # noqa: S608
+                                       (local_id,))
+        return refund_from_row(row) if row is not None else None
