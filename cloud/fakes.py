@@ -26,6 +26,8 @@ from cloud.domain.ports import (
     ReplayRecords,
     StoredResponse,
 )
+from cloud.domain.refunds import RefundRepository
+from cloud.domain.settlements import SettlementRepository
 from cloud.domain.sync import AcceptedSale, SyncRepository, offline_intent
 from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
 
@@ -242,6 +244,9 @@ class InMemoryUnitOfWork:
         self.idempotency: IdempotencyStore = idempotency or InMemoryIdempotency()
         self.replays: ReplayRecords = replays or InMemoryReplays()
         self.sync: SyncRepository = sync  # type: ignore[assignment]  # only the intake's tests need one
+        # Refunds and settlements are tested on the real databases only (tests/integration/cloud/refunds).
+        self.refunds: RefundRepository = None  # type: ignore[assignment]
+        self.settlements: SettlementRepository = None  # type: ignore[assignment]
         self.commits = 0
         self._depth = 0
 

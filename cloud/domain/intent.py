@@ -130,6 +130,7 @@ class PaymentIntent:
     cancellation_reason: str | None = None
     updated_at: float = 0.0
     version: int = 0
+    amount_refunded: int = 0  # refunded or reserved by a pending refund (docs/cloud-api.md#refunds)
 
     @property
     def is_terminal(self) -> bool:

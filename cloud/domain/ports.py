@@ -11,6 +11,8 @@ from typing import Protocol, Self
 
 from cloud.domain.commands import ListPaymentIntents
 from cloud.domain.intent import PaymentIntent, Transaction
+from cloud.domain.refunds import RefundRepository
+from cloud.domain.settlements import SettlementRepository
 from cloud.domain.sync import AcceptedSale, SyncRepository
 from cloud.domain.tenants import ClientPartner, Credential, Merchant, Store, StoreProviderConfig
 from cloud.domain.webhooks import DueDelivery, Event, Outcome, SendResult, WebhookEndpoint
@@ -370,6 +372,8 @@ class UnitOfWork(Protocol):
     sync: SyncRepository
     replays: ReplayRecords
     outbox: Outbox
+    refunds: RefundRepository
+    settlements: SettlementRepository
 
     async def __aenter__(self) -> Self:
         """Open the block (a fresh unit when it is the outermost one)."""

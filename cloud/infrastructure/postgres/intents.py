@@ -13,7 +13,15 @@ from cloud.domain.ports import IntentScope, Page
 from cloud.domain.sync import AcceptedSale
 from cloud.domain.tenants import Store
 from cloud.infrastructure.postgres.db import Op, Pending, PgDatabase
-from cloud.infrastructure.sqlite.intents import _COLUMNS, _dump, _row_values, ms, sync_race, txn_rows
+from cloud.infrastructure.sqlite.intents import (
+    _COLUMNS,
+    SELECTED,
+    _dump,
+    _row_values,
+    ms,
+    sync_race,
+    txn_rows,
+)
 from cloud.infrastructure.sqlite.intents import intent_from_row as _from_row
 from cloud.infrastructure.sqlite.intents import intent_row as _intent_row
 
@@ -86,7 +94,7 @@ class PgIntentRepository:
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         """The intent, or None."""
-        row = await self._db.fetch_one(f"SELECT {_COLUMNS} FROM payment_intents WHERE id=$1", (intent_id,))  # noqa: S608
+        row = await self._db.fetch_one(f"SELECT {SELECTED} FROM payment_intents WHERE id=$1", (intent_id,))  # noqa: S608
         return None if row is None else intent_from_row(row)
 
     async def save(self, intent: PaymentIntent, txns: Sequence[Transaction], expected_version: int) -> None:
@@ -116,7 +124,7 @@ class PgIntentRepository:
             if value is not None:
                 args.append(value)
                 where.append(f"{column}{'' if column[-1] in '<=' else '='}${len(args)}")
-        sql = (f"SELECT {_COLUMNS} FROM payment_intents WHERE {' AND '.join(where)} "  # noqa: S608
+        sql = (f"SELECT {SELECTED} FROM payment_intents WHERE {' AND '.join(where)} "  # noqa: S608
                f"ORDER BY id DESC LIMIT ${len(args) + 1}")
         rows = await self._db.fetch_all(sql, [*args, query.limit + 1])
         return Page([intent_from_row(r) for r in rows[: query.limit]], len(rows) > query.limit)
@@ -132,7 +140,7 @@ class PgIntentRepository:
     async def expired(self, now: float, limit: int) -> Sequence[PaymentIntent]:
         """Untouched intents past expiry, oldest expiry first."""
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM payment_intents WHERE status='requires_payment_method' "  # noqa: S608
+            f"SELECT {SELECTED} FROM payment_intents WHERE status='requires_payment_method' "  # noqa: S608
             "AND expires_at<=$1 ORDER BY expires_at LIMIT $2", (ms(now), limit))  # fmt: skip
         return [intent_from_row(r) for r in rows]
 

@@ -31,6 +31,8 @@ _COLUMNS = (
     "description, metadata, qr_content, provider, provider_ref, details, failure_code, cancellation_reason, "
     "created_at, updated_at, expires_at, version"
 )
+# Read with amount_refunded, which only refunds write (cloud/infrastructure/sqlite/refunds.py).
+SELECTED = f"{_COLUMNS}, amount_refunded"
 _INSERT = f"INSERT INTO payment_intents ({_COLUMNS}) VALUES ({', '.join('?' * 27)})"  # noqa: S608 constant
 _UPDATE = (
     "UPDATE payment_intents SET status=?, payment_method_type=?, processing_mode=?, qr_content=?, "
@@ -147,6 +149,7 @@ def intent_from_row(r: sqlite3.Row) -> PaymentIntent:
         metadata=json.loads(r["metadata"]), qr_content=r["qr_content"], provider=r["provider"],
         provider_ref=r["provider_ref"], details=json.loads(r["details"]), failure_code=r["failure_code"],
         cancellation_reason=r["cancellation_reason"], updated_at=r["updated_at"] / 1000, version=r["version"],
+        amount_refunded=r["amount_refunded"],
     )  # fmt: skip
 
 
@@ -199,7 +202,7 @@ class SqliteIntentRepository:
 
     async def get(self, intent_id: str) -> PaymentIntent | None:
         """The intent, or None."""
-        row = await self._db.fetch_one(f"SELECT {_COLUMNS} FROM payment_intents WHERE id=?", (intent_id,))  # noqa: S608
+        row = await self._db.fetch_one(f"SELECT {SELECTED} FROM payment_intents WHERE id=?", (intent_id,))  # noqa: S608
         return None if row is None else intent_from_row(row)
 
     async def save(self, intent: PaymentIntent, txns: Sequence[Transaction], expected_version: int) -> None:
@@ -228,7 +231,7 @@ class SqliteIntentRepository:
             if value is not None:
                 where.append(clause)
                 params.append(value)
-        sql = f"SELECT {_COLUMNS} FROM payment_intents WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608
+        sql = f"SELECT {SELECTED} FROM payment_intents WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?"  # noqa: S608
         rows = await self._db.fetch_all(sql, [*params, query.limit + 1])
         items = [intent_from_row(r) for r in rows[: query.limit]]
         return Page(items, len(rows) > query.limit)
@@ -254,7 +257,7 @@ class SqliteIntentRepository:
     async def expired(self, now: float, limit: int) -> Sequence[PaymentIntent]:
         """Untouched intents past expiry, oldest expiry first."""
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM payment_intents WHERE status='requires_payment_method' "  # noqa: S608
+            f"SELECT {SELECTED} FROM payment_intents WHERE status='requires_payment_method' "  # noqa: S608
             "AND expires_at<=? ORDER BY expires_at LIMIT ?",
             (ms(now), limit),
         )
