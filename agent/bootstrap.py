@@ -28,6 +28,7 @@ from agent.adapters.store import AgentDatabase, Store
 from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.adapters.store.history import history_recorder
 from agent.adapters.store.qr_mirror import QrMirror
+from agent.adapters.store.refunds import Refunds
 from agent.adapters.store.settlements import Settlements
 from agent.adapters.telemetry import agent_gauges
 from agent.deps import Deps, Devices, StatusProvider
@@ -43,6 +44,7 @@ from agent.entrypoints.web import setup_routes
 from agent.services.qr_sales import QrSales
 from agent.services.qr_scan import ScanWaiter
 from agent.services.receipts import Receipts, store_info
+from agent.services.refunds import RefundService
 from agent.services.sales import SaleService
 from agent.services.settlement import SettlementService
 from agent.services.sync import SyncService
@@ -98,16 +100,21 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
                      scan_timeout_s=settings.cloud.cpm_scan_timeout_s)
         stack.push_async_callback(qr.close)
         settlements = Settlements(database)
+        receipts = Receipts(settings, settlements, clock_ms)
+        kick = sync_service.kick if sync_service is not None else None
         sales = SaleService(store, settings, qr, card_reader=devices.card_reader, printer=devices.printer,
-                            receipts=Receipts(settings, settlements, clock_ms),
-                            on_recorded=sync_service.kick if sync_service is not None else None,
+                            receipts=receipts, on_recorded=kick,
                             online=sync_service.online if sync_service is not None else None)
+        refunds = RefundService(Refunds(database, store.chain, settings.offline), settings.agent.serial,
+                                cloud, receipts=receipts, printer=devices.printer, clock_ms=clock_ms,
+                                on_recorded=kick)
         yield Deps(settings=settings, clock_ms=clock_ms, started_at_ms=started_at_ms, database=database,
                    store=store, sales=sales, devices=devices, device_manager=manager, scans=scans,
                    credentials=credential, cloud_url=cloud_url, cloud=cloud, sync=sync_service,
                    status_providers=dict(providers), admin_attempts=AdminAttempts(database),
                    settlement=SettlementService(settlements, settings, store_info(settings),
-                                                _document_printer(devices.printer), clock_ms))
+                                                _document_printer(devices.printer), clock_ms),
+                   refunds=refunds)
 
 
 def _document_printer(printer: ReceiptPrinterPort | None) -> DocumentPrinterPort | None:

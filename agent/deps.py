@@ -12,6 +12,7 @@ from agent.adapters.store import AgentDatabase, Store
 from agent.adapters.store.admin_lockout import AdminAttempts
 from agent.domain.ports import CardReaderPort, ReceiptPrinterPort, ScannerPort
 from agent.services.qr_scan import ScanWaiter
+from agent.services.refunds import RefundService
 from agent.services.sales import SaleService
 from agent.services.settlement import SettlementService
 from agent.services.sync import SyncService
@@ -51,3 +52,4 @@ class Deps:
     status_providers: Mapping[str, StatusProvider]
     admin_attempts: AdminAttempts  # the admin password lockout, kept in the database
     settlement: SettlementService | None = None  # X and Z reports (docs/settlement.md)
+    refunds: RefundService | None = None  # cash/card refunds on the chain, QR refunds online

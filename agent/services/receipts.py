@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from agent.domain.invoice import check_items
 from agent.domain.ports import SaleReceipt
 from agent.domain.qr_sale import QrSale
 from agent.domain.receipt import ITEMS_KEY, RATES_KEY, StoreInfo, sale_receipt, stored_receipt
+from agent.domain.refund import Refund
 from agent.domain.sale import Sale
 from agent.settings import Settings
 from drivers.escpos.receipt import Issuer
@@ -69,3 +71,16 @@ class Receipts:
         return sale_receipt(self._store, json.loads(row.receipt_json or "{}"), {}, receipt_id=row.local_id,
                             number=number, created_at_ms=row.created_at, currency=row.currency,
                             total=row.amount, method=row.payment_method)
+
+    async def for_refund(self, refund: Refund, sale_total: int, stored: dict[str, Any],
+                         original: str) -> SaleReceipt:
+        """The refund receipt (返品), numbered in the same sequence: a full refund repeats the sale's items
+        and tax per rate; a partial one is one line without tax (docs/receipts.md, "Refund receipts")."""
+        number = await self._numbers.receipt_number(refund.local_id, self._clock())
+        if refund.amount != sale_total:
+            stored = {"lines": [{"name": f"返品 {refund.reason or ''}".strip(), "quantity": 1,
+                                 "amount": refund.amount}], "tax": 0}
+        receipt = sale_receipt(self._store, stored, {}, receipt_id=refund.local_id, number=number,
+                               created_at_ms=refund.created_at, currency=refund.currency, total=refund.amount,
+                               method=refund.method)
+        return replace(receipt, refund_of=original)

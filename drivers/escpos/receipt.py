@@ -67,6 +67,7 @@ class SaleReceipt:
     rates: Sequence[RateTotal] = field(default_factory=tuple)  # non-empty: an invoice receipt
     issuer: Issuer | None = None
     tz: tzinfo | None = None  # the store's time zone (build_receipt's `tz` when None)
+    refund_of: str | None = None  # set: a refund receipt (返品) of this original receipt (docs/receipts.md)
 
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -95,13 +96,16 @@ class Labels:
     legend: str = "※は軽減税率対象"
     registration: str = "登録番号"
     copy: str = "【再発行】"
+    refund_title: str = "返品"
+    refund_total: str = "返金合計"
+    original: str = "元取引"
 
 
 JAPANESE = Labels()
 ENGLISH = Labels("RECEIPT", "TOTAL", "(incl. tax)", "Payment", "Cash", "Change", "Card", "Approval",
                  {"cash": "Cash", "card": "Credit card", "qr_mpm": "QR payment", "qr_cpm": "QR payment"},
                  "{rate}% items", "  incl. tax", "Tax exempt", "※", "※ reduced tax rate item",
-                 "Registration No.", "[COPY]")
+                 "Registration No.", "[COPY]", "REFUND", "REFUND TOTAL", "Original")
 
 
 _width = e.display_width
@@ -192,14 +196,19 @@ def build_receipt(
     when = datetime.fromtimestamp(r.created_at_ms / 1000, r.tz or tz).strftime("%Y-%m-%d %H:%M")
     text = e.text
     invoice = bool(r.rates) or r.issuer is not None
-    head = [_HEAD, text(f"{_fit(r.store_name, width // 2)}\n"), _TITLE, text(f"{labels.title}\n"), _BODY]
+    refund = r.refund_of is not None
+    title = labels.refund_title if refund else labels.title
+    head = [_HEAD, text(f"{_fit(r.store_name, width // 2)}\n"), _TITLE, text(f"{title}\n"), _BODY]
     body = _issuer_lines(r.issuer, labels, width) if r.issuer is not None else []
-    body += [two_columns(when, f"No.{r.receipt_number:06d}", width), rule]
+    body.append(two_columns(when, f"No.{r.receipt_number:06d}", width))
+    body += [two_columns(labels.original, r.refund_of, width)] if r.refund_of is not None else []
+    body.append(rule)
     body += _invoice_items(r.lines, fmt, labels, width) if invoice else _items(r.lines, cur, width)
     body += [rule, ""]
-    # Without rates (an issuer, but lines and tax given by hand) the one tax line stays.
+    # Without rates (an issuer, but lines and tax given by hand) the one tax line stays; a partial refund
+    # knows no tax (tax 0, no rates) and prints none.
     rest = (_rate_lines(r.rates, fmt, labels, width) if r.rates
-            else [two_columns(labels.tax, fmt(r.tax), width)])
+            else [two_columns(labels.tax, fmt(r.tax), width)] if r.tax or not refund else [])
     rest.append(two_columns(labels.method, labels.methods.get(r.payment_method, r.payment_method), width))
     if r.cash_received is not None:
         rest.append(two_columns(labels.tendered, fmt(r.cash_received), width))
@@ -211,7 +220,8 @@ def build_receipt(
         rest.append(two_columns(labels.approval, r.approval_code, width))
     rest += [rule, ""]
     out = [
-        *head, text("\n".join(body)), _TOTAL_ON, text(two_columns(labels.total, fmt(r.total), width) + "\n"),
+        *head, text("\n".join(body)), _TOTAL_ON,
+        text(two_columns(labels.refund_total if refund else labels.total, fmt(r.total), width) + "\n"),
         _TOTAL_OFF, text("\n".join(rest)), _QR_ALIGN, e.qr(r.qr_url or r.receipt_id, module=4, ec="M"), _FOOT,
         text(_fit(r.receipt_id, width) + "\n"), _END,
     ]

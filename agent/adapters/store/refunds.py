@@ -8,6 +8,7 @@ pass the sale's amount can never both be stored, and a refused one leaves nothin
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import astuple, replace
 from typing import Any
@@ -129,6 +130,16 @@ class Refunds:
                         str(cloud.get("id") or "") or None, sale.cloud_intent_id, now)
         await self._db.writer.run(lambda conn: conn.execute(_INSERT, (*astuple(refund), None)))
         return refund
+
+    async def original_receipt(self, sale_local_id: str) -> tuple[dict[str, Any], str]:
+        """What the sale stored for its receipt, and how a refund receipt names it (its number, or id)."""
+        row = await self._db.fetch_one(
+            "SELECT receipt_json FROM sales WHERE local_id = ? UNION ALL "
+            "SELECT COALESCE(receipt_json, '{}') FROM qr_sales WHERE local_id = ?", (sale_local_id,) * 2)
+        number = await self._db.fetch_one("SELECT number FROM receipt_numbers WHERE document_id = ?",
+                                          (sale_local_id,))
+        stored = json.loads(row[0]) if row is not None else {}
+        return stored, f"No.{int(number[0]):06d}" if number is not None else sale_local_id
 
     async def of_sale(self, sale_local_id: str) -> list[Refund]:
         """The refunds of one sale, oldest first."""

@@ -34,6 +34,7 @@ from agent.entrypoints.web.logs import RingBufferHandler
 from agent.entrypoints.web.overview import build_overview
 from agent.entrypoints.web.preview import receipt_png
 from agent.entrypoints.web.qr import MAX_QR_CHARS, qr_svg
+from agent.entrypoints.web.refunds import setup_refund_routes
 from agent.entrypoints.web.settlement import setup_settlement_routes
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -167,6 +168,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/web/qr.svg", qr_image)
     app.router.add_post("/api/web/admin/{action}", admin_action)
     setup_settlement_routes(app)
+    setup_refund_routes(app)
     app.router.add_static("/static/", STATIC_DIR, name="web_static", append_version=False)
 
 

@@ -1,0 +1,65 @@
+"""/api/sales/{local_id}/refunds: a refund approved with the store manager's PIN (POST), the sale's refunds
+(GET) — docs/local-web.md "Refunds", docs/settlement.md "Refunds".
+
+The PIN is the admin password of the status page, checked by its gate with the same lockout as the Z report,
+before anything else is decided. JSON and same-origin only, like every state change (the app's guards).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from agent.domain.errors import AgentError
+from agent.entrypoints.api.body import json_object
+from agent.entrypoints.web.context import WEB_STATE, agent_ctx
+from agent.services.refunds import RefundService
+
+NO_STORE = {"Cache-Control": "no-store"}
+MAX_AMOUNT = 10**12  # the sync item's bound on an amount (docs/sync-protocol.md)
+
+
+class CreateRefund(BaseModel):
+    """Body of POST /api/sales/{local_id}/refunds: amount in minor units, an optional reason, the PIN."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT)
+    reason: StrictStr | None = Field(default=None, min_length=1, max_length=255)
+    password: str = Field(default="", max_length=256, repr=False)
+
+
+def _service(request: web.Request) -> RefundService:
+    service = agent_ctx(request).refunds
+    if service is None:
+        raise AgentError("refunds_unavailable", "返品はこの端末で使えません Refunds are not available on "
+                         "this terminal.", status=503)
+    return service
+
+
+def _sale_id(request: web.Request) -> str:
+    local_id = request.match_info["local_id"]
+    if len(local_id) > 64:
+        raise AgentError("sale_not_found", "No sale with that local_id.", param="local_id", status=404)
+    return local_id
+
+
+async def create_refund(request: web.Request) -> web.Response:
+    """POST — 201 the refund, committed (and queued for sync, or made on the cloud for QR) before printing."""
+    body = CreateRefund.model_validate(await json_object(request))
+    service = _service(request)
+    local_id = _sale_id(request)
+    await request.app[WEB_STATE].gate.check(body.password)
+    refund = await service.refund(local_id, body.amount, body.reason)
+    return web.json_response(refund, status=201, headers=NO_STORE)
+
+
+async def list_refunds(request: web.Request) -> web.Response:
+    """GET — the sale's refunds, oldest first, with their sync state (a rejected one with its error)."""
+    data = await _service(request).of_sale(_sale_id(request))
+    return web.json_response({"object": "list", "data": data}, headers=NO_STORE)
+
+
+def setup_refund_routes(app: web.Application) -> None:
+    """Register the refund routes."""
+    app.router.add_post("/api/sales/{local_id}/refunds", create_refund)
+    app.router.add_get("/api/sales/{local_id}/refunds", list_refunds)

@@ -1,0 +1,92 @@
+"""The refund service (docs/settlement.md "Refunds", docs/sync-protocol.md "Refund items").
+
+Cash and card refunds are taken offline like sales: one writer job decides and chains them, and the uploader
+sends them once. A QR sale's refund is made online through the cloud refund API
+(`POST /v1/payment_intents/{id}/refunds`, device credential, Idempotency-Key from the refund's own reference),
+then kept locally; offline it is refused. Either way it is committed before it prints and before the answer.
+The store manager's PIN is checked by the caller (the admin gate, docs/local-web.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from uuid6 import uuid7
+
+from agent.adapters.cloud_client import CloudClient
+from agent.adapters.store.refunds import Refunds
+from agent.domain.errors import UpstreamUnavailable
+from agent.domain.ports import ReceiptPrinterPort
+from agent.domain.refund import CHAIN_METHODS, NewRefund, Refund, RefundRefused, SaleToRefund, check_refund
+from agent.services.receipts import Receipts
+
+log = logging.getLogger(__name__)
+PRINT_TIMEOUT_S = 5.0
+
+
+class RefundService:
+    """Full and partial refunds of this terminal's sales."""
+
+    def __init__(self, refunds: Refunds, serial: str, cloud: CloudClient | None, *, receipts: Receipts,
+                 printer: ReceiptPrinterPort | None, clock_ms: Callable[[], int],
+                 on_recorded: Callable[[], None] | None = None) -> None:
+        self._refunds = refunds
+        self._serial = serial
+        self._cloud = cloud
+        self._receipts = receipts
+        self._printer = printer
+        self._clock = clock_ms
+        self._on_recorded = on_recorded  # the uploader's kick()
+
+    async def refund(self, sale_local_id: str, amount: int, reason: str | None) -> dict[str, Any]:
+        """Refund `amount` of the sale (committed), then print the refund receipt; raise RefundRefused."""
+        sale = check_refund(await self._refunds.sale(sale_local_id), amount)  # the writer checks again
+        local_id = str(uuid7())
+        new = NewRefund(local_id, sale.local_id, amount, reason, f"{self._serial}-R-{local_id}")
+        if sale.method in CHAIN_METHODS:
+            refund = await self._refunds.record(new)
+            if self._on_recorded is not None:
+                self._on_recorded()
+        else:
+            refund = await self._online(new, sale)
+        return {**refund.to_json(), "print": await self._print(refund, sale)}
+
+    async def of_sale(self, sale_local_id: str) -> list[dict[str, Any]]:
+        """The refunds of one sale, oldest first."""
+        return [r.to_json() for r in await self._refunds.of_sale(sale_local_id)]
+
+    async def _online(self, new: NewRefund, sale: SaleToRefund) -> Refund:
+        if self._cloud is None or not sale.cloud_intent_id:
+            raise RefundRefused("not_enrolled", "QRの返金には端末の登録が必要です。 A QR payment is refunded "
+                                "through the payment cloud, and this terminal is not enrolled.", status=403)
+        body: dict[str, Any] = {"amount": new.amount, "merchant_refund_id": new.merchant_refund_id}
+        if new.reason:
+            body["reason"] = new.reason
+        path = f"/v1/payment_intents/{sale.cloud_intent_id}/refunds"
+        try:
+            answer = await self._cloud.request("POST", path, body, f"{new.merchant_refund_id}:refund")
+        except UpstreamUnavailable as err:
+            raise UpstreamUnavailable(
+                "refund_needs_network", "QRの返金はオンラインでのみ可能です。 A QR payment is refunded "
+                "online only, and the payment cloud cannot be reached now: nothing was refunded. Try "
+                f"again when the terminal is online. ({err.message})") from err
+        if answer.get("object") != "refund" or answer.get("status") == "failed":
+            raise UpstreamUnavailable("refund_failed", "The payment cloud did not make the refund "
+                                      f"(status {answer.get('status')!r}): nothing was refunded.")
+        return await self._refunds.record_online(new, sale, self._clock(), answer)
+
+    async def _print(self, refund: Refund, sale: SaleToRefund) -> dict[str, Any]:
+        """Print after commit; a print failure is reported, the refund stands (it can be reprinted)."""
+        if self._printer is None:
+            return {"status": "no_printer"}
+        try:
+            stored, original = await self._refunds.original_receipt(sale.local_id)
+            receipt = await self._receipts.for_refund(refund, sale.amount, stored, original)
+            job_id = await asyncio.wait_for(self._printer.print_receipt(receipt), PRINT_TIMEOUT_S)
+        except Exception as err:  # the refund is committed; the receipt can be reprinted
+            log.warning("refund receipt %s not printed: %s", refund.local_id, type(err).__name__)
+            return {"status": "failed", "error": type(err).__name__}
+        return {"status": "queued", "job_id": job_id}
