@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,23 +12,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.agent.conftest import StartAgent
-from tests.e2e.agent.process import REPO, agent_config, closed_port, write_config
+from tests.e2e.agent.enroll import cli, enrolled_config
+from tests.e2e.agent.process import closed_port
 from tests.e2e.web.real_cloud import RealCloudProcess
-
-
-def cli(*args: str) -> tuple[int, str]:
-    """Run `mpac-agent …` (python -m agent.entrypoints.cli) → (exit code, stdout)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MPAC_AGENT_CONFIG", "CREDENTIALS_DIRECTORY")}
-    done = subprocess.run(
-        [sys.executable, "-m", "agent.entrypoints.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, done.stdout
 
 
 def doctor(config: Path) -> tuple[int, dict[str, Any]]:
@@ -49,23 +33,6 @@ def cloud(tmp_path: Path) -> Iterator[RealCloudProcess]:
         yield proc
     finally:
         proc.stop()
-
-
-def enrolled_config(tmp_path: Path, cloud: RealCloudProcess, **sections: dict[str, Any]) -> Path:
-    """A config whose agent is enrolled with the real cloud through `mpac-agent enroll`."""
-    overrides: dict[str, dict[str, Any]] = {
-        "cloud": {"url": cloud.url, "timeout_s": 3.0},
-        "web": {"host": "127.0.0.1", "port": closed_port()},
-        **sections,
-    }
-    config = write_config(tmp_path / "agent.toml", agent_config(tmp_path, overrides))
-    partner = cloud.admin("partner", "create", "--name", "doc-p")
-    merchant = cloud.admin("merchant", "create", "--partner", partner["client_partner_id"], "--name", "doc-m")
-    store = cloud.admin("store", "create", "--merchant", merchant["merchant_id"], "--code", "doc-1")
-    code = cloud.admin("activation-code", "--store", store["store_id"])["activation_code"]
-    rc, out = cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code", code)
-    assert rc == 0, out
-    return config
 
 
 class TestDoctor:
