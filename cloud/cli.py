@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from cloud.infrastructure.sqlite.db import sqlite_path
 from cloud.infrastructure.telemetry import cloud_telemetry
 from cloud.migrate_cli import add_migrate_parser, migrate
 from cloud.request_cli import add_request_parser, run_request
-from cloud.settings import DEFAULT_DB_URL, ENV_DB, Settings, SettingsError
+from cloud.settings import DEFAULT_DB_URL, ENV_DB, ENV_LOG_LEVEL, LOG_LEVELS, Settings, SettingsError
 from cloud.tls import add_tls_arguments, listen_url, plain_http_warning, server_ssl_context, tls_options
 from cloud.workers import run_workers
 from sync.sqlite import MigrationError
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="mount POST /_simulator/payment_intents/{id}/pay|fail (no auth, loopback peers "
                             "only) for demos and tests; off by default")  # fmt: skip
     add_tls_arguments(serve)
+    serve.add_argument("--log-level", choices=LOG_LEVELS, default=None,
+                       help=f"log records at this level and up go to stderr (default info; ${ENV_LOG_LEVEL})")
     serve.add_argument("--workers", type=int, help="worker processes on the one port (default 1; "
                        "PostgreSQL is the multi-worker backend, see docs/operations.md#workers)")
     admin = sub.add_parser("admin", help="manage partners, merchants, stores, provider configs",
@@ -86,9 +89,19 @@ async def serve(settings: Settings, on_ready: Callable[[str], None] | None = Non
 
 
 def serve_process(settings: Settings, on_ready: Callable[[str], None] | None) -> None:
-    """One serving process (the only one, or a worker of --workers N) with its own telemetry."""
+    """One serving process (the only one, or a worker of --workers N) with its own logging and telemetry."""
+    configure_logging(settings.log_level)
     with cloud_telemetry(settings, os.environ):  # docs/observability.md
         asyncio.run(serve(settings, on_ready))
+
+
+def configure_logging(level: str) -> None:
+    """Records at `level` and above to stderr, one line each; telemetry, once set up, adds the trace and
+    span ids to these lines and exports them (docs/observability.md#logs). Secrets are never logged."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    for noisy in ("aiohttp.access", "asyncio"):  # the access log is off; asyncio's debug chatter stays out
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def check_db_location(settings: Settings, *, given: bool, must_exist: bool) -> None:
@@ -125,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = Settings.load(os.environ, host=args.host, port=args.port, db_url=args.db,
                                      rate_limit_per_minute=args.rate_limit_per_minute,
                                      simulator_routes=args.simulator_routes, workers=args.workers,
+                                     log_level=args.log_level,
                                      **tls_options(args))  # fmt: skip
             check_db_location(settings, given=args.db is not None or ENV_DB in os.environ, must_exist=False)
             if settings.workers > 1:

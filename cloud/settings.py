@@ -16,6 +16,8 @@ ENV_ENCRYPTION_KEY = "MPAC_PGW_ENCRYPTION_KEY"
 ENV_WEBHOOK_LOOPBACK = "MPAC_PGW_WEBHOOK_ALLOW_LOOPBACK"
 ENV_WEBHOOK_PRIVATE = "MPAC_PGW_WEBHOOK_ALLOW_PRIVATE"
 ENV_WEBHOOK_POLL = "MPAC_PGW_WEBHOOK_POLL_SECONDS"
+ENV_LOG_LEVEL = "MPAC_PGW_LOG_LEVEL"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class SettingsError(ValueError):
@@ -49,6 +51,7 @@ class Settings:
     webhook_allow_loopback: bool = False  # webhook targets on loopback, http:// too (tests, demos)
     webhook_allow_private: bool = False  # webhook targets in private and link-local ranges
     webhook_poll_seconds: float = 1.0  # how often due webhook deliveries are looked for
+    log_level: str = "info"  # serve --log-level / $MPAC_PGW_LOG_LEVEL (docs/observability.md#logs)
     encryption_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +70,9 @@ class Settings:
             raise SettingsError("rate limits and token_ttl_seconds must be positive")
         if self.encryption_key is not None:
             _check_key(self.encryption_key)
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(f"--log-level / {ENV_LOG_LEVEL} must be one of {', '.join(LOG_LEVELS)}, "
+                                f"got {self.log_level!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("--tls-cert and --tls-key go together: give both, or neither")
         for proxy in self.trusted_proxies:
@@ -85,6 +91,8 @@ class Settings:
         if ENV_ENCRYPTION_KEY in environ:  # set but empty is refused, not taken as "use the key file"
             values["encryption_key"] = environ[ENV_ENCRYPTION_KEY].encode("utf-8")
         values.update(_webhook_env(environ))
+        if environ.get(ENV_LOG_LEVEL, "").strip():
+            values["log_level"] = environ[ENV_LOG_LEVEL].strip().lower()
         values.update({k: v for k, v in options.items() if v is not None})
         return cls(**values)
 

@@ -143,10 +143,40 @@ def _tracing(config: TelemetryConfig, resource: object) -> object:
     links = None if os.environ.get("OTEL_SPAN_LINK_COUNT_LIMIT") else MAX_BATCH_ITEMS
     provider = TracerProvider(resource=resource, shutdown_on_exit=False,  # type: ignore[arg-type]
                               span_limits=SpanLimits(max_links=links))
+    provider.add_span_processor(_query_redactor())  # first: before any span can be queued for export
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=config.export_timeout_s),
                                                    max_queue_size=config.max_queue_size))
     trace.set_tracer_provider(provider)
     return provider
+
+
+# The URL attributes of the HTTP instrumentations; a query string can carry a payment_token.
+_URL_ATTRIBUTES = ("url.query", "url.full", "http.target", "http.url")
+
+
+def redact_query(text: str) -> str:
+    """Every query parameter's value replaced by REDACTED, the names kept (`a=REDACTED&b=REDACTED`)."""
+    head, sep, query = text.partition("?") if "?" in text or "://" in text else ("", "", text)
+    if not query:
+        return text
+    redacted = "&".join(f"{part.partition('=')[0]}=REDACTED" if part else part for part in query.split("&"))
+    return f"{head}{sep}{redacted}"
+
+
+def _query_redactor() -> Any:
+    """A span processor that blanks query values in URL attributes when a span starts: a customer's
+    payment_token rides in `?payment_token=…` and must never reach a collector (docs/observability.md)."""
+    from opentelemetry.sdk.trace import SpanProcessor  # noqa: PLC0415 -- the SDK loads only when enabled
+
+    class QueryRedactor(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+            attributes = span.attributes or {}
+            for key in _URL_ATTRIBUTES:
+                value = attributes.get(key)
+                if isinstance(value, str) and "=" in value:
+                    span.set_attribute(key, redact_query(value))
+
+    return QueryRedactor()
 
 
 def _metrics(config: TelemetryConfig, resource: object) -> object:

@@ -90,6 +90,9 @@ class SaleService:
                 return replay
             new = await self._card_from_reader(cmd, ref, currency)
         recorded = await self._store.record(new)
+        if recorded.created:  # durable now; inside sale.create, so the line carries the sale's trace id
+            log.info("sale %s recorded: seq %s, %s %d %s, %s", recorded.sale.local_id, recorded.sale.seq,
+                     cmd.payment_method, cmd.amount, currency, recorded.sale.status)
         body = recorded.sale.to_json()
         if recorded.created and self._on_recorded is not None:
             self._on_recorded()

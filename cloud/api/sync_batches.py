@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from aiohttp import web
@@ -16,6 +17,8 @@ from cloud.service.sync_batches import ingest_batch
 from sync.models import SyncBatchEnvelope
 from sync.telemetry import span
 from sync.wire import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
+
+log = logging.getLogger("cloud.sync")
 
 
 def _item_field(path: Path) -> Path:
@@ -51,7 +54,11 @@ async def post_batch(call: Call) -> Reply:
                                       "mpac.sync.batch.items": len(envelope.items)}):
             reply = await ingest_batch(envelope, call.credential(), uow=call.uow, tenants=d.tenants,
                                        clock=d.clock)  # fmt: skip
-            record_items(Counter(str(r.get("status")) for r in reply.results))
+            counts = Counter(str(r.get("status")) for r in reply.results)
+            record_items(counts)
+            # Inside the ingest span: the line carries the batch's trace id (docs/observability.md#logs).
+            log.info("sync batch %s from %s: %d item(s), %s", envelope.batch_id, envelope.device_id,
+                     len(envelope.items), ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "empty")
     except SyncRace as err:
         raise ApiError(503, "sync_contention", "concurrent batches kept colliding; retry",
                        type_="api_error", headers={"Retry-After": "1"}) from err  # fmt: skip

@@ -22,8 +22,10 @@ import asyncpg.exceptions._base as asyncpg_base
 from cloud.domain.errors import StorageUnavailable
 from cloud.infrastructure.postgres.migrate import apply_migrations
 from cloud.infrastructure.sqlite.db import StaleWrite, UnstorableValue, written_table
+from sync.telemetry import span
 
 log = logging.getLogger("cloud.postgres")
+_DB_SPAN = {"db.system.name": "postgresql"}  # no statement text: docs/observability.md
 
 # asyncpg's own client-side refusal of a value (e.g. an int past 64 bits); also a ValueError.
 _ClientDataError = asyncpg_base.DataError
@@ -135,6 +137,10 @@ class PgDatabase:
 
     async def fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """Rows of a read (asyncpg Records: by name or position)."""
+        with span("db.read", _DB_SPAN):
+            return await self._fetch_all(sql, args)
+
+    async def _fetch_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
         for attempt in range(2):
             try:
                 return list(await self.pool.fetch(sql, *args, timeout=self.bounds.command_timeout))
@@ -155,6 +161,10 @@ class PgDatabase:
 
     async def write(self, ops: Sequence[Op]) -> None:
         """Run the ops in one transaction: all committed, or none (the mapped error is raised)."""
+        with span("db.write", {**_DB_SPAN, "mpac.db.statements": len(ops)}):
+            await self._write(ops)
+
+    async def _write(self, ops: Sequence[Op]) -> None:
         for attempt in range(2):
             started = False
             try:

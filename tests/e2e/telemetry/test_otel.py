@@ -4,11 +4,13 @@ receiver; a dead or hanging collector never stops a sale."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from sync.http import CloudSession, DeviceCredential, encode_json
 from sync.telemetry import instance_id
 from sync.testing.otlp import OtlpReceiver, ReceivedSpan, hanging_collector, running_receiver
 from sync.testing.processes import CloudProcess, provision_real_device
@@ -69,6 +71,7 @@ class TestOneSaleOneTrace:
                         "amount": 1200, "currency": "JPY", "payment_method": "cash", "cash_received": 2000,
                         "metadata": {"note": PAN_SENT}})
                     assert refused[0] == 422, refused  # a card number in a sale: refused, never exported
+                    secrets = await _secret_bearing_calls(cloud, cred)
                     await until(lambda: bool(receiver.named("pgw.sync.ingest", "mpac-pgw")), "ingest span")
                     await until(lambda: _acked(receiver), "the agent's acked-items metric")
                     await until(lambda: bool(receiver.metric("mpac.pgw.sync.items", "mpac-pgw")),
@@ -79,10 +82,11 @@ class TestOneSaleOneTrace:
                 await cloud.stop()
         _check_trace(receiver, cred.device_id)
         _check_metrics(receiver)
-        _check_logs(receiver)
-        # Nothing the collector got holds the device's secret key or the card number refused above
-        # (tests/e2e/test_no_leaks.py scans the rest).
-        secrets = {"device secret key": cred.secret_key, "card number": PAN_SENT}
+        _check_logs(receiver, str(sale["local_id"]))
+        # Nothing the collector got holds a secret the processes handled while it listened: the device's
+        # and a partner's secret key, a payment_token, or the card number refused above
+        # (tests/e2e/test_no_leaks.py scans the logs and answers).
+        secrets = {"device secret key": cred.secret_key, "card number": PAN_SENT, **secrets}
         assert not find_leaks(receiver.texts(), secrets)
 
     async def test_no_endpoint_no_export(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,6 +100,27 @@ class TestOneSaleOneTrace:
             await asyncio.to_thread(agent.stop)
         assert status == 201
         assert _stored_trace_contexts(tmp_path / "agent" / "state") == [None]
+
+
+async def _secret_bearing_calls(cloud: CloudProcess, cred: DeviceCredential) -> dict[str, str]:
+    """While the collector listens: a partner's signed call, and a payment_token minted for the device and
+    then used (in the query string, as a customer's browser would); the secrets those calls carried."""
+    partner = await cloud.admin("partner", "create", "--name", "otel-partner")
+    signer = DeviceCredential("", str(partner["api_key"]), str(partner["secret_key"]))
+    async with CloudSession(cloud.url, signer, trust=cloud.trust()) as session:
+        listed = await session.request("GET", "/v1/payment_intents?limit=1")
+    assert listed.status == 200, listed.body
+    body = {"amount": 500, "currency": "JPY", "payment_method_types": ["qr_mpm"],
+            "merchant_ref_id": "otel-qr-1"}
+    async with CloudSession(cloud.url, cred, trust=cloud.trust()) as session:
+        created = await session.request("POST", "/v1/payment_intents", body=encode_json(body))
+        assert created.status == 201, created.body
+        intent = json.loads(created.body)
+        token = str(intent["payment_token"])
+        shown = await session.request("GET", f"/v1/payment_intents/{intent['id']}?payment_token={token}",
+                                      signed=False)
+    assert shown.status == 200, shown.body
+    return {"partner secret key": str(partner["secret_key"]), "payment_token": token}
 
 
 def _acked(receiver: OtlpReceiver) -> bool:
@@ -146,10 +171,19 @@ def _check_metrics(receiver: OtlpReceiver) -> None:
     assert max(p.value for p in items if p.attributes["status"] == "accepted") == 1
 
 
-def _check_logs(receiver: OtlpReceiver) -> None:
+def _check_logs(receiver: OtlpReceiver, local_id: str) -> None:
     """The agent's records arrive as OTLP logs (docs/observability.md#logs), with its resource and the
-    correlation attributes; the SDK's own records stay local."""
+    correlation attributes; the SDK's own records stay local. The sale's own record is in the sale's trace,
+    the cloud's record of the batch in the batch's trace."""
     agent = [rec for rec in receiver.logs if rec.resource.get("service.name") == "mpac-agent"]
+    sale_trace = receiver.named("sale.create", "mpac-agent")[0].trace_id
+    recorded = [rec for rec in agent if local_id in str(rec.body) and "recorded" in str(rec.body)]
+    assert recorded and recorded[0].trace_id == sale_trace, agent
+    assert recorded[0].span_id in {s.span_id for s in receiver.spans if s.trace_id == sale_trace}
+    batch_traces = {s.trace_id for s in receiver.named("pgw.sync.ingest", "mpac-pgw")}
+    cloud = [rec for rec in receiver.logs if rec.resource.get("service.name") == "mpac-pgw"
+             and str(rec.body).startswith("sync batch ")]
+    assert cloud and cloud[0].trace_id in batch_traces, cloud
     assert any(str(rec.body).startswith("ready on http://127.0.0.1:") for rec in agent), agent
     assert all(rec.resource["service.instance.id"] == instance_id(SERIAL) for rec in agent)
     assert all("otelTraceID" in rec.attributes for rec in agent)
