@@ -14,6 +14,7 @@ from cloud.api.views import intent_json
 from cloud.deps import Deps
 from cloud.domain.ports import Clock
 from cloud.infrastructure.crypto import SecretBox
+from cloud.infrastructure.postgres.credential_secrets import PgCredentialSecrets
 from cloud.infrastructure.postgres.db import PgDatabase, PoolBounds, is_postgres_url
 from cloud.infrastructure.postgres.devices import PgDeviceRepository
 from cloud.infrastructure.postgres.limits import PgLeadership, PgRateCounters
@@ -23,6 +24,7 @@ from cloud.infrastructure.postgres.webhooks import PgWebhookRepository
 from cloud.infrastructure.providers.paypay import PayPayProvider
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
+from cloud.infrastructure.sqlite.credential_secrets import SqliteCredentialSecrets
 from cloud.infrastructure.sqlite.db import Database, sqlite_path
 from cloud.infrastructure.sqlite.devices import SqliteDeviceRepository
 from cloud.infrastructure.sqlite.limits import SqliteLeadership, SqliteRateCounters
@@ -68,6 +70,7 @@ def build_deps(settings: Settings, clock: Clock = time.time) -> Deps:
         limits=SqliteRateCounters(db),
         leader=SqliteLeadership(db, clock),
         webhooks=SqliteWebhookRepository(db, box),
+        secrets=SqliteCredentialSecrets(db, box),
     )
 
 
@@ -91,6 +94,7 @@ def postgres_deps(settings: Settings, clock: Clock = time.time) -> Deps:
         limits=PgRateCounters(db),
         leader=PgLeadership(db),
         webhooks=PgWebhookRepository(db, box),
+        secrets=PgCredentialSecrets(db, box),
     )
 
 

@@ -17,6 +17,7 @@ from cloud.domain.ports import (
     UnitOfWork,
     WebhookRepository,
 )
+from cloud.domain.tenants import CredentialSecrets
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 
 
@@ -35,3 +36,4 @@ class Deps:
     limits: RateCounters  # rate-limit counters, shared by every worker (docs/operations.md#workers)
     leader: Leadership  # one worker at a time runs each background task
     webhooks: WebhookRepository | None = None  # outbound webhook endpoints and deliveries (docs/cloud-api.md)
+    secrets: CredentialSecrets | None = None  # rotation and last use (docs/cloud-api.md#rotating-a-secret)

@@ -122,8 +122,9 @@ async def seed_tenant(
 
 
 # Bookkeeping, not state: every accepted signed POST adds a replay row (docs/cloud-api.md#replays), every
-# request counts against a rate limit, background ticks take a lease (docs/operations.md#workers).
-SNAPSHOT_SKIPS = frozenset({"signature_replays", "rate_counters", "worker_leases"})
+# request counts against a rate limit, background ticks take a lease (docs/operations.md#workers), a secret's
+# use is noted (docs/cloud-api.md#rotating-a-secret).
+SNAPSHOT_SKIPS = frozenset({"signature_replays", "rate_counters", "worker_leases", "credential_uses"})
 
 
 def db_snapshot(path: Path | str) -> dict[str, str]:

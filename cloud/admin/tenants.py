@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from cloud.admin import secrets as _secret_commands  # noqa: F401 — `partner rotate-secret` etc. register too
 from cloud.admin.registry import admin_command, arg
 from cloud.deps import Deps
 from cloud.domain import commands as c

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -12,12 +13,13 @@ from cloud.api.ratelimit import Limiter, peer, too_many
 from cloud.deps import Deps
 from cloud.domain.errors import Conflict
 from cloud.domain.ports import AcceptedSignature, UnitOfWork
-from cloud.domain.tenants import Credential, TokenPrincipal
+from cloud.domain.tenants import Credential, SecretSlot, TokenPrincipal
 from cloud.service.tokens import TOKEN_PREFIX, hash_token
 from sync import signing
 
 AUTH = "authentication_error"
 REPLAYED = "replayed_request"
+_DUMMY = "0" * 64  # the key hash checked when there is none, so every failure costs the same
 
 
 def unauthorized(code: str, message: str) -> ApiError:
@@ -52,20 +54,39 @@ async def authenticate_hmac(
     if not signing.within_window(parsed.timestamp, now, window):
         raise unauthorized("timestamp_out_of_window", f"timestamp must be within {window} s of server time")
     credential = await deps.credentials.resolve(parsed.api_key)
-    # An unknown key is checked against a dummy hash so both failures take the same time.
-    key_hash = credential.secret_key_hash if credential else "0" * 64
     # The path as sent on the wire (percent-encoding intact), without the query string.
-    valid = signing.verify(key_hash, parsed, request.method, request.rel_url.raw_path, body)
-    if credential is None or not valid:
+    slot = _signed_with(credential, parsed, request.method, request.rel_url.raw_path, body, now)
+    if credential is None or slot is None:
         await bad_signatures.count(source, now)
         raise unauthorized("invalid_signature", "the signature does not match this request")
     if not credential.active:
         raise ApiError(403, "credential_suspended", "this credential is suspended", type_="permission_error")
+    if deps.secrets is not None:
+        await deps.secrets.mark_used(credential, slot, now)
+    if slot is not SecretSlot.CURRENT:
+        credential = replace(credential, signed_with=slot)
     if request.method == "POST":
         expires = parsed.timestamp + 2 * window  # past the last moment the timestamp passes the window check
         await refuse_replay(deps, AcceptedSignature(_sha256(parsed.signature), _key_hash(idempotency_key),
                                                     expires))  # fmt: skip
     return credential
+
+
+def _signed_with(  # noqa: PLR0917 -- the request's parts, as signing.verify takes them
+    credential: Credential | None, parsed: signing.ParsedAuthorization, method: str, path: str, body: bytes,
+    now: float,
+) -> SecretSlot | None:  # fmt: skip
+    """Which live secret signed the request, or None. Both secrets are always checked (a dummy hash stands in
+    for an unknown key or no previous secret), so the time taken tells nothing (docs/cloud-api.md)."""
+    previous = credential.previous_live(now) if credential else None
+    current = credential.secret_key_hash if credential else _DUMMY
+    current_ok = signing.verify(current, parsed, method, path, body)
+    previous_ok = signing.verify(previous or _DUMMY, parsed, method, path, body)
+    if credential is None:
+        return None
+    if current_ok:
+        return SecretSlot.CURRENT
+    return SecretSlot.PREVIOUS if previous_ok and previous is not None else None
 
 
 async def refuse_replay(deps: Deps, accepted: AcceptedSignature) -> None:

@@ -7,14 +7,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cloud.api.auth import authenticate_hmac
 from cloud.api.endpoint import Call, Reply, endpoint, read_body
 from cloud.api.errors import ApiError, from_validation, json_response
-from cloud.api.keys import DEPS, PEER_LIMITS
+from cloud.api.keys import DEPS, PEER_LIMITS, SETTINGS
 from cloud.api.ratelimit import peer, too_many
 from cloud.domain.devices import ActivateDevice, ActivationCodeExpired
-from cloud.service.devices import activate_device, device_view, view_json
+from cloud.service.devices import activate_device, device_view, rotate_device_secret, view_json
 
 MAX_ACTIVATE_BODY = 4096
+MAX_ROTATE_BODY = 256
+_NO_STORE = {"Cache-Control": "no-store"}  # an answer that carries a secret
 
 
 class ActivateDeviceRequest(BaseModel):
@@ -35,6 +38,22 @@ class ActivateDeviceResponse(BaseModel):
     secret_key: str
     merchant_id: str
     store_id: str
+
+
+class RotateSecretRequest(BaseModel):
+    """Body of POST /v1/devices/{id}/rotate-secret: empty, or `{}`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RotateSecretResponse(BaseModel):
+    """200 body: the device's new secret_key (only its SHA-256 is kept, plus a sealed copy until first
+    used) and until when the secret that signed the call still works (Unix seconds)."""
+
+    device_id: str
+    api_key: str
+    secret_key: str
+    previous_expires_at: int
 
 
 class DeviceSyncOut(BaseModel):
@@ -108,7 +127,32 @@ async def show_device(call: Call) -> Reply:
     return Reply(200, view_json(view))
 
 
+async def rotate_secret(request: web.Request) -> web.Response:
+    """POST /v1/devices/{id}/rotate-secret, signed by the device itself (docs/cloud-api.md#rotating-a-device-
+    secret). Not under @endpoint: its Idempotency-Key records would store the new secret in the clear; the
+    call is idempotent by itself (a retry signed with the old secret gets the same new one)."""
+    app = request.app
+    deps = app[DEPS]
+    body = await read_body(request, MAX_ROTATE_BODY)
+    credential = await authenticate_hmac(request, body, deps, app[SETTINGS].hmac_window_seconds,
+                                         app[PEER_LIMITS].bad_signatures, idempotency_key=None)  # fmt: skip
+    try:
+        RotateSecretRequest.model_validate_json(body or b"{}")
+    except ValidationError as err:
+        raise from_validation(err) from err
+    if deps.secrets is None:
+        raise ApiError(503, "rotation_unavailable", "this gateway cannot rotate secrets", type_="api_error")
+    device_id = request.match_info["id"]
+    made = await rotate_device_secret(device_id, credential, secrets=deps.secrets, now=deps.clock())
+    payload = RotateSecretResponse(
+        device_id=device_id, api_key=made.api_key, secret_key=made.secret_key,
+        previous_expires_at=int(made.previous_expires_at),
+    ).model_dump()  # fmt: skip
+    return json_response(200, payload, _NO_STORE)
+
+
 def setup_routes(app: web.Application) -> None:
     """Register the device routes."""
     app.router.add_post("/v1/devices/activate", activate)
+    app.router.add_post("/v1/devices/{id}/rotate-secret", rotate_secret)
     app.router.add_get("/v1/devices/{id}", show_device)

@@ -26,7 +26,15 @@ from cloud.domain.devices import (
 from cloud.domain.errors import NotFound
 from cloud.domain.ports import Clock, TenantRepository
 from cloud.domain.sync import Anomaly, DeviceSyncState, SyncRepository
-from cloud.domain.tenants import Credential, CredentialKind, Store
+from cloud.domain.tenants import (
+    Credential,
+    CredentialKind,
+    CredentialSecrets,
+    SecretRotated,
+    SecretSlot,
+    Store,
+)
+from cloud.service.tenants import RotatedSecret, rotate
 from sync.signing import secret_key_hash
 
 
@@ -98,6 +106,31 @@ async def suspend_device(cmd: SuspendDevice, *, devices: DeviceRepository, clock
     if device is None:
         raise NotFound(f"no device {cmd.device_id}", param="device")
     return device
+
+
+DEVICE_OLD_SECRET_SECONDS = 7 * 24 * 3600  # how long a device's replaced secret still works
+
+
+async def rotate_device_secret(device_id: str, caller: Credential, *, secrets: CredentialSecrets,
+                               now: float) -> RotatedSecret:  # fmt: skip
+    """The device's own new secret (docs/cloud-api.md#rotating-a-device-secret). Signed with the current
+    secret: a new one, kept sealed until first used. Signed with the previous one (the answer was lost, or
+    another attempt won a race): that same unconfirmed new secret again. Once the new one has been used, the
+    old one can only authenticate other calls until it expires: SecretRotated (409)."""
+    if caller.device_id is None or caller.device_id != device_id:
+        raise NotFound("no such device", param="id")
+    if caller.signed_with is SecretSlot.CURRENT:
+        try:
+            return await rotate(caller, DEVICE_OLD_SECRET_SECONDS, secrets=secrets, now=now, prefix="sk_dev_",
+                                keep_sealed=True)  # fmt: skip
+        except SecretRotated:
+            pass  # a concurrent attempt rotated first (our cached view was stale): answer its secret
+    signed = caller.secret_key_hash if caller.signed_with is SecretSlot.CURRENT else caller.previous_key_hash
+    issued = await secrets.issued_secret(caller.api_key, signed or "")
+    if issued is None:
+        raise SecretRotated("this secret was already replaced and the new one used; sign with the new one",
+                            param="id")  # fmt: skip
+    return RotatedSecret(caller.api_key, issued[0], issued[1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from secrets import token_urlsafe  # the name `secrets` is the CredentialSecrets argument below
 
 from cloud.domain import commands as c
 from cloud.domain import ids
-from cloud.domain.errors import NotFound, ValidationFailed
-from cloud.domain.ports import Clock, ProviderRegistry, TenantRepository
+from cloud.domain.errors import Conflict, NotFound, ValidationFailed
+from cloud.domain.ports import Clock, CredentialResolver, ProviderRegistry, TenantRepository
 from cloud.domain.tenants import (
     ClientPartner,
     Credential,
     CredentialKind,
+    CredentialSecrets,
     Merchant,
+    RevokeSecret,
+    RotateSecret,
+    Rotation,
     Store,
     StoreProviderConfig,
 )
@@ -86,3 +91,68 @@ async def set_provider_config(
     )
     await tenants.set_provider_config(config)
     return config
+
+
+MAX_OLD_EXPIRES_IN = 30 * 24 * 3600  # an overlap longer than a month is a second key, not a rotation
+
+
+@dataclass(frozen=True, slots=True)
+class RotatedSecret:
+    """The only copy of a credential's new secret, and until when the one it replaced still works."""
+
+    api_key: str
+    secret_key: str
+    previous_expires_at: float
+
+
+async def rotate(credential: Credential, overlap: float, *, secrets: CredentialSecrets, now: float,
+                 prefix: str, keep_sealed: bool = False) -> RotatedSecret:  # fmt: skip
+    """A fresh secret becomes current, the present one previous for `overlap` seconds; `keep_sealed` keeps
+    the new secret encrypted until its first use (a device's rotation may be answered twice)."""
+    secret = prefix + token_urlsafe(32)
+    expires = now + overlap
+    await secrets.rotate(Rotation(credential.api_key, credential.secret_key_hash, secret_key_hash(secret),
+                                  expires, now, secret if keep_sealed else None))  # fmt: skip
+    return RotatedSecret(credential.api_key, secret, expires)
+
+
+async def rotate_partner_secret(
+    cmd: RotateSecret, *, credentials: CredentialResolver, secrets: CredentialSecrets, clock: Clock
+) -> RotatedSecret:
+    """`admin partner rotate-secret`: refused while a previous secret is still live (docs/cloud-api.md)."""
+    if not 0 < cmd.old_expires_in <= MAX_OLD_EXPIRES_IN:
+        raise ValidationFailed(f"old_expires_in must be 1 s to {MAX_OLD_EXPIRES_IN // 86400} days",
+                               param="old_expires_in")  # fmt: skip
+    now = clock()
+    credential = await _partner_credential(cmd.partner_id, cmd.api_key, credentials, secrets, now)
+    if credential.previous_live(now) is not None:
+        raise Conflict("the previous secret is still live: revoke it first (admin partner revoke-secret)",
+                       code="previous_secret_live", param="partner")  # fmt: skip
+    return await rotate(credential, cmd.old_expires_in, secrets=secrets, now=now, prefix="sk_")
+
+
+async def revoke_partner_secret(
+    cmd: RevokeSecret, *, credentials: CredentialResolver, secrets: CredentialSecrets, clock: Clock
+) -> str:
+    """`admin partner revoke-secret`: the previous secret stops working; returns the api_key."""
+    credential = await _partner_credential(cmd.partner_id, cmd.api_key, credentials, secrets, clock())
+    if not await secrets.revoke_previous(credential.api_key):
+        raise NotFound("this key has no previous secret", code="no_previous_secret", param="partner")
+    return credential.api_key
+
+
+async def _partner_credential(partner_id: str, api_key: str | None, credentials: CredentialResolver,
+                              secrets: CredentialSecrets, now: float) -> Credential:  # fmt: skip
+    """The partner's own key (not a device's): the given one, or its only one."""
+    infos = await secrets.list_secrets(partner_id, None, now)
+    keys = sorted({i.api_key for i in infos if i.kind is CredentialKind.PARTNER})
+    if api_key is not None:
+        keys = [k for k in keys if k == api_key]
+    if not keys:
+        raise NotFound(f"no partner key for {partner_id}", param="partner")
+    if len(keys) > 1:
+        raise ValidationFailed("this partner has several keys: name one with --api-key", param="api_key")
+    credential = await credentials.resolve(keys[0])
+    if credential is None:
+        raise NotFound(f"no partner key for {partner_id}", param="partner")
+    return credential

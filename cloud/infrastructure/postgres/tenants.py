@@ -21,7 +21,7 @@ from cloud.domain.tenants import (
 from cloud.infrastructure.crypto import SecretBox
 from cloud.infrastructure.postgres.db import Op, PgDatabase
 from cloud.infrastructure.sqlite.intents import ms
-from cloud.infrastructure.sqlite.tenants import CACHE_TTL, ReadCache, credential_from_row
+from cloud.infrastructure.sqlite.tenants import CACHE_TTL, CREDENTIAL_SELECT, ReadCache, credential_from_row
 
 _STORE_COLS = "id, merchant_id, partner_id, code, name, created_at"
 _CREDENTIAL_COLS = ("api_key, secret_key_hash, kind, partner_id, merchant_id, store_id, device_id, active, "
@@ -182,8 +182,7 @@ class PgCredentialResolver:
         """The credential for an api_key, or None (cached: a suspension by this worker applies at once;
         unknown keys are not cached, so a flood of made-up keys takes no memory)."""
         async def fetch() -> Credential | None:
-            r = await self._db.fetch_one(f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE api_key=$1",  # noqa: S608
-                                         (api_key,))  # fmt: skip
+            r = await self._db.fetch_one(f"{CREDENTIAL_SELECT} WHERE api_key=$1", (api_key,))
             return None if r is None else credential_from_row(r)
 
         return await self._cache.load(api_key, fetch)

@@ -97,12 +97,20 @@ class ReadCache(Generic[K, V]):
         return value
 
 
+# What a Credential is read from (never the sealed issued secret itself: only whether there is one).
+CREDENTIAL_SELECT = ("SELECT api_key, secret_key_hash, kind, partner_id, merchant_id, store_id, device_id,"
+                     " active, previous_key_hash, previous_expires_at,"
+                     " issued_secret_enc IS NOT NULL AS unconfirmed FROM credentials")  # fmt: skip
+
+
 def credential_from_row(r: Any) -> Credential:
-    """A credentials row, read by column name (SQLite and PostgreSQL rows alike)."""
+    """A CREDENTIAL_SELECT row, read by column name (SQLite and PostgreSQL rows alike)."""
+    expires = r["previous_expires_at"]
     return Credential(
         api_key=r["api_key"], secret_key_hash=r["secret_key_hash"], kind=CredentialKind(r["kind"]),
         partner_id=r["partner_id"], merchant_id=r["merchant_id"], store_id=r["store_id"],
-        device_id=r["device_id"], active=bool(r["active"]),
+        device_id=r["device_id"], active=bool(r["active"]), previous_key_hash=r["previous_key_hash"],
+        previous_expires_at=None if expires is None else expires / 1000, unconfirmed=bool(r["unconfirmed"]),
     )  # fmt: skip
 
 
@@ -257,7 +265,7 @@ class SqliteCredentialResolver:
         """The credential for an api_key, or None (cached: a suspension in this process applies at once;
         unknown keys are not cached, so a flood of made-up keys takes no memory)."""
         async def fetch() -> Credential | None:
-            r = await self._db.fetch_one("SELECT * FROM credentials WHERE api_key=?", (api_key,))
+            r = await self._db.fetch_one(f"{CREDENTIAL_SELECT} WHERE api_key=?", (api_key,))
             return None if r is None else credential_from_row(r)
 
         return await self._cache.load(api_key, fetch)
