@@ -26,6 +26,7 @@ class QrSale:
     payment_method: str  # "qr_mpm" | "qr_cpm"
     failure_code: str | None
     receipt_json: str | None
+    provider: str | None = None  # the cloud intent's provider (migration 0600), for the settlement
 
     @property
     def final(self) -> bool:

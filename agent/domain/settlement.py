@@ -1,9 +1,10 @@
 """End-of-day settlement figures (docs/settlement.md): pure, no I/O.
 
 The X report (any time) and the Z report (closes the business day) count the same thing: every sale of the
-open business day — taken since the last Z report — in a final state. Sums hold succeeded sales only, in
-the store's main currency; cash expected is the sum of the cash sales; the discrepancy is counted minus
-expected (negative: cash missing), as MPAC's transaction matching names them.
+open business day — taken since the last Z report — in a final state, and its refunds. Sums hold succeeded
+sales only, in the store's main currency; refunds are a block of their own (`net_amount` = sales − refunds);
+cash expected is the cash sales minus the cash refunds; the discrepancy is counted minus expected (negative:
+cash missing), as MPAC's transaction matching names them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Takings:
     """One sale as a settlement counts it."""
 
     method: str  # cash | card | qr_mpm | qr_cpm
-    status: str  # succeeded | failed | cancelled
+    status: str  # succeeded | failed | cancelled, or "refund" for a refund of a sale
     currency: str
     amount: int
     detail: str | None = None  # card brand or QR method, for the breakdown
@@ -50,7 +51,12 @@ def figures(sales: Iterable[Takings], currency: str) -> dict[str, Any]:
     details: dict[str, dict[str, dict[str, Any]]] = {"credit_card": {}, "qr": {}}
     other: dict[str, dict[str, Any]] = {}
     failed = 0
+    refunds = {group: _bucket() for group in ("cash", "credit_card", "qr")}
     for sale in sales:
+        if sale.status == "refund":
+            if sale.currency == currency:  # a refund in another currency stays out of the figures
+                _add(refunds[GROUP[sale.method]], sale.amount)
+            continue
         if sale.status != "succeeded":
             failed += 1
             continue
@@ -69,9 +75,17 @@ def figures(sales: Iterable[Takings], currency: str) -> dict[str, Any]:
     breakdown["qr"]["by_method"] = dict(sorted(details["qr"].items()))
     total = sum(b["total_amount"] for b in breakdown.values())
     count = sum(b["transaction_count"] for b in breakdown.values())
+    refunded = {"transaction_count": sum(b["transaction_count"] for b in refunds.values()),
+                "total_amount": sum(b["total_amount"] for b in refunds.values()), "by_method": refunds}
     return {"currency": currency, "payment_method_breakdown": breakdown, "total_transactions": count,
-            "total_amount": total, "cash_expected": breakdown["cash"]["total_amount"],
+            "total_amount": total, "refunds": refunded, "net_amount": total - refunded["total_amount"],
+            "cash_expected": breakdown["cash"]["total_amount"] - refunds["cash"]["total_amount"],
             "failed_transactions": failed, "other_currencies": dict(sorted(other.items()))}
+
+
+def _add(bucket: dict[str, Any], amount: int) -> None:
+    bucket["transaction_count"] += 1
+    bucket["total_amount"] += amount
 
 
 def with_count(report: dict[str, Any], cash_actual: int) -> dict[str, Any]:
@@ -111,6 +125,9 @@ def slip_of(report: Mapping[str, Any], store_name: str, tz: tzinfo) -> Slip:
                                   "total_amount": report["total_amount"]}, cur),
               ("失敗・取消 Failed/cancelled", f"{report['failed_transactions']}件")]
     totals += [_row(f"他通貨 {c}", b, c) for c, b in report["other_currencies"].items()]
+    if "refunds" in report:  # reports stored before refunds were counted have no block
+        totals += [_row("返品 Refunds", report["refunds"], cur),
+                   ("純売上 Net", format_money(int(report["net_amount"]), cur))]
     cash = [("現金 理論値 Expected", format_money(int(report["cash_expected"]), cur))]
     if "cash_actual" in report:
         cash += [("現金 実査 Counted", format_money(int(report["cash_actual"]), cur)),

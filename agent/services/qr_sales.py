@@ -108,7 +108,9 @@ class QrSales:
             found = confirmed.get("qr_content") or confirmed.get("qr_code_url")
             qr_content = found if isinstance(found, str) else None
             status = str(confirmed.get("status", ""))
-        row = await self._insert(req, intent_id=intent_id, status=status, qr_content=qr_content)
+        provider = intent.get("provider")
+        row = await self._insert(req, intent_id=intent_id, status=status, qr_content=qr_content,
+                                 provider=provider if isinstance(provider, str) else None)
         if method == "qr_mpm":
             return self._json(row), True
         if code is not None:
@@ -120,11 +122,11 @@ class QrSales:
         return self._json(row), True
 
     async def _insert(self, req: QrRequest, *, intent_id: str, status: str,
-                      qr_content: str | None) -> QrSale:
+                      qr_content: str | None, provider: str | None) -> QrSale:
         now = self._clock()
         sale = QrSale(str(uuid7()), req.ref, now, now, req.amount, req.currency, intent_id, status,
                       qr_content, json.dumps(req.metadata, ensure_ascii=False), req.method, None,
-                      json.dumps(req.receipt, ensure_ascii=False))
+                      json.dumps(req.receipt, ensure_ascii=False), provider)
         await self._mirror.add(sale)
         return sale
 

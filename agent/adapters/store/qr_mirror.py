@@ -10,8 +10,8 @@ from agent.adapters.store.database import AgentDatabase
 from agent.domain.qr_sale import TERMINAL, QrSale
 
 _COLUMNS = ("local_id, merchant_ref_id, created_at, updated_at, amount, currency, cloud_intent_id, status, "
-            "qr_content, metadata_json, payment_method, failure_code, receipt_json")
-_INSERT = f"INSERT INTO qr_sales ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 -- fixed columns
+            "qr_content, metadata_json, payment_method, failure_code, receipt_json, provider")
+_INSERT = f"INSERT INTO qr_sales ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608 -- fixed columns
 _FINAL = ", ".join(f"'{s}'" for s in TERMINAL)
 _SET_STATUS = (
     "UPDATE qr_sales SET status = ?, failure_code = COALESCE(?, failure_code), updated_at = ? "  # noqa: S608

@@ -19,12 +19,15 @@ from agent.domain.settlement import SettlementRefused, Takings
 from sync.wire import canonical_json
 
 _FINAL = ", ".join(f"'{s}'" for s in TERMINAL)  # constants only
-# The open business day: chain sales (final by construction) and final QR sales not yet in a Z report.
+# The open business day: chain sales (final by construction), final QR sales (by provider when the mirror
+# knows it) and refunds (status 'refund', docs/settlement.md "Refunds") not yet in a Z report.
 _OPEN = ("SELECT payment_method_type, status, currency, amount, "  # noqa: S608 -- constants only
          "UPPER(json_extract(item_json, '$.intent.result.card_brand')), created_at "
          "FROM sales INDEXED BY sales_open_day WHERE settlement_id IS NULL UNION ALL "
-         "SELECT payment_method, status, currency, amount, payment_method, created_at "
-         f"FROM qr_sales WHERE settlement_id IS NULL AND status IN ({_FINAL})")
+         "SELECT payment_method, status, currency, amount, COALESCE(provider, payment_method), created_at "
+         f"FROM qr_sales WHERE settlement_id IS NULL AND status IN ({_FINAL}) UNION ALL "
+         "SELECT method, 'refund', currency, amount, NULL, created_at "
+         "FROM refunds INDEXED BY refunds_open_day WHERE settlement_id IS NULL")
 _COLUMNS = "settlement_id, z_number, business_date, created_at, report_json, sync_state, synced_at"
 ReportBuilder = Callable[[list[Takings], int | None, int], dict[str, Any]]
 
@@ -63,7 +66,9 @@ class Settlements:
             report = build(takings, first, number)
             conn.execute(f"INSERT INTO settlements ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, 'queued', NULL)",  # noqa: S608
                          (settlement_id, number, business_date, now, canonical_json(report).decode()))
-            conn.execute("UPDATE sales SET settlement_id = ? WHERE settlement_id IS NULL", (settlement_id,))
+            for table in ("sales", "refunds"):  # constants only
+                conn.execute(f"UPDATE {table} SET settlement_id = ? WHERE settlement_id IS NULL",  # noqa: S608
+                             (settlement_id,))
             conn.execute("UPDATE qr_sales SET settlement_id = ? WHERE settlement_id IS NULL "  # noqa: S608
                          f"AND status IN ({_FINAL})", (settlement_id,))
             return report
