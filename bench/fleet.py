@@ -56,7 +56,7 @@ from ulid import ULID
 from bench.fleet_cloud import a_cloud, cloud_intents, cpu_seconds, is_loopback, provision
 from bench.fleet_report import Outcome, exactly_once, report
 from bench.fleet_terminal import Terminal
-from bench.fleet_worker import WorkerResult, WorkerSpec, work
+from bench.fleet_worker import WorkerResult, WorkerSpec, cpu_pressure, sched_wait, work
 
 # Terminal and exactly_once are used by tests/e2e/sync/test_fleet_smoke.py.
 __all__ = ["Terminal", "exactly_once", "main"]
@@ -161,6 +161,13 @@ class Workers:
                 proc.join(timeout=10)
 
 
+def usage(pid: int | None) -> tuple[float, float, float]:
+    """(the cloud's CPU seconds, its seconds waiting for a core, the machine's CPU pressure seconds) so far;
+    nan for the cloud's when it was not started here."""
+    cloud = (cpu_seconds(pid), sched_wait(pid)) if pid else (float("nan"), float("nan"))
+    return (*cloud, cpu_pressure())
+
+
 async def run(args: argparse.Namespace, work_dir: Path) -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     tag = str(ULID())[-8:].lower()
@@ -184,14 +191,14 @@ async def run(args: argparse.Namespace, work_dir: Path) -> int:
             await workers.collect("ready", deadline)
             print(f"  enrolled and opened {args.terminals} terminals in {time.monotonic() - t0:.1f}s",
                   flush=True)
-            cpu0 = cpu_seconds(pid) if pid else None
+            usage0 = usage(pid)
             workers.start()
             done: dict[int, WorkerResult] = await workers.collect("done", deadline + GRACE_S)
-            cloud_cpu = cpu_seconds(pid) - cpu0 if pid and cpu0 is not None else None
+            used = tuple(b - a for a, b in zip(usage0, usage(pid), strict=True))
         finally:
             workers.stop()
         intents = await cloud_intents(url, prov.partner, since)
-    outcome = Outcome([done[w] for w in sorted(done)], intents, cloud_cpu, time.process_time(),
+    outcome = Outcome([done[w] for w in sorted(done)], intents, used, time.process_time(),
                       len(os.sched_getaffinity(0)))
     return report(args, outcome)
 

@@ -6,6 +6,7 @@ See docs/operations.md#fleet-simulator.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class Outcome:
 
     workers: list[WorkerResult]
     intents: list[dict[str, Any]]
-    cloud_cpu: float | None  # the cloud's CPU seconds from the go to the last worker done (if started here)
+    usage: tuple[float, ...]  # go to the last worker done: fleet.usage (cloud CPU, its wait, CPU pressure)
     parent_cpu: float  # this process: provisioning, coordination, the final listing
     cores: int  # CPUs this process may run on
 
@@ -73,12 +74,18 @@ def merged(workers: list[WorkerResult]) -> tuple[Stats, list[float]]:
 
 def print_cpu(run: Outcome, seconds: float, lag: list[float]) -> None:
     """Generator vs cloud CPU over the selling and syncing, so a reader sees which side saturates."""
-    sync_cpu = sum(w.cpu_sync for w in run.workers)
+    sync_cpu, waited = sum(w.cpu_sync for w in run.workers), sum(w.waited_sync for w in run.workers)
     lag_p99 = statistics.quantiles(lag, n=100)[98] * 1000 if len(lag) > 1 else float("nan")
-    print(f"  CPU while selling and syncing ({seconds:.1f}s, {run.cores} cores): generator {sync_cpu:.1f}s "
-          f"= {sync_cpu / seconds:.2f} cores over {len(run.workers)} procs (event-loop lag p99 "
-          f"{lag_p99:.1f} ms)" + (f", cloud {run.cloud_cpu:.1f}s = {run.cloud_cpu / seconds:.2f} cores"
-                                  if run.cloud_cpu is not None else ", cloud not measured (--cloud)"))
+    cloud_cpu, cloud_wait, pressure = run.usage
+    print(f"  CPU while selling and syncing ({seconds:.1f}s, {run.cores} cores; the machine had a task "
+          f"waiting for a core {pressure / seconds:.0%} of the time):")
+    print(f"    generator {sync_cpu:.1f}s = {sync_cpu / seconds:.2f} cores over {len(run.workers)} procs, "
+          f"its threads waited {waited:.1f}s for a core; event-loop lag p99 {lag_p99:.1f} ms")
+    if math.isnan(cloud_cpu):
+        print("    cloud: not measured (--cloud: not started here)")
+    else:
+        print(f"    cloud {cloud_cpu:.1f}s = {cloud_cpu / seconds:.2f} cores, its threads waited "
+              f"{cloud_wait:.1f}s for a core")
     print(f"  generator CPU in all (enrollment, coordination and listing too): "
           f"{sum(w.cpu for w in run.workers) + run.parent_cpu:.1f}s")
 

@@ -72,7 +72,29 @@ class WorkerResult:
     swallowed: int = 0
     cpu: float = 0.0  # this process, start to end
     cpu_sync: float = 0.0  # this process, from the go to all its terminals drained
+    waited_sync: float = 0.0  # same span: seconds its threads were runnable but had no core (sched_wait)
     times: tuple[float, float, float] = (0.0, 0.0, 0.0)  # go, last sale, drained (monotonic)
+
+
+def sched_wait(pid: int | str = "self") -> float:
+    """Seconds every thread of a process spent runnable, waiting for a core (/proc/<pid>/task/*/schedstat,
+    second field, ns): how much a process was starved of CPU, whatever it did with the CPU it got."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended while we read
+            continue
+    return total / 1e9
+
+
+def cpu_pressure() -> float:
+    """Seconds, since boot, that some runnable task of this machine waited for a core (/proc/pressure/cpu)."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return float("nan")
+    return int(some.rsplit("total=", 1)[1]) / 1e6
 
 
 def cpu_self() -> float:
@@ -128,7 +150,7 @@ async def run_share(spec: WorkerSpec, out: Any, go: Any) -> WorkerResult:
         out.put(("ready", spec.wid, None))
         await wait_go(go, spec.deadline)
         lag.clear()  # the lag that matters is while selling and syncing
-        t_go, cpu_go = time.monotonic(), cpu_self()
+        t_go, cpu_go, waited_go = time.monotonic(), cpu_self(), sched_wait()
         outages = [t.outage(spec.outages[t.index], spec.offline_seconds)
                    for t in terms if t.proxy is not None]
         sales = [t.take_sales(spec.sales, spec.interval, spec.tag, random.Random(spec.seed + t.index))
@@ -137,6 +159,7 @@ async def run_share(spec: WorkerSpec, out: Any, go: Any) -> WorkerResult:
         t_sold = time.monotonic()
         drained = await asyncio.gather(*(t.drained(spec.deadline) for t in terms))
         result.times, result.cpu_sync = (t_go, t_sold, time.monotonic()), cpu_self() - cpu_go
+        result.waited_sync = sched_wait() - waited_go
         for t, ok in zip(terms, drained, strict=True):
             result.terminals.append(TerminalResult(t.serial, t.refs, await t.local_sales(), ok))
     finally:
