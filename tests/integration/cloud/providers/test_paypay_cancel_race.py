@@ -108,3 +108,20 @@ class TestPayRacesCancel:
             synced = await post(pgw, client, f"{PATH}/{intent_id}/sync")
             assert synced.body["status"] == outcome
             assert [to for _, to, _ in transitions(pgw.db_path, intent_id)][-1] == outcome
+
+
+class TestWithdrawalRefused:
+    async def test_refused_withdrawal_of_an_unpaid_code_is_502_and_changes_nothing(
+        self, gateway: tuple[Pgw, PgwClient], paypay: PayPay
+    ) -> None:
+        """PayPay answers the DELETE with a refusal while nobody paid: the read-back still says unpaid, so
+        the cancel is 502 provider_error and the intent and the code stay as they were."""
+        pgw, client = gateway
+        intent_id = await _awaiting_code(pgw, client)
+        paypay.sim.inject(Fault("DELETE", "/v2/codes", status=400))
+        refused = await post(pgw, client, f"{PATH}/{intent_id}/cancel")
+        assert (refused.status, refused.body["error"]["code"]) == (502, "provider_error"), refused.body
+        assert paypay.sim.calls("DELETE", "/v2/codes") == 1  # a refusal is not retried
+        assert paypay.sim.calls("GET", "/v2/codes/payments/") == 2  # before the DELETE, and the read-back
+        assert paypay.sim.payments[intent_id].status == "CREATED"
+        assert [to for _, to, _ in transitions(pgw.db_path, intent_id)][-1] == "requires_action"
