@@ -101,6 +101,16 @@ def add_enroll(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.set_defaults(handler=lambda args: run_enroll(args, settings_from_args(args), dict(os.environ)))
 
 
+def add_rotate_secret(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `rotate-secret` (docs/cloud-api.md#rotating-a-device-secret)."""
+    from agent.entrypoints.rotate_secret import add_rotate_secret_parser, run_rotate_secret  # noqa: PLC0415
+
+    parser = add_rotate_secret_parser(sub)
+    add_config_option(parser)
+    parser.set_defaults(
+        handler=lambda args: run_rotate_secret(args, settings_from_args(args), dict(os.environ)))
+
+
 def add_sync(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `sync [--now] [--json]`."""
     from agent.entrypoints.sync_cli import add_sync_parser, run_sync_cli  # noqa: PLC0415 -- keeps --help fast
@@ -164,6 +174,7 @@ def add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     add_run,
     add_enroll,
+    add_rotate_secret,
     add_sync,
     add_demo,
     add_demo_control,
