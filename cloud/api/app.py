@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from cloud.api import devices, health, intents, simulator, sync_batches, webhooks
+from cloud.api import devices, health, intents, refunds, settlements, simulator, sync_batches, webhooks
 from cloud.api.auth import purge_replays
 from cloud.api.errors import error_middleware
 from cloud.api.keys import DEPS, IN_FLIGHT, LIMITER, PEER_LIMITS, SETTINGS
@@ -29,6 +29,8 @@ ROUTE_SETUPS: list[Callable[[web.Application], None]] = [
     devices.setup_routes,
     sync_batches.setup_routes,
     webhooks.setup_routes,
+    refunds.setup_routes,
+    settlements.setup_routes,
 ]
 
 

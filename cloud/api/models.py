@@ -133,6 +133,7 @@ class PaymentIntentOut(BaseModel):
     object: Literal["payment_intent"]
     status: StatusName
     amount: int
+    amount_refunded: int = Field(description="refunded or held by pending refunds (docs/cloud-api.md)")
     currency: str
     payment_method_types: list[MethodName]
     payment_method_type: MethodName | None

@@ -10,7 +10,9 @@ from pydantic.json_schema import models_json_schema
 
 from cloud.api import devices as dv
 from cloud.api import models as m
+from cloud.api import money_models as mm
 from cloud.api.endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY
+from cloud.api.settlements import MAX_SETTLEMENT_BODY
 from cloud.api.webhooks import MAX_WEBHOOK_BODY
 from cloud.domain.webhooks import EventType
 from cloud.settings import Settings
@@ -83,10 +85,15 @@ def _op(
     return op
 
 
-def _list_params() -> list[dict[str, Any]]:
-    schema = m.ListQuery.model_json_schema(ref_template=REF)
-    return [{"name": name, "in": "query", "required": False, "schema": prop}
+def _query_params(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required, "schema": prop}
             for name, prop in schema["properties"].items()]  # fmt: skip
+
+
+def _list_params() -> list[dict[str, Any]]:
+    return _query_params(m.ListQuery)
 
 
 def _webhook_headers() -> list[dict[str, Any]]:
@@ -119,6 +126,15 @@ def _webhook(event: EventType) -> dict[str, Any]:
     }}
 
 
+def _settlement_upload() -> dict[str, Any]:
+    """201 stored; the same body again answers 200 with the stored settlement (docs/cloud-api.md)."""
+    op = _op("Upload a Z report (device credential)", HMAC, mm.SettlementOut, status="201",
+             body=mm.SettlementReport, max_body=MAX_SETTLEMENT_BODY)  # fmt: skip
+    content = {"application/json": {"schema": _ref(mm.SettlementOut)}}
+    op["responses"]["200"] = {"description": "already stored with this body", "content": content}
+    return op
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The whole document (built once)."""
@@ -126,6 +142,8 @@ def openapi_document() -> dict[str, Any]:
         m.CreatePaymentIntentRequest, m.ConfirmPaymentIntentRequest, m.CancelPaymentIntentRequest,
         m.EmptyRequest, m.PaymentIntentOut, m.PaymentIntentList, m.ErrorOut,
         dv.ActivateDeviceRequest, dv.ActivateDeviceResponse, dv.DeviceOut, sm.SyncBatch, sm.BatchResponse,
+        mm.CreateRefundRequest, mm.RefundOut, mm.RefundList, mm.SettlementReport, mm.SettlementOut,
+        mm.SettlementList,
     ]  # fmt: skip
     _, defs = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     pi = "/v1/payment_intents/{id}"
@@ -147,6 +165,17 @@ def openapi_document() -> dict[str, Any]:
         },
         f"{pi}/capture": {"post": _op("Capture", HMAC, out, body=m.EmptyRequest, params=[ID])},
         f"{pi}/sync": {"post": _op("Sync with the provider", HMAC, out, body=m.EmptyRequest, params=[ID])},
+        # Refunds and settlements (docs/cloud-api.md#refunds, docs/cloud-api.md#settlements).
+        f"{pi}/refunds": {
+            "post": _op("Refund (part of) a succeeded PaymentIntent", HMAC, mm.RefundOut, status="201",
+                        body=mm.CreateRefundRequest, params=[ID]),
+            "get": _op("An intent's refunds, oldest first", HMAC, mm.RefundList, params=[ID]),
+        },
+        "/v1/settlements": {
+            "post": _settlement_upload(),
+            "get": _op("A store's settlements, newest first", HMAC, mm.SettlementList,
+                       params=_query_params(mm.SettlementQuery)),
+        },
         # Device enrollment (docs/cloud-api.md; authorized by the activation code itself) and sync intake
         # (docs/sync-protocol.md).
         "/v1/devices/activate": {"post": {

@@ -16,6 +16,7 @@ def intent_json(i: PaymentIntent) -> dict[str, Any]:
         "object": "payment_intent",
         "status": i.status.value,
         "amount": i.amount,
+        "amount_refunded": i.amount_refunded,
         "currency": i.currency,
         "payment_method_types": [t.value for t in i.payment_method_types],
         "payment_method_type": None if i.payment_method_type is None else i.payment_method_type.value,

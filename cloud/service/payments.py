@@ -31,9 +31,10 @@ async def _store_provider(store_id: str, tenants: TenantRepository) -> str | Non
     return max(configs, key=lambda c: c.updated_at).provider if configs else None
 
 
-async def _provider(
+async def provider_of(
     intent: PaymentIntent, providers: ProviderRegistry, tenants: TenantRepository
 ) -> tuple[QRProvider, StoreProviderConfig | None]:
+    """The intent's provider (or the store's, or the default) and the store's config of it."""
     name = intent.provider or await _store_provider(intent.store_id, tenants) or providers.default
     provider = providers.get(name)
     if provider is None:
@@ -51,7 +52,7 @@ async def read_status(
     """(actor, the provider's status of the intent's reference), bounded by `timeout_s`; a provider that does
     not answer in time is ProviderUnavailable."""
     assert intent.provider_ref is not None
-    provider, config = await _provider(intent, providers, tenants)
+    provider, config = await provider_of(intent, providers, tenants)
     try:
         async with asyncio.timeout(timeout_s):
             result = await provider.status(intent.provider_ref, config)
@@ -70,7 +71,7 @@ async def cancel_at_provider(
     """Withdraw the intent's code or payment at its provider, bounded by `timeout_s`; a provider that does
     not answer in time is ProviderUnavailable and the intent stays as stored (docs/providers.md#cancel)."""
     assert intent.provider_ref is not None
-    provider, config = await _provider(intent, providers, tenants)
+    provider, config = await provider_of(intent, providers, tenants)
     try:
         async with asyncio.timeout(timeout_s):
             await provider.cancel(intent.provider_ref, config)
@@ -194,7 +195,7 @@ async def _confirm_qr(
     providers: ProviderRegistry,
     clock: Clock,
 ) -> PaymentIntent:
-    provider, config = await _provider(intent, providers, tenants)
+    provider, config = await provider_of(intent, providers, tenants)
     prepared = dataclasses.replace(prepared, provider=provider.name)
     if prepared.payment_method_type is MethodType.QR_MPM:
         result = await provider.create_mpm(prepared, config)

@@ -87,7 +87,8 @@ class TestDocs:
             doc = await resp.json()
         with_body = {(p, m): op for p, ops in doc["paths"].items() for m, op in ops.items()
                      if "requestBody" in op}  # fmt: skip
-        assert len(with_body) == 8  # create, confirm, cancel, capture, sync, activate, sync batches, webhooks
+        # create, confirm, cancel, capture, sync, activate, sync batches, webhooks, refunds, settlements
+        assert len(with_body) == 10
         limits = {"/v1/devices/activate": 4096, "/v1/sync/batches": 1024 * 1024}
         for (path, _), op in with_body.items():
             assert f"over {limits.get(path, 64 * 1024)} bytes" in op["responses"]["413"]["description"], path

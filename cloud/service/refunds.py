@@ -1,0 +1,103 @@
+"""Refund handlers (docs/cloud-api.md#refunds): create (cash and card at once; QR through the provider) and
+list an intent's refunds.
+
+A QR refund takes two units of work with the provider call between them, so no database transaction waits on
+the provider: the first records the refund `pending` and reserves its amount (the guarded update of
+cloud/infrastructure/refunds.py, which is where racing refunds are decided); the second records what the
+provider said. A provider that refused, failed or did not answer in time makes the refund `failed`, which
+gives its amount back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cloud.domain.errors import ProviderError, ProviderUnavailable
+from cloud.domain.ids import TRANSACTION, new_id
+from cloud.domain.intent import PaymentIntent, ProcessingMode
+from cloud.domain.ports import (
+    Clock,
+    ProviderRegistry,
+    ProviderStatus,
+    QRProvider,
+    RefundRequest,
+    TenantRepository,
+    UnitOfWork,
+)
+from cloud.domain.refunds import REFUND, Refund, RefundStatus, check_refundable, refund_transaction
+from cloud.domain.tenants import Credential, StoreProviderConfig
+from cloud.service.handlers import load_visible
+from cloud.service.payments import PROVIDER_TIMEOUT_S, provider_of
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRefund:
+    """Refund `amount` minor units of a succeeded intent."""
+
+    intent_id: str
+    amount: int
+    reason: str | None = None
+    merchant_refund_id: str | None = None
+
+
+async def create_refund(
+    cmd: CreateRefund,
+    caller: Credential,
+    *,
+    uow: UnitOfWork,
+    tenants: TenantRepository,
+    providers: ProviderRegistry,
+    clock: Clock,
+) -> Refund:
+    """Record the refund (and reserve its amount) in one unit; a QR refund then asks its provider."""
+    async with uow:
+        intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
+        check_refundable(intent, cmd.amount)
+        qr = intent.processing_mode is ProcessingMode.PGW_PROCESSED
+        # Resolved before anything is written: a provider this gateway lacks is a 503 that changes nothing.
+        provider = await provider_of(intent, providers, tenants) if qr else None
+        refund = Refund(new_id(REFUND), intent.id, intent.merchant_id, cmd.amount, intent.currency,
+                        RefundStatus.PENDING if qr else RefundStatus.SUCCEEDED, caller.actor, clock(),
+                        cmd.reason, cmd.merchant_refund_id)  # fmt: skip
+        await uow.refunds.add(refund, refund_transaction(new_id(TRANSACTION), refund, refund.created_at))
+        await uow.commit()
+    if provider is None:
+        return refund
+    outcome = await _at_provider(intent, refund, *provider)
+    if outcome.status is RefundStatus.PENDING:
+        return outcome  # the amount stays reserved until the provider decides
+    async with uow:
+        await uow.refunds.finish(outcome, refund_transaction(new_id(TRANSACTION), outcome, clock()))
+        await uow.commit()
+    return outcome
+
+
+async def _at_provider(
+    intent: PaymentIntent, refund: Refund, provider: QRProvider, config: StoreProviderConfig | None
+) -> Refund:
+    """The refund as the provider left it: succeeded, failed (with why) or still pending."""
+    assert intent.provider_ref is not None, "a succeeded QR intent has its provider's reference"
+    request = RefundRequest(refund.id, refund.amount, refund.currency, refund.reason)
+    try:
+        async with asyncio.timeout(PROVIDER_TIMEOUT_S):
+            result = await provider.refund(intent.provider_ref, request, config)
+    except TimeoutError:
+        return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code="provider_timeout")
+    except (ProviderUnavailable, ProviderError) as err:
+        return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code=err.code)
+    status = {ProviderStatus.SUCCEEDED: RefundStatus.SUCCEEDED, ProviderStatus.FAILED: RefundStatus.FAILED,
+              ProviderStatus.PENDING: RefundStatus.PENDING}[result.status]  # fmt: skip
+    return dataclasses.replace(refund, status=status, provider_ref=result.reference,
+                               failure_code=result.failure_code)  # fmt: skip
+
+
+async def list_refunds(
+    intent_id: str, caller: Credential, *, uow: UnitOfWork, clock: Clock
+) -> Sequence[Refund]:
+    """The refunds of an intent the caller may see, oldest first."""
+    async with uow:
+        await load_visible(intent_id, caller, intents=uow.intents, clock=clock)
+        return await uow.refunds.of_intent(intent_id)

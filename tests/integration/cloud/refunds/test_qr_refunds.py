@@ -1,0 +1,123 @@
+"""QR refunds go through the provider's refund() outside the database transaction: pending is recorded first,
+then succeeded or failed; a failure gives the amount back. Real server, both databases, the simulator provider
+settled through its `/_simulator` routes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from cloud.bootstrap import build_deps
+from cloud.domain.errors import ProviderUnavailable
+from cloud.domain.ports import ProviderResult, RefundRequest
+from cloud.domain.tenants import StoreProviderConfig
+from cloud.infrastructure.providers.registry import Registry
+from cloud.infrastructure.providers.simulator import SimulatorProvider
+from cloud.settings import Settings
+from cloud.testing import PgwClient, SettableClock
+
+from ..conftest import Pgw, PgwFactory
+from ..helpers import create, rows
+from .helpers import refunds_path
+
+
+class RefundingSimulator(SimulatorProvider):
+    """The simulator; `trouble` makes refund() fail ("unavailable") or wait for `release` ("hold")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trouble: str | None = None
+        self.release = asyncio.Event()
+        self.asked: list[RefundRequest] = []
+
+    async def refund(
+        self, reference: str, refund: RefundRequest, config: StoreProviderConfig | None
+    ) -> ProviderResult:
+        """Record the request, misbehave as told, else refund as the simulator does."""
+        self.asked.append(refund)
+        if self.trouble == "unavailable":
+            raise ProviderUnavailable("provider down")
+        if self.trouble == "hold":
+            await self.release.wait()
+        return await super().refund(reference, refund, config)
+
+
+@pytest.fixture
+def sim() -> RefundingSimulator:
+    """The provider the gateway uses."""
+    return RefundingSimulator()
+
+
+@pytest.fixture
+async def pgw(
+    pgw_factory: PgwFactory, pgw_settings: Settings, clock: SettableClock, sim: RefundingSimulator
+) -> Pgw:
+    """The gateway with the simulator routes on and `sim` as its provider."""
+    settings = pgw_settings.with_changes(simulator_routes=True)
+    deps = dataclasses.replace(build_deps(settings, clock), simulator=sim,
+                               providers=Registry([sim], default="simulator"))  # fmt: skip
+    return await pgw_factory(settings, deps)
+
+
+async def _paid_qr(pgw: Pgw, client: PgwClient, amount: int = 1000) -> str:
+    pi = await create(client, amount=amount)
+    assert (await client.post(f"/v1/payment_intents/{pi['id']}/confirm", {})).status == 200
+    async with pgw.session.post(f"{pgw.url}/_simulator/payment_intents/{pi['id']}/pay") as resp:
+        assert resp.status == 200
+    synced = await client.post(f"/v1/payment_intents/{pi['id']}/sync", {})
+    assert synced.body["status"] == "succeeded", synced.body
+    intent_id: str = pi["id"]
+    return intent_id
+
+
+def _refunded(pgw: Pgw, intent_id: str) -> int:
+    found = rows(pgw.db_path, "SELECT amount_refunded FROM payment_intents WHERE id = ?", (intent_id,))
+    return int(found[0][0])
+
+
+class TestQrRefund:
+    async def test_provider_refunds(self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator) -> None:
+        """The provider is asked with the refund's id as its key; the refund is succeeded, pending then
+        succeeded in the Transactions."""
+        intent_id = await _paid_qr(pgw, client)
+        resp = await client.post(refunds_path(intent_id), {"amount": 400, "reason": "damaged"})
+        assert (resp.status, resp.body["status"]) == (201, "succeeded"), resp.body
+        assert [(r.refund_id, r.amount, r.reason) for r in sim.asked] == [(resp.body["id"], 400, "damaged")]
+        assert _refunded(pgw, intent_id) == 400
+        reasons = rows(pgw.db_path, "SELECT reason FROM transactions WHERE reason LIKE 'refund %'")
+        assert sorted(r[0].split()[2] for r in reasons) == ["pending", "succeeded"]
+
+    async def test_provider_down_gives_amount_back(
+        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator
+    ) -> None:
+        """A provider that fails leaves the refund failed and the whole amount refundable again."""
+        intent_id = await _paid_qr(pgw, client)
+        sim.trouble = "unavailable"
+        failed = await client.post(refunds_path(intent_id), {"amount": 1000})
+        assert (failed.status, failed.body["status"]) == (201, "failed"), failed.body
+        assert _refunded(pgw, intent_id) == 0
+        sim.trouble = None
+        again = await client.post(refunds_path(intent_id), {"amount": 1000, "reason": "retry"})
+        assert (again.status, again.body["status"]) == (201, "succeeded"), again.body
+        listed = await client.get(refunds_path(intent_id))
+        assert [r["status"] for r in listed.body["data"]] == ["failed", "succeeded"]
+
+    async def test_pending_holds_the_amount(
+        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator
+    ) -> None:
+        """While the provider works on a refund its amount is held: a refund over the rest is refused."""
+        intent_id = await _paid_qr(pgw, client)
+        sim.trouble = "hold"
+        first = asyncio.create_task(client.post(refunds_path(intent_id), {"amount": 700}))
+        for _ in range(200):
+            if sim.asked:
+                break
+            await asyncio.sleep(0.01)
+        assert _refunded(pgw, intent_id) == 700
+        assert rows(pgw.db_path, "SELECT status FROM refunds") == [("pending",)]
+        second = await client.post(refunds_path(intent_id), {"amount": 400})
+        assert (second.status, second.body["error"]["code"]) == (409, "refund_exceeds_remaining")
+        sim.release.set()
+        assert (await first).body["status"] == "succeeded"
