@@ -9,6 +9,7 @@ from typing import Protocol
 
 from cloud.domain.errors import Conflict, DomainError
 from cloud.domain.tenants import Credential
+from cloud.domain.webhooks import Event
 
 # Crockford-like: no 0/O, 1/I/L, no U; 31 symbols ** 12 ≈ 2^59 codes, typed by a technician.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
@@ -100,8 +101,11 @@ class DeviceRepository(Protocol):
     async def get_code(self, code_hash: str) -> ActivationCode | None:
         """The code by hash, or None."""
 
-    async def enroll(self, device: Device, credential: Credential, code_hash: str) -> None:
-        """Credential + device + code marked used, atomically; ActivationCodeUsed if it lost a race."""
+    async def enroll(
+        self, device: Device, credential: Credential, code_hash: str, event: Event | None = None
+    ) -> None:
+        """Credential + device + code marked used (+ its device.activated outbox event), atomically;
+        ActivationCodeUsed if it lost a race."""
 
     async def get(self, device_id: str) -> Device | None:
         """The device, or None."""

@@ -34,7 +34,9 @@ from cloud.domain.tenants import (
     SecretSlot,
     Store,
 )
+from cloud.domain.webhooks import Event, EventType
 from cloud.service.tenants import RotatedSecret, rotate
+from cloud.service.webhooks import make_event
 from sync.signing import secret_key_hash
 
 
@@ -95,8 +97,16 @@ async def activate_device(
                     cmd.serial_number, cmd.model, DeviceStatus.ACTIVE, now)  # fmt: skip
     credential = Credential(api_key, secret_key_hash(secret), CredentialKind.DEVICE, store.partner_id,
                             store.merchant_id, store.id, device.id)  # fmt: skip
-    await devices.enroll(device, credential, code_hash)
+    await devices.enroll(device, credential, code_hash, activated_event(device))
     return Enrollment(device, api_key, secret)
+
+
+def activated_event(d: Device) -> Event:
+    """The device.activated webhook event, written with the enrollment (docs/cloud-api.md#webhooks)."""
+    obj = {"object": "device", "device_id": d.id, "store_id": d.store_id, "merchant_id": d.merchant_id,
+           "serial_number": d.serial_number, "model": d.model, "status": d.status.value,
+           "activated_at": int(d.created_at)}  # fmt: skip
+    return make_event(EventType.DEVICE_ACTIVATED, d.partner_id, d.created_at, obj)
 
 
 async def suspend_device(cmd: SuspendDevice, *, devices: DeviceRepository, clock: Clock) -> Device:

@@ -8,9 +8,12 @@ from typing import Any
 from cloud.domain.devices import ActivationCode, ActivationCodeUsed, Device, DeviceStatus
 from cloud.domain.errors import NotFound
 from cloud.domain.tenants import Credential
+from cloud.domain.webhooks import Event
 from cloud.infrastructure.postgres.db import Op, PgDatabase
 from cloud.infrastructure.postgres.tenants import credential_op
+from cloud.infrastructure.postgres.webhooks import to_op
 from cloud.infrastructure.sqlite.intents import ms
+from cloud.infrastructure.sqlite.webhooks import event_stmts
 
 _DEVICE_COLS = ("id, partner_id, merchant_id, store_id, api_key, serial_number, model, status, created_at, "
                 "suspended_at")  # fmt: skip
@@ -47,9 +50,12 @@ class PgDeviceRepository:
             return None
         return ActivationCode(r[0], r[1], r[2] / 1000, r[3] / 1000, _s(r[4]), r[5])
 
-    async def enroll(self, device: Device, credential: Credential, code_hash: str) -> None:
-        """Credential, device and the code's one use in one transaction; the guarded UPDATE decides a race
-        (of two workers redeeming one code, the second waits on the row and then updates nothing)."""
+    async def enroll(
+        self, device: Device, credential: Credential, code_hash: str, event: Event | None = None
+    ) -> None:
+        """Credential, device, the code's one use and the device.activated outbox rows in one transaction;
+        the guarded UPDATE decides a race (of two workers redeeming one code, the second waits on the row
+        and then updates nothing)."""
         d = device
         used = ActivationCodeUsed("this activation code was already used", param="code")
         await self._db.write([
@@ -59,6 +65,7 @@ class PgDeviceRepository:
                 d.status.value, ms(d.created_at))),
             Op("UPDATE activation_codes SET used_at=$1, device_id=$2 WHERE code_hash=$3 AND used_at IS NULL",
                (ms(d.created_at), d.id, code_hash), expect_one=True, on_stale=lambda _err: used),
+            *(to_op(s) for s in (event_stmts(event) if event is not None else ())),
         ])  # fmt: skip
 
     async def get(self, device_id: str) -> Device | None:

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from cloud.domain.devices import ActivationCode, ActivationCodeUsed, Device, DeviceStatus
 from cloud.domain.errors import NotFound
 from cloud.domain.tenants import Credential
+from cloud.domain.webhooks import Event
 from cloud.infrastructure.sqlite.db import Database, StaleWrite, Stmt
 from cloud.infrastructure.sqlite.intents import ms
 from cloud.infrastructure.sqlite.tenants import credential_stmt
+from cloud.infrastructure.sqlite.webhooks import event_stmts
 
 _DEVICE_COLS = ("id, partner_id, merchant_id, store_id, api_key, serial_number, model, status, created_at, "
                 "suspended_at")  # fmt: skip
@@ -48,8 +50,11 @@ class SqliteDeviceRepository:
         return ActivationCode(r["code_hash"], r["store_id"], r["created_at"] / 1000, r["expires_at"] / 1000,
                               _s(r["used_at"]), r["device_id"])  # fmt: skip
 
-    async def enroll(self, device: Device, credential: Credential, code_hash: str) -> None:
-        """Credential, device and the code's one use in one unit; the guarded UPDATE decides a race."""
+    async def enroll(
+        self, device: Device, credential: Credential, code_hash: str, event: Event | None = None
+    ) -> None:
+        """Credential, device, the code's one use and the device.activated outbox rows in one unit; the
+        guarded UPDATE decides a race (the loser's event is rolled back with it)."""
         d = device
         stmts = [
             credential_stmt(credential, d.created_at),
@@ -58,6 +63,7 @@ class SqliteDeviceRepository:
                   d.status.value, ms(d.created_at))),
             Stmt("UPDATE activation_codes SET used_at=?, device_id=? WHERE code_hash=? AND used_at IS NULL",
                  (ms(d.created_at), d.id, code_hash), expect_one=True),
+            *(event_stmts(event) if event is not None else ()),
         ]  # fmt: skip
         try:
             await self._db.write(stmts)

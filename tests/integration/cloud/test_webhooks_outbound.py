@@ -150,7 +150,7 @@ class TestEvents:
         self, pgw: Pgw, tenant: Tenant, receiver: Receiver, dispatcher: wh.Dispatcher
     ) -> None:
         """A device's batch of two sales: one sync_batch.processed with its counts (not one per sale)."""
-        await _endpoint(pgw, tenant, receiver.url)
+        await _endpoint(pgw, tenant, receiver.url, events="sync_batch.processed")  # not device.activated
         keys = await enroll(pgw, tenant)
         chain = Chain(keys.device_id)
         batch = chain.batch([chain.add(), chain.add()])

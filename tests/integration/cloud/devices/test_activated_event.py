@@ -1,0 +1,74 @@
+"""device.activated (docs/cloud-api.md#webhooks): written to the outbox with the enrollment itself, so an
+activation is announced exactly once and a refused one (or the loser of a race for one code) never."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from pytest_aiohttp import AiohttpServer
+
+from cloud.infrastructure.webhook_sender import AiohttpWebhookSender
+from cloud.service import webhooks as wh
+from cloud.settings import Settings
+from cloud.testing import Tenant
+
+from ..conftest import Pgw, PgwFactory
+from ..helpers import rows
+from ..sync.helpers import activate, new_code
+from ..test_webhooks_outbound import LOOPBACK, Receiver, _endpoint, _receiver, verify_standard_webhook
+
+
+@pytest.fixture
+async def pgw(pgw_factory: PgwFactory, pgw_settings: Settings) -> Pgw:
+    """The gateway, its own delivery loop out of the way (the tests run passes themselves)."""
+    changed = pgw_settings.with_changes(webhook_poll_seconds=3600, webhook_allow_loopback=True)
+    return await pgw_factory(changed)
+
+
+@pytest.fixture
+async def receiver(aiohttp_server: AiohttpServer) -> Receiver:
+    """A partner's loopback endpoint."""
+    return await _receiver(aiohttp_server)
+
+
+@pytest.fixture
+async def dispatcher(pgw: Pgw) -> AsyncIterator[wh.Dispatcher]:
+    """Delivery passes over the gateway's storage and clock."""
+    assert pgw.deps.webhooks is not None
+    sender = AiohttpWebhookSender(LOOPBACK, total_s=2.0)
+    yield wh.Dispatcher(pgw.deps.webhooks, sender, pgw.clock, rand=lambda: 0.5)
+    await sender.close()
+
+
+class TestDeviceActivated:
+    async def test_an_activation_is_announced_once_and_signed(
+        self, pgw: Pgw, tenant: Tenant, receiver: Receiver, dispatcher: wh.Dispatcher
+    ) -> None:
+        """One device.activated with the device's ids, verified by the independent checker."""
+        endpoint = await _endpoint(pgw, tenant, receiver.url)
+        resp = await activate(pgw, {"code": await new_code(pgw, tenant.store_id), "serial_number": "SN-9",
+                                    "model": "P2"})  # fmt: skip
+        assert resp.status == 201
+        assert await dispatcher.deliver_due() == 1
+        assert await dispatcher.deliver_due() == 0
+        [event] = receiver.events()
+        assert event["type"] == "device.activated"
+        obj = event["data"]["object"]
+        assert (obj["object"], obj["device_id"], obj["store_id"], obj["serial_number"], obj["status"]) == (
+            "device", resp.body["device_id"], tenant.store_id, "SN-9", "active")
+        assert "secret_key" not in obj and "api_key" not in obj
+        assert verify_standard_webhook(endpoint.secret, *receiver.got[0])
+
+    async def test_the_loser_of_a_race_for_one_code_announces_nothing(
+        self, pgw: Pgw, tenant: Tenant, receiver: Receiver, dispatcher: wh.Dispatcher
+    ) -> None:
+        """Two activations of one code at once: one 201, one 409, and exactly one event in the outbox."""
+        await _endpoint(pgw, tenant, receiver.url)
+        code = await new_code(pgw, tenant.store_id)
+        both = await asyncio.gather(*(activate(pgw, {"code": code, "serial_number": s, "model": "P2"})
+                                      for s in ("A", "B")))  # fmt: skip
+        assert sorted(r.status for r in both) == [201, 409]
+        assert rows(pgw.db_path, "SELECT type FROM webhook_events") == [("device.activated",)]
+        assert await dispatcher.deliver_due() == 1
