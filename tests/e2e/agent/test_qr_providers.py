@@ -8,6 +8,7 @@ One cloud and one PayPay simulator serve the module; each provider gets its own 
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from cloud.domain.webhooks import new_secret
 from tests.e2e.agent.enroll import enrolled_config
 from tests.e2e.agent.process import REPO, AgentProcess
 from tests.e2e.web.real_cloud import RealCloudProcess
@@ -73,6 +75,19 @@ class Terminal:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 -- loopback URL we built
             assert resp.status == 200
 
+    def cloud_status(self, intent_id: str, want: str, timeout_s: float = 10.0) -> str:
+        """The intent's status in the cloud's database (read-only, no API call), once `want` or time is up."""
+        path = self.cloud.db.removeprefix("sqlite:///")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                (status,) = conn.execute(
+                    "SELECT status FROM payment_intents WHERE id=?", (intent_id,)
+                ).fetchone()
+            if status == want or time.monotonic() > deadline:
+                return str(status)
+            time.sleep(0.1)
+
     def final(self, local_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
         """Poll GET /api/sales/{local_id} (each poll asks the cloud) until the sale is final."""
         deadline = time.monotonic() + timeout_s
@@ -126,7 +141,7 @@ def terminal(
 ) -> Iterator[Terminal]:
     """An agent enrolled with a store configured for this provider (paypay: the simulator's base_url)."""
     provider = PROVIDERS[request.param]
-    credentials = {}
+    credentials = {"webhook_secret": new_secret()}  # the simulator's callbacks to the cloud are signed
     if provider.name == "paypay":
         credentials = {"api_key": PP_KEY, "api_secret": PP_SECRET, "base_url": paypay_url,
                        "merchant_id": PP_MERCHANT}  # fmt: skip
@@ -141,11 +156,14 @@ def terminal(
 
 class TestMpm:
     def test_code_paid_by_the_customer_reaches_succeeded(self, terminal: Terminal) -> None:
-        """qr_mpm: 201 requires_action with the provider's QR; the customer pays; polling alone says paid."""
+        """qr_mpm: 201 requires_action with the provider's QR; the customer pays; the provider's webhook
+        moves the cloud intent to succeeded, and the agent's poll shows the sale paid."""
         sale = terminal.sale({"amount": 2980, "payment_method": "qr_mpm", "merchant_ref_id": "mpm-paid"})
         assert sale["status"] == "requires_action"
         assert sale["qr_content"].startswith(terminal.provider.qr_prefix)
         terminal.customer_pays(sale["cloud_intent_id"])
+        # Nobody asks the cloud here: only the provider's webhook can tell it that the customer paid.
+        assert terminal.cloud_status(sale["cloud_intent_id"], "succeeded") == "succeeded"
         done = terminal.final(sale["local_id"])
         assert (done["status"], done["amount"], done["failure_code"]) == ("succeeded", 2980, None)
 
