@@ -51,6 +51,7 @@ class Settings:
     webhook_allow_loopback: bool = False  # webhook targets on loopback, http:// too (tests, demos)
     webhook_allow_private: bool = False  # webhook targets in private and link-local ranges
     webhook_poll_seconds: float = 1.0  # how often due webhook deliveries are looked for
+    webhook_retention_seconds: float = 30 * 86400  # finished outbox events kept (docs/operations.md#webhooks)
     log_level: str = "info"  # serve --log-level / $MPAC_PGW_LOG_LEVEL (docs/observability.md#logs)
     encryption_key: bytes | None = field(default=None, repr=False)
 

@@ -43,6 +43,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await deps.providers.aclose()
 
 
+PURGE_PAGE = 1000  # outbox events forgotten per sweeper tick at most
+
+
 async def sweep_once(deps: Deps, settings: Settings) -> bool:
     """One tick of background work, run by whichever worker leads it (docs/operations.md#workers); False
     when another worker leads this tick. Each expiry is also a version-checked write, so even two sweepers
@@ -57,6 +60,8 @@ async def sweep_once(deps: Deps, settings: Settings) -> bool:
         await purge_idempotency(uow=deps.uow(), older_than=retention)
         await purge_replays(uow=deps.uow(), now=deps.clock())
         await deps.limits.purge(stale_windows(deps.clock()))
+        if deps.webhooks is not None:  # finished outbox events past retention (docs/operations.md#webhooks)
+            await deps.webhooks.purge(deps.clock() - settings.webhook_retention_seconds, PURGE_PAGE)
         return True
 
 

@@ -350,6 +350,9 @@ class WebhookRepository(Protocol):
     async def attempts(self, event_id: str) -> Sequence[dict[str, object]]:
         """The delivery log of one event, oldest first."""
 
+    async def purge(self, older_than: float, limit: int) -> None:
+        """Forget up to `limit` events older than `older_than` with no pending delivery, with their log."""
+
 
 class WebhookSender(Protocol):
     """One HTTP POST of a webhook, with the SSRF guard and timeouts (never raises for the receiver's sake)."""

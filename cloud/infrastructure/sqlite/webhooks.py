@@ -105,6 +105,12 @@ def attempt_json(r: Any) -> dict[str, object]:
             "response_excerpt": r["excerpt"]}  # fmt: skip
 
 
+# The same set in each statement of one purge: nothing else in it changes which events qualify.
+_FINISHED = ("SELECT e.id FROM webhook_events e WHERE e.created_at < ? AND NOT EXISTS (SELECT 1 FROM "
+             "webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending') "
+             "ORDER BY e.created_at, e.id LIMIT ?")  # fmt: skip
+
+
 class SqliteWebhookRepository:
     """The WebhookRepository port; endpoint secrets sealed with the cloud's key (like provider configs)."""
 
@@ -121,6 +127,16 @@ class SqliteWebhookRepository:
 
     async def _write(self, stmts: Sequence[Stmt]) -> None:
         await self._db.write(stmts)
+
+    async def purge(self, older_than: float, limit: int) -> None:
+        """Events past retention whose deliveries all ended (delivered or failed), their deliveries and log,
+        oldest first, in one unit (docs/operations.md#webhooks)."""
+        params = (ms(older_than), limit)
+        await self._write([Stmt(sql, params) for sql in (
+            f"DELETE FROM webhook_attempts WHERE event_id IN ({_FINISHED})",  # noqa: S608 -- constants
+            f"DELETE FROM webhook_deliveries WHERE event_id IN ({_FINISHED})",  # noqa: S608
+            f"DELETE FROM webhook_events WHERE id IN ({_FINISHED})",  # noqa: S608
+        )])  # fmt: skip
 
     async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
         """Insert; NotFound for an unknown partner."""

@@ -1,5 +1,6 @@
 """device.activated (docs/cloud-api.md#webhooks): written to the outbox with the enrollment itself, so an
-activation is announced exactly once and a refused one (or the loser of a race for one code) never."""
+activation is announced exactly once and a refused one (or the loser of a race for one code) never; and the
+sweeper's purge of finished outbox events (docs/operations.md#webhooks)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from pytest_aiohttp import AiohttpServer
 
+from cloud.api.app import sweep_once
+from cloud.api.keys import SETTINGS
 from cloud.infrastructure.webhook_sender import AiohttpWebhookSender
 from cloud.service import webhooks as wh
 from cloud.settings import Settings
@@ -72,3 +75,28 @@ class TestDeviceActivated:
         assert sorted(r.status for r in both) == [201, 409]
         assert rows(pgw.db_path, "SELECT type FROM webhook_events") == [("device.activated",)]
         assert await dispatcher.deliver_due() == 1
+
+
+class TestOutboxPurge:
+    async def test_the_sweeper_forgets_finished_events_past_retention_only(
+        self, pgw: Pgw, tenant: Tenant, receiver: Receiver, dispatcher: wh.Dispatcher
+    ) -> None:
+        """A delivered event and its log go after the retention; a younger one and a pending one stay."""
+        await _endpoint(pgw, tenant, receiver.url)
+        settings = pgw.app[SETTINGS]
+        for serial in ("OLD", "PENDING"):
+            resp = await activate(pgw, {"code": await new_code(pgw, tenant.store_id), "serial_number": serial,
+                                        "model": "P2"})  # fmt: skip
+            assert resp.status == 201
+            if serial == "OLD":
+                assert await dispatcher.deliver_due() == 1
+        receiver.script = [500]
+        assert await dispatcher.deliver_due() == 1  # PENDING failed once: retried later, still pending
+        await sweep_once(pgw.deps, settings)
+        assert len(rows(pgw.db_path, "SELECT id FROM webhook_events")) == 2  # not old enough yet
+        pgw.clock.advance(settings.webhook_retention_seconds + 1)
+        await sweep_once(pgw.deps, settings)
+        left = rows(pgw.db_path, "SELECT d.status FROM webhook_events e JOIN webhook_deliveries d "
+                                 "ON d.event_id = e.id")  # fmt: skip
+        assert left == [("pending",)]
+        assert len(rows(pgw.db_path, "SELECT id FROM webhook_attempts")) == 1  # the pending one's log
