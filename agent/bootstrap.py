@@ -113,7 +113,7 @@ async def open_deps(settings: Settings, *, credentials_dir: Path | None = None,
                    credentials=credential, cloud_url=cloud_url, cloud=cloud, sync=sync_service,
                    status_providers=dict(providers), admin_attempts=AdminAttempts(database),
                    settlement=SettlementService(settlements, settings, store_info(settings),
-                                                _document_printer(devices.printer), clock_ms),
+                                                _document_printer(devices.printer), clock_ms, on_closed=kick),
                    refunds=refunds)
 
 

@@ -78,8 +78,10 @@ class Uploader:
     """Drains an Outbox through a BatchSender; one pass at a time."""
 
     def __init__(self, outbox: Outbox, sender: BatchSender, device_id: str,
-                 config: UploaderConfig | None = None, clock: Callable[[], float] = time.time) -> None:
+                 config: UploaderConfig | None = None, clock: Callable[[], float] = time.time, *,
+                 documents: Callable[[], Awaitable[SyncResult]] | None = None) -> None:
         self._outbox, self._sender, self._device_id = outbox, sender, device_id
+        self._documents = documents  # e.g. the settlement upload: after the chain, in the same pass
         self._config = config or UploaderConfig()
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -141,6 +143,8 @@ class Uploader:
                     total = total + await applying
                 self.state.last_pass = total  # what got through, even when the pass then failed
             self._unsettled = False
+            if self._documents is not None:  # a failure here is retried with the pass's backoff
+                total = total + await self._documents()
             return total + SyncResult(pending=await self._outbox.pending_count())
 
     async def _claim(self) -> list[OutboxItem]:

@@ -29,8 +29,10 @@ class SettlementService:
     """X and Z reports of this terminal."""
 
     def __init__(self, settlements: Settlements, settings: Settings, store: StoreInfo,
-                 printer: DocumentPrinterPort | None, clock_ms: Callable[[], int]) -> None:
+                 printer: DocumentPrinterPort | None, clock_ms: Callable[[], int], *,
+                 on_closed: Callable[[], None] | None = None) -> None:
         self._db = settlements
+        self._on_closed = on_closed  # the uploader's kick(): the report is sent now, not at the next tick
         self._settings = settings
         self._store = store
         self._printer = printer
@@ -63,6 +65,8 @@ class SettlementService:
                     "status": "closed", "signed_by": "store_manager", "signed_at": now}
 
         report = await self._db.close_day(settlement_id, self._business_date(now), now, build)
+        if self._on_closed is not None:
+            self._on_closed()
         return {**report, "sync_state": "queued", "print": await self._print(report)}
 
     async def reports(self, limit: int = 10) -> list[dict[str, Any]]:

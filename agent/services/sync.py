@@ -20,11 +20,13 @@ from typing import Any
 
 from agent.adapters.store.database import AgentDatabase
 from agent.adapters.store.outbox import SqliteOutbox
+from agent.adapters.store.settlements import SettlementOutbox
 from sync.client import DeviceCredential, SyncClient
 from sync.clock import wall_clock_ms
 from sync.errors import BatchRejected, SyncError
 from sync.models import BatchResponse
 from sync.results import SyncResult
+from sync.settlement_upload import SettlementUploader
 from sync.tls import CloudTrust
 from sync.uploader import Uploader, UploaderConfig
 
@@ -104,7 +106,10 @@ class SyncService:
         outbox = SqliteOutbox(database, credential.device_id)
         client = SyncClient(url, credential, timeout=timeout_s, trust=trust)
         contact = Contact()
-        uploader = Uploader(outbox, _TrackedSender(client, contact), credential.device_id, config)
+        settlements = SettlementUploader(SettlementOutbox(database, credential.device_id, wall_clock_ms),
+                                         client.send_settlement)
+        uploader = Uploader(outbox, _TrackedSender(client, contact), credential.device_id, config,
+                            documents=settlements.upload)
         return cls(outbox, client, uploader, contact=contact)
 
     def start(self) -> None:

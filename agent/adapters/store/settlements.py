@@ -95,3 +95,35 @@ class Settlements:
             return int(row[0])
 
         return await self._db.writer.run(_take)
+
+
+class SettlementOutbox:
+    """The queued Z reports as the settlement upload sees them (implements sync.settlement_upload's port)."""
+
+    def __init__(self, database: AgentDatabase, device_id: str, clock_ms: Callable[[], int]) -> None:
+        self._db, self._device_id, self._clock = database, device_id, clock_ms
+
+    async def queued_settlements(self, limit: int) -> list[tuple[str, bytes]]:
+        """The oldest queued reports as the bytes to send: the stored report, with the device's id when it
+        was closed before enrollment, and an empty refunds block when it predates refunds."""
+        rows = await self._db.fetch_all("SELECT settlement_id, report_json FROM settlements "
+                                        "WHERE sync_state = 'queued' ORDER BY z_number LIMIT ?", (limit,))
+        return [(str(r[0]), self._body(str(r[1]))) for r in rows]
+
+    def _body(self, stored: str) -> bytes:
+        report = json.loads(stored)
+        if report.get("device_id") is not None and "refunds" in report:
+            return stored.encode("utf-8")
+        report["device_id"] = report.get("device_id") or self._device_id
+        if "refunds" not in report:
+            none = {"transaction_count": 0, "total_amount": 0}
+            report["refunds"] = {**none, "by_method": {g: dict(none) for g in ("cash", "credit_card", "qr")}}
+            report["net_amount"] = report["total_amount"]
+        return canonical_json(report)
+
+    async def settlement_done(self, settlement_id: str, state: str, error: str | None) -> None:
+        """Mark one report acked or rejected (committed)."""
+        args = (state, error, self._clock(), settlement_id)
+        await self._db.writer.run(lambda conn: conn.execute(
+            "UPDATE settlements SET sync_state = ?, sync_error = ?, synced_at = ? "
+            "WHERE settlement_id = ? AND sync_state <> 'acked'", args))
