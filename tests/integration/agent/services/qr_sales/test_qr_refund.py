@@ -1,0 +1,65 @@
+"""QR refunds against the REAL cloud process: made online through `POST /v1/payment_intents/{id}/refunds`
+with the device credential, then kept locally (sync_state 'online'); the cloud's intent shows the amount
+refunded; a refund above what is left, or one while the cloud is away, is refused with nothing written."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from agent.adapters.secrets import EnrolledDevice, SecretStore, hash_password
+from tests.integration.agent.services.qr_sales.conftest import RealCloud, StartAgent
+
+PIN = "pin-for-qr-refunds"
+
+
+async def _agent(real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path) -> TestClient[Any, Any]:
+    state = tmp_path / "state"
+    state.mkdir()
+    cred = real_cloud.cred
+    SecretStore(state).save(EnrolledDevice(cred.device_id, cred.api_key, cred.secret_key,
+                                           cloud_url=real_cloud.url, admin_password_hash=hash_password(PIN)))
+    client, _ = await start_agent({"store": {"currencies": ["JPY"]}})
+    return client
+
+
+async def _refund(client: TestClient[Any, Any], local_id: str, amount: int) -> tuple[int, dict[str, Any]]:
+    resp = await client.post(f"/api/sales/{local_id}/refunds", json={"amount": amount, "password": PIN})
+    return resp.status, await resp.json()
+
+
+def _count(tmp_path: Path) -> int:
+    with sqlite3.connect(tmp_path / "state" / "agent.sqlite3") as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM refunds").fetchone()[0])
+
+
+class TestQrRefund:
+    async def test_partial_refunds_online_then_offline_refused(
+        self, real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path
+    ) -> None:
+        """500 then 700 of a 1200 CPM sale are refunded on the cloud; 1 more is 409 locally; offline 503."""
+        client = await _agent(real_cloud, start_agent, tmp_path)
+        body = {"amount": 1200, "payment_method": "qr_cpm", "merchant_ref_id": "cpm-r1",
+                "customer_code": "2849AB77"}
+        sale = await (await client.post("/api/sales", json=body)).json()
+        assert sale["status"] == "succeeded", sale
+        status, first = await _refund(client, sale["local_id"], 500)
+        assert status == 201, first
+        assert first["sync_state"] == "online" and str(first["cloud_refund_id"]).startswith("re_")
+        assert (await real_cloud.intent(sale["cloud_intent_id"]))["amount_refunded"] == 500
+        status, over = await _refund(client, sale["local_id"], 701)
+        assert (status, over["error"]["code"]) == (409, "refund_exceeds_remaining")
+        status, _rest = await _refund(client, sale["local_id"], 700)
+        assert status == 201
+        assert (await real_cloud.intent(sale["cloud_intent_id"]))["amount_refunded"] == 1200
+        assert _count(tmp_path) == 2
+
+        second = {**body, "merchant_ref_id": "cpm-r2"}
+        other = await (await client.post("/api/sales", json=second)).json()
+        await real_cloud.process.stop()
+        status, away = await _refund(client, other["local_id"], 100)
+        assert (status, away["error"]["code"]) == (503, "refund_needs_network")
+        assert _count(tmp_path) == 2
