@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,7 @@ class Connection:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_body = b""  # the body of the last response (bench/webhooks.py reads created ids from it)
 
     async def open(self) -> None:
         """Connect."""
@@ -118,7 +120,7 @@ class Connection:
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        await self.reader.readexactly(length)
+        self.last_body = await self.reader.readexactly(length)
         return int(status_line.split()[1])
 
     async def close(self) -> None:
@@ -160,10 +162,19 @@ def cpu_seconds(pid: int | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+Step = Callable[[Connection, Bodies], Awaitable[bool]]
+
+
+async def create_step(conn: Connection, bodies: Bodies) -> bool:
+    """One create; True when it answered 201."""
+    return await conn.post(PATH, bodies.next()) == 201
+
+
 async def closed_loop(
-    name: str, url: str, total: int, concurrency: int, *, seconds: float, tag: str, pid: int | None = None
-) -> Result:
-    """`concurrency` connections send back to back until `total` are done or `seconds` pass."""
+    name: str, url: str, total: int, concurrency: int, *, seconds: float, tag: str, pid: int | None = None,
+    step: Step = create_step,
+) -> Result:  # fmt: skip
+    """`concurrency` connections run `step` back to back until `total` are done or `seconds` pass."""
     host, port = url.removeprefix("http://").split(":")
     conns = [Connection(host, int(port)) for _ in range(concurrency)]
     await asyncio.gather(*(c.open() for c in conns))
@@ -178,8 +189,7 @@ async def closed_loop(
         while sent < total and time.perf_counter() < deadline:
             sent += 1
             t0 = time.perf_counter()
-            status = await conn.post(PATH, bodies.next())
-            if status == 201:
+            if await step(conn, bodies):
                 latencies.append(time.perf_counter() - t0)
             else:
                 errors += 1

@@ -1,13 +1,21 @@
-"""Outbound webhooks: deliveries/s to a loopback receiver, and create-intent throughput of `mpac-pgw serve`
-with one subscribed webhook endpoint vs none, in the same run (docs/cloud-api.md#webhooks; goal: the outbox
-costs the API at most ~10 %).
+"""Outbound webhooks: deliveries/s to a loopback receiver, and the API's throughput with one subscribed
+webhook endpoint vs none, in the same run (docs/cloud-api.md#webhooks; goal: the outbox costs the API at most
+~10 %).
 
-    .venv/bin/python bench/webhooks.py [--requests 2000] [--concurrency 16] [--seconds 20] [--wait 20]
+    .venv/bin/python bench/webhooks.py [--requests 1500] [--rounds 3] [--concurrency 16] [--seconds 15]
+                                       [--wait 30]
 
-Two gateways (fresh SQLite each, seeded through the admin CLI like bench/pgw_create.py) run one after the
-other on the same core; the second has one endpoint (all event types) pointing at an aiohttp receiver in
-this process. Deliveries are counted at the receiver until every event the gateway wrote has arrived or
-`--wait` seconds pass. Every run is bounded in count and time.
+Two gateways (fresh SQLite each, seeded through the admin CLI like bench/pgw_create.py) run side by side on
+the same core; the "1 endpoint" one has a webhook endpoint (all event types) pointing at an aiohttp receiver
+in this process. Rounds alternate between them, the order flipping each round, so a noisy neighbour hits both
+alike. Two phases:
+1. create: create-intent only. A create announces nothing, so this is the cost of a subscribed endpoint on
+   the plain create path (it should be none).
+2. create+cancel: each step creates an intent and cancels it; every cancel writes a payment_intent.cancelled
+   event and its delivery in the cancel's own transaction, and the gateway's dispatcher sends it to the
+   receiver while the load runs. This is the outbox's real cost; deliveries/s is counted at the receiver
+   from its first to its last delivery, waiting up to `--wait` s for every event written.
+Every run is bounded in count and time.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -26,7 +35,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiohttp import web
 
-from bench.pgw_create import closed_loop, seed, start_server, stop
+from bench.pgw_create import (
+    PATH,
+    Bodies,
+    Connection,
+    Result,
+    Step,
+    closed_loop,
+    create_step,
+    pooled,
+    seed,
+    start_server,
+    stop,
+)
+
+HOOKED, PLAIN = "1 endpoint", "none"
 
 
 class Receiver:
@@ -45,6 +68,19 @@ class Receiver:
             self.reached.set()
         return web.Response(status=204)
 
+    def rate(self) -> str:
+        """Deliveries per second between the first and the last one."""
+        span = self.last - self.first
+        return f"{(self.count - 1) / span:.0f} deliveries/s" if self.count > 1 and span > 0 else "n/a"
+
+
+async def create_cancel_step(conn: Connection, bodies: Bodies) -> bool:
+    """Create an intent, then cancel it (one payment_intent.cancelled event); True if both succeeded."""
+    if not await create_step(conn, bodies):
+        return False
+    intent_id = json.loads(conn.last_body)["id"]
+    return await conn.post(f"{PATH}/{intent_id}/cancel", b"{}") == 200
+
 
 def add_endpoint(py: str, db: str, partner_id: str, url: str) -> None:
     """One webhook endpoint of the bench partner, every event type, loopback allowed."""
@@ -52,55 +88,81 @@ def add_endpoint(py: str, db: str, partner_id: str, url: str) -> None:
                     "--allow-loopback", "--db", db], capture_output=True, text=True, check=True)  # fmt: skip
 
 
+async def alternate(servers: dict[str, tuple[str, int]], args: argparse.Namespace, label: str,
+                    step: Step) -> dict[str, list[Result]]:  # fmt: skip
+    """`--rounds` rounds of `step` on each gateway, the order flipping each round."""
+    runs: dict[str, list[Result]] = {name: [] for name in servers}
+    for n in range(args.rounds):
+        order = list(servers) if n % 2 == 0 else list(reversed(servers))
+        for name in order:
+            url, pid = servers[name]
+            runs[name].append(await closed_loop(name, url, args.requests, args.concurrency,
+                                                seconds=args.seconds, tag=f"{label}{name[0]}{n}", pid=pid,
+                                                step=step))  # fmt: skip
+        plain, hooked = runs[PLAIN][-1], runs[HOOKED][-1]
+        print(f"{label} round {n + 1}: none {plain.rps:6.0f}/s {plain.cpu_us:5.0f} us   "
+              f"1 endpoint {hooked.rps:6.0f}/s {hooked.cpu_us:5.0f} us   ratio {hooked.rps / plain.rps:.1%}")
+    return runs
+
+
+def report(label: str, runs: dict[str, list[Result]]) -> None:
+    """Pooled lines and the throughput and CPU ratios of one phase."""
+    plain, hooked = pooled(f"{label} {PLAIN}", runs[PLAIN]), pooled(f"{label} {HOOKED}", runs[HOOKED])
+    print(plain.line())
+    print(hooked.line())
+    ratio = hooked.rps / plain.rps
+    print(f"{label}: throughput 1 endpoint / none {ratio:.1%} (goal >= 90%: "
+          f"{'met' if ratio >= 0.9 else 'MISSED'}); server CPU per step {hooked.cpu_us / plain.cpu_us:.1%}")
+
+
 async def run(args: argparse.Namespace, core: int) -> None:
-    py = sys.executable
-    receiver = Receiver()
+    py, receiver = sys.executable, Receiver()
     app = web.Application()
     app.router.add_post("/hook", receiver.handle)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    hook_url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
     env = {**os.environ, "MPAC_PGW_WEBHOOK_ALLOW_LOOPBACK": "1", "MPAC_PGW_WEBHOOK_POLL_SECONDS": "0.2"}
-    results = {}
+    procs: list[subprocess.Popen[str]] = []
+    servers: dict[str, tuple[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="pgw-webhooks-bench-") as tmp:
-        for name in ("none", "1 endpoint"):
-            db = f"sqlite:///{Path(tmp) / (name.replace(' ', '_') + '.sqlite3')}"
-            partner_id = seed(py, db)
-            if name != "none":
-                add_endpoint(py, db, partner_id, f"http://127.0.0.1:{port}/hook")
-            serve = [py, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
-                     "--rate-limit-per-minute", "1000000000"]  # fmt: skip
-            proc, url = start_server(serve, core, env)
-            try:
-                results[name] = await closed_loop(name, url, args.requests, args.concurrency,
-                                                  seconds=args.seconds, tag=name[0], pid=proc.pid)
-                if name != "none":
-                    receiver.target = results[name].done
-                    with contextlib.suppress(TimeoutError):  # bounded in time: --wait
-                        await asyncio.wait_for(receiver.reached.wait(), args.wait)
-            finally:
+        try:
+            for name in (PLAIN, HOOKED):
+                db = f"sqlite:///{Path(tmp) / (name.replace(' ', '_') + '.sqlite3')}"
+                partner_id = seed(py, db)
+                if name == HOOKED:
+                    add_endpoint(py, db, partner_id, hook_url)
+                proc, url = start_server([py, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
+                                          "--rate-limit-per-minute", "1000000000"], core, env)  # fmt: skip
+                procs.append(proc)
+                servers[name] = (url, proc.pid)
+            for name, (url, _) in servers.items():  # warm-up, not counted
+                await closed_loop("warm-up", url, 300, args.concurrency, seconds=10, tag=f"w{name[0]}")
+            created = await alternate(servers, args, "create", create_step)
+            before = receiver.count
+            cancelled = await alternate(servers, args, "create+cancel", create_cancel_step)
+            receiver.target = before + sum(r.done for r in cancelled[HOOKED])
+            with contextlib.suppress(TimeoutError):  # bounded in time: --wait
+                await asyncio.wait_for(receiver.reached.wait(), args.wait)
+        finally:
+            for proc in procs:
                 stop(proc)
     await runner.cleanup()
-    for result in results.values():
-        print(result.line())
-    base, hooked = results["none"], results["1 endpoint"]
-    span = receiver.last - receiver.first
-    rate = f"{(receiver.count - 1) / span:.0f} deliveries/s" if receiver.count > 1 and span > 0 else "n/a"
-    print(f"deliveries: {receiver.count} received for {hooked.done} intents created; {rate}")
-    ratio = hooked.rps / base.rps
-    print(f"ratio create-intent throughput 1 endpoint / none: {ratio:.1%}   goal >= 90%: "
-          f"{'met' if ratio >= 0.9 else 'MISSED'}")  # fmt: skip
+    report("create", created)
+    report("create+cancel", cancelled)
+    print(f"deliveries: {receiver.count - before} received of {receiver.target - before} cancels announced "
+          f"(phase 1 sent {before}); {receiver.rate()} (dispatcher sharing the core with the API load)")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on these cores skews both sides)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000, help="create requests per gateway (bound)")
+    parser.add_argument("--requests", type=int, default=1500, help="steps per gateway per round (bound)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per phase")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20.0, help="time bound of each create run")
-    parser.add_argument("--wait", type=float, default=20.0, help="time bound waiting for deliveries")
+    parser.add_argument("--seconds", type=float, default=15.0, help="time bound of each run")
+    parser.add_argument("--wait", type=float, default=30.0, help="time bound waiting for deliveries")
     args = parser.parse_args()
     asyncio.run(run(args, sorted(os.sched_getaffinity(0))[0]))
 
