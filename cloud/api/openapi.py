@@ -118,8 +118,6 @@ def _webhook(event: EventType) -> dict[str, Any]:
         "data": {"type": "object", "required": ["object"], "properties": {"object": obj}}}}
     return {"post": {
         "summary": f"{event.value} (signed, docs/cloud-api.md#webhooks)",
-        # device.activated can be subscribed to but no code emits it yet (docs/cloud-api.md#webhooks).
-        **({"description": "subscribable, not sent yet"} if event is EventType.DEVICE_ACTIVATED else {}),
         "parameters": _webhook_headers(),
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"2XX": {"description": "acknowledged; anything else is retried on schedule"}},
@@ -142,6 +140,7 @@ def openapi_document() -> dict[str, Any]:
         m.CreatePaymentIntentRequest, m.ConfirmPaymentIntentRequest, m.CancelPaymentIntentRequest,
         m.EmptyRequest, m.PaymentIntentOut, m.PaymentIntentList, m.ErrorOut,
         dv.ActivateDeviceRequest, dv.ActivateDeviceResponse, dv.DeviceOut, sm.SyncBatch, sm.BatchResponse,
+        dv.RotateSecretRequest, dv.RotateSecretResponse,
         mm.CreateRefundRequest, mm.RefundOut, mm.RefundList, mm.SettlementReport, mm.SettlementOut,
         mm.SettlementList,
     ]  # fmt: skip
@@ -183,6 +182,12 @@ def openapi_document() -> dict[str, Any]:
                   body=dv.ActivateDeviceRequest, max_body=dv.MAX_ACTIVATE_BODY), "parameters": []}},
         "/v1/devices/{id}": {"get": _op("A device and its sync state", HMAC, dv.DeviceOut,
                                         params=[{**ID, "schema": {"type": "string"}}])},
+        # Signed by the device itself; idempotent by itself, so no Idempotency-Key
+        # (docs/cloud-api.md#rotating-a-device-secret).
+        "/v1/devices/{id}/rotate-secret": {"post": {
+            **_op("Rotate the device's own secret (the answer carries the new one)", HMAC,
+                  dv.RotateSecretResponse, body=dv.RotateSecretRequest, max_body=dv.MAX_ROTATE_BODY),
+            "parameters": [{**ID, "schema": {"type": "string"}}]}},
         "/v1/sync/batches": {"post": _op("Upload a batch of offline sales (device credential)", HMAC,
                                          sm.BatchResponse, body=sm.SyncBatch, max_body=MAX_BATCH_BYTES)},
         # Inbound provider callbacks (docs/cloud-api.md#webhooks), verified with the provider's own scheme.

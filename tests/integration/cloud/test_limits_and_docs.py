@@ -87,14 +87,18 @@ class TestDocs:
             doc = await resp.json()
         with_body = {(p, m): op for p, ops in doc["paths"].items() for m, op in ops.items()
                      if "requestBody" in op}  # fmt: skip
-        # create, confirm, cancel, capture, sync, activate, sync batches, webhooks, refunds, settlements
-        assert len(with_body) == 10
-        limits = {"/v1/devices/activate": 4096, "/v1/sync/batches": 1024 * 1024}
+        # create, confirm, cancel, capture, sync, activate, rotate-secret, sync batches, webhooks, refunds,
+        # settlements
+        assert len(with_body) == 11
+        limits = {"/v1/devices/activate": 4096, "/v1/sync/batches": 1024 * 1024,
+                  "/v1/devices/{id}/rotate-secret": 256}  # fmt: skip
         for (path, _), op in with_body.items():
             assert f"over {limits.get(path, 64 * 1024)} bytes" in op["responses"]["413"]["description"], path
             keys = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
-            # activation takes no key (the code is single use), nor does a provider's callback
-            if path not in ("/v1/devices/activate", "/v1/webhooks/{provider}"):
+            # activation takes no key (the code is single use), nor does a provider's callback, nor a secret
+            # rotation (idempotent by itself: docs/cloud-api.md#rotating-a-device-secret)
+            keyless = ("/v1/devices/activate", "/v1/webhooks/{provider}", "/v1/devices/{id}/rotate-secret")
+            if path not in keyless:
                 assert keys[0]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255,
                                              "pattern": "^[\\x20-\\x7e]{1,255}$"}, path  # fmt: skip
         limited = [op for p, ops in doc["paths"].items()
