@@ -7,7 +7,7 @@ time (services are opened later, in the app's cleanup context).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from aiohttp import web
@@ -15,6 +15,7 @@ from aiohttp import web
 from agent.adapters.devices.printer import PrinterService
 from agent.adapters.store.activity import open_print_jobs
 from agent.deps import Deps
+from agent.domain.errors import AgentError
 from agent.entrypoints.api.keys import DEPS
 from agent.entrypoints.web.admin import AdminGate
 from agent.entrypoints.web.events import EventStreams
@@ -32,6 +33,14 @@ class WebState:
 
 
 WEB_STATE = web.AppKey("agent_web_state", WebState)
+T = TypeVar("T")
+
+
+def available(service: T | None, code: str, message: str) -> T:
+    """The service, or a 503 with `code` and the bilingual `message` when this terminal has none."""
+    if service is None:
+        raise AgentError(code, message, status=503)
+    return service
 
 
 def agent_ctx(request: web.Request) -> Deps:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from agent.domain.errors import AgentError
 from agent.entrypoints.api.body import json_object
-from agent.entrypoints.web.context import WEB_STATE, agent_ctx
+from agent.entrypoints.web.context import WEB_STATE, agent_ctx, available
 from agent.services.refunds import RefundService
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -29,11 +29,8 @@ class CreateRefund(BaseModel):
 
 
 def _service(request: web.Request) -> RefundService:
-    service = agent_ctx(request).refunds
-    if service is None:
-        raise AgentError("refunds_unavailable", "返品はこの端末で使えません Refunds are not available on "
-                         "this terminal.", status=503)
-    return service
+    return available(agent_ctx(request).refunds, "refunds_unavailable",
+                     "返品はこの端末で使えません Refunds are not available on this terminal.")
 
 
 def _sale_id(request: web.Request) -> str:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from agent.domain.errors import AgentError
 from agent.entrypoints.api.body import json_object
-from agent.entrypoints.web.context import WEB_STATE, agent_ctx
+from agent.entrypoints.web.context import WEB_STATE, agent_ctx, available
 from agent.services.settlement import SettlementService
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -27,11 +26,8 @@ class CloseDay(BaseModel):
 
 
 def _service(request: web.Request) -> SettlementService:
-    service = agent_ctx(request).settlement
-    if service is None:
-        raise AgentError("settlement_unavailable", "精算はこの端末で使えません "
-                         "Settlement is not available on this terminal.", status=503)
-    return service
+    return available(agent_ctx(request).settlement, "settlement_unavailable",
+                     "精算はこの端末で使えません Settlement is not available on this terminal.")
 
 
 async def x_report(request: web.Request) -> web.Response:

@@ -7,19 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from agent.bootstrap import build_app
 from agent.deps import Devices
 from agent.entrypoints.api.keys import DEPS
 from agent.entrypoints.web.admin import MAX_FAILURES
 from sync.wire import GENESIS_HASH, item_hash
-from tests.integration.agent.conftest import FakePrinter, make_settings
+from tests.integration.agent.conftest import FakePrinter, MakeClient
 from tests.integration.agent.entrypoints.web.test_admin_lockout import RIGHT, Clock, enroll
 
 CASH: dict[str, Any] = {"amount": 1000, "payment_method": "cash", "cash_received": 1000}
@@ -29,16 +27,11 @@ CARD: dict[str, Any] = {"amount": 2500, "payment_method": "card", "card_result":
 
 
 @pytest.fixture
-async def agent(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
+async def agent(tmp_path: Path, make_client: MakeClient) -> TestClient[Any, Any]:
+    """The agent app (enrolled, a fake printer, at most 6 items queued) over a SQLite file in tmp_path."""
     enroll(tmp_path)
-    settings = make_settings(tmp_path, {"offline": {"max_count": 6}})
-    app = await build_app(settings, devices=Devices(printer=FakePrinter()), sync=False, clock_ms=Clock())
-    client: TestClient[Any, Any] = TestClient(TestServer(app))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
+    return await make_client({"offline": {"max_count": 6}}, devices=Devices(printer=FakePrinter()),
+                             folder=tmp_path, clock_ms=Clock())
 
 
 def rows(client: TestClient[Any, Any], sql: str) -> list[tuple[Any, ...]]:
