@@ -14,6 +14,9 @@ from cloud.domain.card_data import CARD_NUMBER_REFUSED, card_number_field
 from cloud.domain.card_data import MESSAGE as CARD_MESSAGE
 from cloud.domain.errors import DomainError, Forbidden
 from cloud.domain.ids import PAYMENT_INTENT, TRANSACTION
+from cloud.domain.intent import MODE_OF
+from cloud.domain.refund_intake import OfflineRefund, Paid, RefundBook
+from cloud.domain.refunds import REFUND, SyncOrigin
 from cloud.domain.sync import (
     AcceptedSale,
     Anomaly,
@@ -44,6 +47,7 @@ class CheckedItem(NamedTuple):
     sale: OfflineSale | None  # None: the item failed validation, with `error`
     item_hash: str = ""
     error: Mapping[str, Any] | None = None
+    refund: OfflineRefund | None = None  # a valid refund item (then `sale` is None and so is `error`)
 
 
 def item_error(code: str, message: str, param: str | None, type_: str = "invalid_request_error") -> Error:
@@ -100,6 +104,9 @@ class BatchPlan:
     refs_used: set[str]
     head: ChainHead
     ids: list[str]  # fresh ULIDs, IDS_PER_ITEM per item
+    batch_id: str = ""  # where accepted refunds came from (their SyncOrigin)
+    device_id: str = ""
+    book: RefundBook = field(default_factory=RefundBook)  # refund items (cloud/domain/refund_intake.py)
     next_id: int = 0
     results: list[Result] = field(default_factory=list)
     accepted: list[AcceptedSale] = field(default_factory=list)
@@ -113,6 +120,12 @@ class BatchPlan:
             self.duplicates += 1
             self.results.append({"local_id": local_id, "status": "duplicate",
                                  "payment_intent_id": self.accepted_known[local_id]})  # fmt: skip
+            return True
+        if local_id in self.book.known:
+            self.duplicates += 1
+            refund_id, intent_id = self.book.known[local_id]
+            self.results.append({"local_id": local_id, "status": "duplicate", "refund_id": refund_id,
+                                 "payment_intent_id": intent_id})  # fmt: skip
             return True
         if local_id in self.rejected_known:  # the same answer again, not stored twice
             self.results.append({"local_id": local_id, "status": "rejected",
@@ -128,6 +141,9 @@ class BatchPlan:
             self.head, found = chain_step(self.head, local_id=item.local_id, seq=seq, prev_hash=prev_hash,
                                           item_hash=digest, hash_ok=item.hash_ok)  # fmt: skip
             self.anomalies.extend(found)
+        if item.refund is not None:
+            self._refund(item.refund, item.item_hash)
+            return
         sale = item.sale
         if sale is None:
             e = item.error or {}
@@ -154,8 +170,31 @@ class BatchPlan:
         self.refs_used.add(sale.merchant_ref_id)
         self.accepted_known[item.local_id] = record.intent_id
         self.accepted.append(AcceptedSale(sale, record, item.item_hash))
+        self.book.paid[record.intent_id] = Paid(record.intent_id, self.store.merchant_id, self.store.id,
+                                                record.status, sale.amount, 0, sale.currency,
+                                                MODE_OF[record.method])  # fmt: skip
         self.results.append({"local_id": item.local_id, "status": "accepted",
                              "payment_intent_id": record.intent_id})  # fmt: skip
+
+    def _refund(self, r: OfflineRefund, digest: str) -> None:
+        """A refund item: of a sale accepted before (stored, or earlier in this batch) or of an intent."""
+        if max(r.seq, r.created_at_ms) > MAX_INT:
+            self._reject(r.local_id, None, item_error("invalid_item", f"seq and created_at must be at most "
+                                                      f"{MAX_INT}", "seq"))  # fmt: skip
+            return
+        intent_id = r.payment_intent_id or self.accepted_known.get(r.payment_local_id or "")
+        refused = self.book.refusal(r, intent_id, self.store.id)
+        if refused is not None:
+            self._reject(r.local_id, r.seq, item_error(refused["code"], refused["message"], refused["param"]))
+            return
+        assert intent_id is not None  # refusal() answers payment_not_found for an unknown one
+        at, ids = self.next_id, self.ids
+        self.next_id = at + IDS_PER_ITEM
+        origin = SyncOrigin(self.device_id, r.local_id, r.seq, digest, self.batch_id)
+        ids_of = (f"{REFUND}_{ids[at]}", f"{TRANSACTION}_{ids[at + 1]}")
+        refund = self.book.accept(r, intent_id, origin, ids_of)
+        self.results.append({"local_id": r.local_id, "status": "accepted", "refund_id": refund.id,
+                             "payment_intent_id": intent_id})  # fmt: skip
 
     def _reject(self, local_id: str, seq: int | None, error: Error) -> None:
         if local_id:  # an item without a usable local_id is answered, never stored
@@ -170,5 +209,5 @@ class BatchPlan:
         return DeviceSyncState(
             old.device_id, self.head.seq, self.head.hash, old.chain_broken or broken,
             old.seq_gaps + kinds.count("seq_gap"), old.anomalies + len(kinds), round(now * 1000) - sent_at,
-            batch_id, now, old.accepted_total + len(self.accepted), old.version,
+            batch_id, now, old.accepted_total + len(self.accepted) + len(self.book.accepted), old.version,
         )  # fmt: skip

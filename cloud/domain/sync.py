@@ -22,6 +22,7 @@ from cloud.domain.intent import (
     Transaction,
     can_transition,
 )
+from cloud.domain.refunds import Refund
 from cloud.domain.tenants import Store
 
 SYNC_MODES = frozenset({ProcessingMode.EXTERNAL, ProcessingMode.MANUAL})
@@ -275,6 +276,7 @@ class BatchWrite:
     anomalies: list[Anomaly]
     state: DeviceSyncState
     store: Store  # the device's store: the intents' tenant columns
+    refunds: Sequence[tuple[Refund, Transaction]] = ()  # accepted refund items (docs/sync-protocol.md)
 
 
 class SyncRace(Exception):

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cloud.domain.card_data import refuse_card_numbers
 from cloud.domain.errors import ProviderError, ProviderUnavailable
 from cloud.domain.ids import TRANSACTION, new_id
 from cloud.domain.intent import PaymentIntent, ProcessingMode
@@ -41,6 +42,9 @@ class CreateRefund:
     amount: int
     reason: str | None = None
     merchant_refund_id: str | None = None
+
+    def __post_init__(self) -> None:
+        refuse_card_numbers({"reason": self.reason, "merchant_refund_id": self.merchant_refund_id})
 
 
 async def create_refund(

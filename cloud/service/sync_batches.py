@@ -21,9 +21,10 @@ from cloud.domain.intake import (
     raw_ref,
 )
 from cloud.domain.ports import Clock, TenantRepository, UnitOfWork
-from cloud.domain.sync import BatchWrite, ChainHead, OfflineSale, SyncRace, SyncRepository
+from cloud.domain.sync import BatchWrite, ChainHead, OfflineSale, SyncRace
 from cloud.domain.tenants import Credential, CredentialKind, Store
 from cloud.infrastructure.speed import collector_paused, fresh_ids, item_hash_ok
+from cloud.service.sync_refunds import checked_refund, claimed, is_refund, load_book
 from sync.models import SyncBatchEnvelope, SyncItem, hash_matches, raw_local_id, validate_item
 
 MAX_ATTEMPTS = 5
@@ -62,6 +63,8 @@ def _sale(item: SyncItem) -> OfflineSale:
 
 def _checked(raw: Any, local_id: str) -> CheckedItem:
     """Shape and hash of one new raw item, as the plan's plain facts."""
+    if is_refund(raw):
+        return checked_refund(raw, local_id)
     item = validate_item(raw)
     if not isinstance(item, SyncItem):
         chain = chain_fields(raw)
@@ -72,8 +75,9 @@ def _checked(raw: Any, local_id: str) -> CheckedItem:
     return CheckedItem(local_id, chain, hash_ok, _sale(item), item.hash)
 
 
-async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store, sync: SyncRepository,
+async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store, uow: UnitOfWork,
                       now: float) -> tuple[BatchWrite, BatchReply]:  # fmt: skip
+    sync = uow.sync
     local_ids = sorted({raw_local_id(r) for r in envelope.items} - {""})
     refs = sorted(ref for ref in map(raw_ref, envelope.items) if ref is not None)
     # The device's state first: every batch commit bumps its version, so a batch that commits after this
@@ -81,10 +85,15 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
     # below. Read after them, a batch committed in between would show its merchant_ref_ids but not its
     # sync_items, and ours would reject items that batch stored (docs/sync-protocol.md, exactly once).
     state = await sync.state(device_id)
-    accepted, rejected = await sync.known(device_id, local_ids)
+    # The sales that refund items name by local_id are looked up with the items' own (one read).
+    sales = sorted({*local_ids, *claimed(envelope.items, "payment_local_id")})
+    accepted, rejected = await sync.known(device_id, sales)
+    book = await load_book(envelope.items, device_id, store.merchant_id, accepted, intents=uow.intents,
+                           refunds=uow.refunds, local_ids=local_ids)  # fmt: skip
     ids = fresh_ids(IDS_PER_ITEM * len(envelope.items), now)
-    plan = BatchPlan(store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs),
-                     ChainHead(state.last_seq, state.last_hash), ids)  # fmt: skip
+    head = ChainHead(state.last_seq, state.last_hash)
+    plan = BatchPlan(store, accepted, rejected, await sync.refs_in_use(store.merchant_id, refs), head, ids,
+                     envelope.batch_id, device_id, book)  # fmt: skip
     with collector_paused():
         for raw in envelope.items:
             local_id = raw_local_id(raw)
@@ -92,7 +101,8 @@ async def _plan_batch(envelope: SyncBatchEnvelope, device_id: str, store: Store,
                 plan.decide(_checked(raw, local_id))
     write = BatchWrite(envelope.batch_id, device_id, envelope.sent_at, now, len(envelope.items),
                        plan.duplicates, plan.accepted, plan.rejections, plan.anomalies,
-                       plan.state_after(state, envelope.batch_id, envelope.sent_at, now), store)  # fmt: skip
+                       plan.state_after(state, envelope.batch_id, envelope.sent_at, now), store,
+                       book.accepted)  # fmt: skip
     return write, BatchReply(envelope.batch_id, round(now * 1000), plan.results)
 
 
@@ -111,8 +121,10 @@ async def ingest_batch(
     for attempt in range(MAX_ATTEMPTS):
         try:
             async with uow:
-                write, reply = await _plan_batch(envelope, device_id, store, uow.sync, clock())
+                write, reply = await _plan_batch(envelope, device_id, store, uow, clock())
                 await uow.intents.add_many(write.accepted, store, device_id)
+                if write.refunds:  # after the sales they may refund
+                    await uow.refunds.add_synced(write.refunds)
                 await uow.sync.add(write)
                 await uow.commit()
         except SyncRace:

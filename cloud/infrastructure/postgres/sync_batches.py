@@ -101,8 +101,9 @@ class PgSyncRepository:
             x = b.anomalies
             ops.append(Op(_ANOMALIES, (b.device_id, b.batch_id, at, [a.kind for a in x],
                                        [a.local_id for a in x], [a.seq for a in x], [a.detail for a in x])))
-        ops.append(Op(_RECEIPT, (b.batch_id, b.device_id, b.sent_at, at, b.items, len(b.accepted),
-                                 b.duplicates, len(b.rejections)), on_integrity=sync_race))
+        ops.append(Op(_RECEIPT, (b.batch_id, b.device_id, b.sent_at, at, b.items,
+                                 len(b.accepted) + len(b.refunds), b.duplicates, len(b.rejections)),
+                      on_integrity=sync_race))
         self._pending.add([_state_op(b.state, at)], first=True)
         self._pending.add(ops)
 

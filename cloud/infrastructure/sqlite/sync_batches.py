@@ -91,8 +91,8 @@ class SqliteSyncRepository:
         rejections = [(b.device_id, r.local_id, r.seq, json.dumps(r.error, ensure_ascii=False), b.batch_id,
                        at) for r in b.rejections if r.local_id]  # fmt: skip
         anomalies = [(b.device_id, x.kind, x.local_id, x.seq, x.detail, b.batch_id, at) for x in b.anomalies]
-        receipt = (b.batch_id, b.device_id, b.sent_at, at, b.items, len(b.accepted), b.duplicates,
-                   len(b.rejections))  # fmt: skip
+        receipt = (b.batch_id, b.device_id, b.sent_at, at, b.items, len(b.accepted) + len(b.refunds),
+                   b.duplicates, len(b.rejections))  # fmt: skip
         stmts = [Stmt(sql, rows, many=True, on_integrity=sync_race) for sql, rows in
                  ((_ITEM, items), (_REJECTION, rejections), (_ANOMALY, anomalies)) if rows]  # fmt: skip
         stmts += [_state_stmt(b.state, at), Stmt(_RECEIPT, receipt, on_integrity=sync_race)]

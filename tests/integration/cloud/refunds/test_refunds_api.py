@@ -75,6 +75,7 @@ class TestRefusals:
             (pi["id"], {"amount": 5, "extra": 1}, client, 422, None),
             (pi["id"], {"amount": 5, "reason": ""}, client, 422, None),
             (pi["id"], {}, client, 422, None),
+            (pi["id"], {"amount": 5, "reason": "card 4242424242424242"}, client, 422, "card_number_refused"),
             ("pi_nope", {"amount": 1}, client, 404, "resource_missing"),
         ]
         for intent_id, body, who, status, code in cases:
