@@ -19,7 +19,7 @@ from pytest_aiohttp import AiohttpServer
 
 from cloud.domain.errors import ValidationFailed
 from cloud.domain.intent import Status
-from cloud.domain.webhooks import MAX_ATTEMPTS, TargetPolicy, WebhookEndpoint
+from cloud.domain.webhooks import MAX_ATTEMPTS, TargetPolicy, WebhookEndpoint, new_secret
 from cloud.infrastructure.webhook_sender import AiohttpWebhookSender
 from cloud.service import webhooks as wh
 from cloud.settings import Settings
@@ -131,7 +131,7 @@ class TestEvents:
         for headers, body in receiver.got:
             assert verify_standard_webhook(endpoint.secret, headers, body)
             assert headers["webhook-id"] == json.loads(body)["id"]
-        assert not verify_standard_webhook(wh.new_secret(), *receiver.got[0])
+        assert not verify_standard_webhook(new_secret(), *receiver.got[0])
 
     async def test_subscription_filters_types_and_partners(  # noqa: PLR0917 — pytest fixtures
         self, pgw: Pgw, client: PgwClient, tenant: Tenant, other_tenant: Tenant, receiver: Receiver,

@@ -5,44 +5,18 @@ sweeper's purge of finished outbox events (docs/operations.md#webhooks)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
-from pytest_aiohttp import AiohttpServer
 
 from cloud.api.app import sweep_once
 from cloud.api.keys import SETTINGS
-from cloud.infrastructure.webhook_sender import AiohttpWebhookSender
 from cloud.service import webhooks as wh
-from cloud.settings import Settings
 from cloud.testing import Tenant
 
-from ..conftest import Pgw, PgwFactory
+from ..conftest import Pgw
 from ..helpers import rows
 from ..sync.helpers import activate, new_code
-from ..test_webhooks_outbound import LOOPBACK, Receiver, _endpoint, _receiver, verify_standard_webhook
+from ..test_webhooks_outbound import Receiver, _endpoint, dispatcher, pgw, receiver, verify_standard_webhook
 
-
-@pytest.fixture
-async def pgw(pgw_factory: PgwFactory, pgw_settings: Settings) -> Pgw:
-    """The gateway, its own delivery loop out of the way (the tests run passes themselves)."""
-    changed = pgw_settings.with_changes(webhook_poll_seconds=3600, webhook_allow_loopback=True)
-    return await pgw_factory(changed)
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: AiohttpServer) -> Receiver:
-    """A partner's loopback endpoint."""
-    return await _receiver(aiohttp_server)
-
-
-@pytest.fixture
-async def dispatcher(pgw: Pgw) -> AsyncIterator[wh.Dispatcher]:
-    """Delivery passes over the gateway's storage and clock."""
-    assert pgw.deps.webhooks is not None
-    sender = AiohttpWebhookSender(LOOPBACK, total_s=2.0)
-    yield wh.Dispatcher(pgw.deps.webhooks, sender, pgw.clock, rand=lambda: 0.5)
-    await sender.close()
+__all__ = ["dispatcher", "pgw", "receiver"]  # the outbound tests' fixtures, used here too
 
 
 class TestDeviceActivated:
