@@ -17,6 +17,11 @@
       }
     }
     out.push(["合計 Total", report.total_transactions, MPAC.money(report.total_amount, report.currency)]);
+    if (report.refunds) {  // reports stored before refunds were counted have none
+      out.push(["返品 Refunds", report.refunds.transaction_count,
+        MPAC.money(-report.refunds.total_amount, report.currency)]);
+      out.push(["純売上 Net", "", MPAC.money(report.net_amount, report.currency)]);
+    }
     out.push(["現金 理論値 Cash expected", "", MPAC.money(report.cash_expected, report.currency)]);
     if (report.cash_actual !== undefined) {
       out.push(["現金 実査 Counted", "", MPAC.money(report.cash_actual, report.currency)]);
@@ -37,7 +42,7 @@
   async function refresh() {
     const x = await MPAC.api("GET", "/api/settlement/x");
     if (x.ok) {
-      table($("x-rows"), x.data);
+      table($("xr-rows"), x.data);
       $("x-day").textContent = `${x.data.business_date} · ${MPAC.when(x.data.start_time)} –`;
     }
     const z = await MPAC.api("GET", "/api/settlement/z");
@@ -67,7 +72,7 @@
     out.className = "admin-result ok";
     out.textContent = `精算しました Day closed: Z${String(res.data.z_number).padStart(4, "0")} ` +
       `(${res.data.business_date}), 過不足 discrepancy ${MPAC.money(res.data.cash_discrepancy, res.data.currency)}`;
-    table($("x-rows"), res.data);
+    table($("xr-rows"), res.data);
     refresh();
   }
 

@@ -1,0 +1,47 @@
+"""The status page's refund and settlement widgets in headless Chromium against a real agent (offline): a
+refund with the manager's PIN, a wrong PIN refused, the X report showing the refund and the net, the Z report
+closing the day with the cash expected after the cash refund."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.web.harness import ADMIN_PASSWORD, AgentThread
+from tests.e2e.web.test_status import cash_sale
+
+
+class TestRefundWidget:
+    """What a store manager does at the end of a day with a returned item."""
+
+    def test_refund_then_x_and_z(self, page: Page, offline_agent: AgentThread) -> None:
+        """Refund ¥300 of a ¥1,000 cash sale on the page; X shows 1 refund and ¥700 net; Z closes at ¥700."""
+        sale = cash_sale(offline_agent, 1000)
+        page.goto(offline_agent.url + "/status")
+        expect(page.get_by_test_id("r-sale").locator("option")).to_have_count(1)
+        assert page.get_by_test_id("r-sale").input_value() == sale["local_id"]
+        page.get_by_test_id("r-amount").fill("300")
+        page.get_by_test_id("r-password").fill("not-the-password")
+        page.get_by_test_id("r-submit").click()
+        expect(page.get_by_test_id("r-result")).to_contain_text("The admin password is wrong.")
+        page.get_by_test_id("r-password").fill(ADMIN_PASSWORD)
+        page.get_by_test_id("r-reason").fill("返品 customer return")
+        page.get_by_test_id("r-submit").click()
+        expect(page.get_by_test_id("r-result")).to_contain_text("Refunded")
+        expect(page.get_by_test_id("r-result")).to_contain_text("queued")
+        page.get_by_test_id("r-password").fill(ADMIN_PASSWORD)
+        page.get_by_test_id("r-amount").fill("701")
+        page.get_by_test_id("r-submit").click()
+        expect(page.get_by_test_id("r-result")).to_contain_text("¥700")  # what is left, in the refusal
+
+        page.locator("#x-refresh").click()
+        report = page.get_by_test_id("x-report")
+        expect(report.locator("tr", has_text="返品 Refunds")).to_contain_text("1")
+        expect(report.locator("tr", has_text="純売上 Net")).to_contain_text("700")
+        expect(report.locator("tr", has_text="Cash expected")).to_contain_text("700")
+        expect(page.get_by_test_id("expired-sales")).not_to_contain_text("合計 Total")
+
+        page.get_by_test_id("z-counted").fill("700")
+        page.get_by_test_id("z-password").fill(ADMIN_PASSWORD)
+        page.get_by_test_id("z-close").click()
+        expect(page.get_by_test_id("z-result")).to_contain_text("Day closed")
+        expect(page.get_by_test_id("z-result")).to_contain_text("¥0")
