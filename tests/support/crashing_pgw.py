@@ -2,9 +2,10 @@
 
 With CRASH_AFTER_INSERT_INTO=<table> set, the process SIGKILLs itself right after the COMMIT of a write
 group in which a unit that inserted into that table was committed, before any caller of that group is
-answered (the database's commit hook runs between COMMIT and the replies). Without it, this is plain
-cloud.cli. Production code carries no such hook: this module wraps cloud.infrastructure.sqlite.db's group
-handler and commit hook before the app is built.
+answered (the database's commit hook runs between COMMIT and the replies). On PostgreSQL the same happens
+right after the COMMIT of a unit's one transaction (PgDatabase.write), before it returns to the handler.
+Without it, this is plain cloud.cli. Production code carries no such hook: this module wraps
+cloud.infrastructure.sqlite.db's group handler and commit hook, and PgDatabase.write, before the app is built.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 from collections.abc import Sequence
 
 from cloud import cli
+from cloud.infrastructure.postgres.db import Op, PgDatabase
 from cloud.infrastructure.sqlite import db
 
 ENV = "CRASH_AFTER_INSERT_INTO"
@@ -42,6 +44,14 @@ def arm(table: str) -> None:
 
     db.run_units = run
     db.Database._committed = after_commit  # type: ignore[method-assign]
+    write = PgDatabase.write
+
+    async def write_then_die(self: PgDatabase, ops: Sequence[Op]) -> None:
+        await write(self, ops)  # returned: COMMIT went through
+        if any(op.sql.startswith(marker) for op in ops):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    PgDatabase.write = write_then_die  # type: ignore[method-assign]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,15 +4,15 @@
 CRASH_AFTER_INSERT_INTO=payment_intents) SIGKILLs it right after the COMMIT that inserted the intent and
 before any reply is written. If the Idempotency-Key record were committed separately (after the business
 write), it would be lost with the process and the retry would get 409 duplicate_merchant_ref_id instead of
-the outcome of its own create.
+the outcome of its own create. Runs on SQLite and on PostgreSQL (the `backend` fixture, conftest.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +23,10 @@ from typing import Any
 
 import pytest
 
+from cloud.infrastructure.crypto import SecretBox
+from cloud.settings import ENV_ENCRYPTION_KEY
 from sync.signing import authorization_header
+from tests.support import workers
 from tests.support.crashing_pgw import ENV as KILL_ENV
 
 from .test_serve import API_KEY, SECRET, admin
@@ -37,7 +40,7 @@ BODY = json.dumps({"amount": 1200, "currency": "JPY", "payment_method_types": ["
 def start(db: str, *, kill_after: str | None) -> tuple[subprocess.Popen[str], str]:
     """`mpac-pgw serve --port 0` (through the crashing wrapper); it crashes only when `kill_after` names a
     table."""
-    env = {k: v for k, v in os.environ.items() if k not in (KILL_ENV, "MPAC_PGW_ENCRYPTION_KEY")}
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}  # the test's encryption key included
     if kill_after is not None:
         env[KILL_ENV] = kill_after
     command = [sys.executable, "-m", "tests.support.crashing_pgw", "serve", "--port", "0", "--db", db]
@@ -66,18 +69,18 @@ def post(base: str, path: str, body: bytes, idempotency_key: str, *,
         return err.code, json.loads(err.read()), dict(err.headers)
 
 
-def count(db_path: Path, sql: str) -> int:
-    """One integer read from the committed database."""
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-        value: int = conn.execute(sql).fetchone()[0]
-    return value
+def count(db: str, sql: str, *args: Any) -> int:
+    """One integer read from the committed database (either engine)."""
+    return asyncio.run(workers.count(db, sql, *args))
 
 
-def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(tmp_path: Path) -> None:
+def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SIGKILL right after the intent's COMMIT: no reply reached the client; after a restart the same key and
     body return the stored 201 (same id, fresh working token), and the database holds exactly one intent."""
-    db_path = tmp_path / "pgw.sqlite3"
-    db = f"sqlite:///{db_path}"
+    db = backend
+    monkeypatch.setenv(ENV_ENCRYPTION_KEY, SecretBox.generate_key().decode())  # admin and serve share it
     partner = admin(db, "partner", "create", "--name", "Crash", "--api-key", API_KEY, "--secret-key", SECRET)
     merchant = admin(db, "merchant", "create", "--partner", partner["client_partner_id"], "--name", "Shop")
     admin(db, "store", "create", "--merchant", merchant["merchant_id"], "--code", "store_001")
@@ -91,7 +94,7 @@ def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(tmp_path:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-    assert count(db_path, "SELECT count(*) FROM payment_intents") == 1  # the create was committed
+    assert count(db, "SELECT count(*) FROM payment_intents") == 1  # the create was committed
 
     proc, base = start(db, kill_after=None)
     try:
@@ -99,8 +102,7 @@ def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(tmp_path:
         assert status == 201, again  # the old two-commit design answered 409 duplicate_merchant_ref_id here
         assert again["merchant_ref_id"] == "crash-order-1"
         assert headers.get("Idempotent-Replayed") == "true"
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
-            assert conn.execute("SELECT id FROM payment_intents").fetchall() == [(again["id"],)]
+        assert count(db, "SELECT count(*) FROM payment_intents WHERE id = $1", again["id"]) == 1
         token_url = f"{base}{PATH}/{again['id']}?payment_token={again['payment_token']}"
         with urllib.request.urlopen(token_url, timeout=10) as resp:  # noqa: S310 — loopback
             assert json.loads(resp.read())["id"] == again["id"]
@@ -109,7 +111,7 @@ def test_retry_after_kill_between_commit_and_reply_gets_the_stored_201(tmp_path:
         # signature with another key would be a replay (401, docs/cloud-api.md).
         status, other, _ = post(base, PATH, BODY, "another-key", later_s=1)
         assert (status, other["error"]["code"]) == (409, "duplicate_merchant_ref_id")
-        assert count(db_path, "SELECT count(*) FROM payment_intents") == 1
+        assert count(db, "SELECT count(*) FROM payment_intents") == 1
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)

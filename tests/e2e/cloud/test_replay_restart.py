@@ -1,15 +1,21 @@
 """A signed POST accepted by one `mpac-pgw serve` is refused as a replay by the next one on the same database
-(docs/cloud-api.md#replays): the record is in the database, not in the process."""
+(docs/cloud-api.md#replays): the record is in the database, not in the process. On SQLite and on PostgreSQL
+(the `backend` fixture, conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import signal
 import subprocess
 import urllib.error
 import urllib.request
-from pathlib import Path
+
+import pytest
+
+from cloud.infrastructure.crypto import SecretBox
+from cloud.settings import ENV_ENCRYPTION_KEY
+from tests.support import workers
 
 from .test_serve import API_KEY, SECRET, admin, pgw_command, signed
 
@@ -18,9 +24,8 @@ PATH = "/v1/payment_intents"
 
 def start(db: str) -> tuple[subprocess.Popen[str], str]:
     """`mpac-pgw serve --port 0` on `db`; the process and its base URL."""
-    env = {k: v for k, v in os.environ.items() if k != "MPAC_PGW_ENCRYPTION_KEY"}  # the key file is used
     proc = subprocess.Popen([*pgw_command(), "serve", "--port", "0", "--db", db], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if not line.startswith("mpac-pgw listening on http://127.0.0.1:"):
@@ -45,10 +50,13 @@ def stop(proc: subprocess.Popen[str]) -> None:
     assert proc.wait(timeout=30) == 0
 
 
-def test_a_request_signed_before_a_restart_is_refused_after_it(tmp_path: Path) -> None:
-    """Sign, send (201), restart serve on the same file, send the same bytes: 401 replayed_request, with or
-    without a fresh Idempotency-Key; the intent exists once."""
-    db = f"sqlite:///{tmp_path / 'pgw.sqlite3'}"
+def test_a_request_signed_before_a_restart_is_refused_after_it(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign, send (201), restart serve on the same database, send the same bytes: 401 replayed_request, with
+    or without a fresh Idempotency-Key; the intent exists once."""
+    db = backend
+    monkeypatch.setenv(ENV_ENCRYPTION_KEY, SecretBox.generate_key().decode())  # admin and serve share it
     partner = admin(db, "partner", "create", "--name", "P", "--api-key", API_KEY, "--secret-key", SECRET)
     merchant = admin(db, "merchant", "create", "--partner", partner["client_partner_id"], "--name", "M")
     admin(db, "store", "create", "--merchant", merchant["merchant_id"], "--code", "store_001")
@@ -68,3 +76,5 @@ def test_a_request_signed_before_a_restart_is_refused_after_it(tmp_path: Path) -
             assert isinstance(error, dict) and (status, error["code"]) == (401, "replayed_request"), answer
     finally:
         stop(proc)
+    once = "SELECT count(*) FROM payment_intents WHERE merchant_ref_id = $1"
+    assert asyncio.run(workers.count(db, once, "e2e-replay")) == 1

@@ -1,7 +1,8 @@
 """A webhook survives a crash between the state change and its delivery: `mpac-pgw serve` as a real process is
 SIGKILLed right after the COMMIT that wrote the intent's move (its Transaction); the outbox row is in that
 same COMMIT, so after a restart the event reaches a real loopback receiver, signed
-(tests/support/crashing_pgw.py injects the crash)."""
+(tests/support/crashing_pgw.py injects the crash). On SQLite and on PostgreSQL (the `backend` fixture,
+conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import time
 import urllib.error
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
+from cloud.infrastructure.crypto import SecretBox
+from cloud.settings import ENV_ENCRYPTION_KEY
 from tests.integration.cloud.test_webhooks_outbound import verify_standard_webhook
 
 from .test_crash_idempotency import BODY, PATH, count, post, start
@@ -48,13 +50,13 @@ def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
 
 
 def test_killed_after_the_commit_still_delivers_after_restart(
-    tmp_path: Path, receiver: tuple[str, list[tuple[dict[str, str], bytes]]], monkeypatch: pytest.MonkeyPatch
+    backend: str, receiver: tuple[str, list[tuple[dict[str, str], bytes]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SIGKILL right after the cash confirm's COMMIT (state + outbox): nothing sent; after a restart the
     receiver gets payment_intent.succeeded once, with a valid signature."""
     url, got = receiver
-    db_path = tmp_path / "pgw.sqlite3"
-    db = f"sqlite:///{db_path}"
+    db = backend
+    monkeypatch.setenv(ENV_ENCRYPTION_KEY, SecretBox.generate_key().decode())  # admin and serve share it
     partner = admin(db, "partner", "create", "--name", "Hooks", "--api-key", API_KEY, "--secret-key", SECRET)
     merchant = admin(db, "merchant", "create", "--partner", partner["client_partner_id"], "--name", "Shop")
     admin(db, "store", "create", "--merchant", merchant["merchant_id"], "--code", "store_001")
@@ -81,7 +83,7 @@ def test_killed_after_the_commit_still_delivers_after_restart(
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-    assert count(db_path, "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'") == 1
+    assert count(db, "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'") == 1
     assert got == []
 
     proc, base = start(db, kill_after=None)

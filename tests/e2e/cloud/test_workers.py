@@ -20,24 +20,11 @@ import pytest
 from ulid import ULID
 
 from cloud.infrastructure.crypto import SecretBox
-from tests.pgserver import PgServer
 from tests.support.workers import Served, batch, chain, count, pinned, seed, signed, start
 
 INTENTS = "/v1/payment_intents"
 BATCHES = "/v1/sync/batches"
 LIMIT = 40  # per merchant per minute: every test seeds its own merchant
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database URL: a SQLite file, or a fresh database on the session's PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('workers') / 'pgw.sqlite3'}"
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    url = server.new_database()
-    yield url
-    server.drop_database(url)
 
 
 @pytest.fixture(scope="module")
