@@ -43,7 +43,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await deps.providers.aclose()
 
 
-PURGE_PAGE = 1000  # outbox events forgotten per sweeper tick at most
+PURGE_PAGE = 1000  # outbox events (and expired previous secrets) forgotten per sweeper tick at most
 
 
 async def sweep_once(deps: Deps, settings: Settings) -> bool:
@@ -60,6 +60,8 @@ async def sweep_once(deps: Deps, settings: Settings) -> bool:
         await purge_idempotency(uow=deps.uow(), older_than=retention)
         await purge_replays(uow=deps.uow(), now=deps.clock())
         await deps.limits.purge(stale_windows(deps.clock()))
+        if deps.secrets is not None:  # expired previous secrets (docs/cloud-api.md#rotating-a-secret)
+            await deps.secrets.purge_expired(deps.clock(), PURGE_PAGE)
         if deps.webhooks is not None:  # finished outbox events past retention (docs/operations.md#webhooks)
             await deps.webhooks.purge(deps.clock() - settings.webhook_retention_seconds, PURGE_PAGE)
         return True

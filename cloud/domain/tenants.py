@@ -189,5 +189,8 @@ class CredentialSecrets(Protocol):
     async def mark_used(self, credential: Credential, slot: SecretSlot, now: float) -> None:
         """Record a use (coarsely); a first use of the current secret confirms a rotation."""
 
+    async def purge_expired(self, now: float, limit: int) -> None:
+        """Forget up to `limit` previous secrets past their expiry (with a sealed copy never confirmed)."""
+
     async def list_secrets(self, partner_id: str, device_id: str | None, now: float) -> Sequence[SecretInfo]:
         """The live secrets of a partner's credentials (of one device when given)."""

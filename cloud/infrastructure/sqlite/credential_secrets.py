@@ -19,6 +19,8 @@ _SECRET = "secret_key"  # noqa: S105 -- the field name in the sealed JSON object
 _USED = ("INSERT INTO credential_uses (api_key, key_hash, last_used_at) VALUES (?, ?, ?) "
          "ON CONFLICT (api_key, key_hash) DO UPDATE SET last_used_at=excluded.last_used_at")  # fmt: skip
 _CONFIRM = "UPDATE credentials SET issued_secret_enc=NULL WHERE api_key=? AND secret_key_hash=?"
+_DROP_PREVIOUS = ("UPDATE credentials SET previous_key_hash=NULL, previous_expires_at=NULL, "
+                  "issued_secret_enc=NULL WHERE api_key=?")  # fmt: skip
 # Uses of secrets that are no longer the credential's current or previous one.
 _FORGET_USES = ("DELETE FROM credential_uses WHERE api_key=?1 AND key_hash NOT IN "
                 "(SELECT secret_key_hash FROM credentials WHERE api_key=?1 UNION ALL "
@@ -80,13 +82,25 @@ class SqliteCredentialSecrets:
         """Drop the previous secret (and any sealed copy of the new one) now; False if there was none."""
         try:
             await self._write([Stmt(
-                "UPDATE credentials SET previous_key_hash=NULL, previous_expires_at=NULL, "
-                "issued_secret_enc=NULL WHERE api_key=? AND previous_key_hash IS NOT NULL", (api_key,),
-                expect_one=True),
+                f"{_DROP_PREVIOUS} AND previous_key_hash IS NOT NULL", (api_key,), expect_one=True),
                 Stmt(_FORGET_USES, (api_key,))])  # fmt: skip
         except StaleWrite:
             return False
         return True
+
+    async def purge_expired(self, now: float, limit: int) -> None:
+        """Previous secrets past their expiry no longer authenticate: drop their hash, their uses and the
+        sealed copy of a rotation that was never confirmed (its device can only re-enroll now). A read first,
+        so a sweep with nothing to do writes nothing."""
+        rows = await self._fetch_all("SELECT api_key FROM credentials WHERE previous_expires_at < ? LIMIT ?",
+                                     (ms(now), limit))  # fmt: skip
+        if not rows:
+            return
+        keys = [(r[0], ms(now)) for r in rows]
+        await self._write([
+            Stmt(f"{_DROP_PREVIOUS} AND previous_expires_at < ?", keys, many=True),
+            Stmt(_FORGET_USES, [(k,) for k, _ in keys], many=True),
+        ])  # fmt: skip
 
     async def mark_used(self, credential: Credential, slot: SecretSlot, now: float) -> None:
         """Write the last-use time at most once per USE_WRITE_INTERVAL per secret in this process; the first

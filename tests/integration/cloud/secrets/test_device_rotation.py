@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from cloud.api.app import sweep_once
+from cloud.api.keys import SETTINGS
 from cloud.service.devices import DEVICE_OLD_SECRET_SECONDS
 from cloud.testing import PgwClient, Tenant, db_bytes
 
 from ..conftest import Pgw
+from ..helpers import rows
 from ..sync.helpers import DeviceKeys, device_client, enroll
 
 
@@ -64,6 +67,17 @@ class TestRotateDeviceSecret:
         third = with_secret(pgw, keys, third_resp.body["secret_key"])
         show = f"/v1/devices/{keys.device_id}"
         assert [(await c.get(show)).status for c in (first, second, third)] == [401, 200, 200]
+
+    async def test_the_sweep_forgets_an_expired_unconfirmed_rotation(self, pgw: Pgw, tenant: Tenant) -> None:
+        """Past the old secret's expiry the sweep drops its hash and the sealed new secret nobody fetched."""
+        keys = await enroll(pgw, tenant)
+        assert (await device_client(pgw, keys).post(rotate_path(keys))).status == 200
+        sql = "SELECT previous_key_hash IS NULL, issued_secret_enc IS NULL FROM credentials WHERE api_key=?"
+        await sweep_once(pgw.deps, pgw.app[SETTINGS])
+        assert rows(pgw.db_path, sql, (keys.api_key,)) == [(False, False)]  # still in its 7 days
+        pgw.clock.advance(DEVICE_OLD_SECRET_SECONDS + 1)
+        await sweep_once(pgw.deps, pgw.app[SETTINGS])
+        assert rows(pgw.db_path, sql, (keys.api_key,)) == [(True, True)]
 
     @pytest.mark.sqlite_only("reads the database file's bytes")
     async def test_the_new_secret_is_not_stored_in_the_clear(self, pgw: Pgw, tenant: Tenant) -> None:
