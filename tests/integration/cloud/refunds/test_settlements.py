@@ -6,28 +6,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
 from ulid import ULID
 
 from cloud.testing import PgwClient, Tenant, db_snapshot
 
 from ..conftest import Pgw
 from ..helpers import rows
-from ..sync.helpers import DeviceKeys, device_client, enroll
+from ..sync.helpers import DeviceKeys, device_client
 
 PATH = "/v1/settlements"
-
-
-@pytest.fixture
-async def device(pgw: Pgw, tenant: Tenant) -> DeviceKeys:
-    """An enrolled device of the tenant's store."""
-    return await enroll(pgw, tenant)
-
-
-@pytest.fixture
-def dev(pgw: Pgw, device: DeviceKeys) -> PgwClient:
-    """Signs with the device credential."""
-    return device_client(pgw, device)
 
 
 def report(device_id: str, z_number: int = 1, **changes: Any) -> dict[str, Any]:

@@ -7,28 +7,15 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
 from uuid6 import uuid7
 
-from cloud.testing import PgwClient, Tenant
+from cloud.testing import PgwClient
 from sync.wire import item_hash
 
 from ..conftest import Pgw
 from ..helpers import rows
-from ..sync.helpers import Chain, DeviceKeys, device_client, enroll, post_batch, sale
+from ..sync.helpers import Chain, DeviceKeys, post_batch, sale
 from .helpers import refunds_path
-
-
-@pytest.fixture
-async def device(pgw: Pgw, tenant: Tenant) -> DeviceKeys:
-    """An enrolled device of the tenant's store."""
-    return await enroll(pgw, tenant)
-
-
-@pytest.fixture
-def dev(pgw: Pgw, device: DeviceKeys) -> PgwClient:
-    """Signs with the device credential."""
-    return device_client(pgw, device)
 
 
 def add_refund(chain: Chain, amount: int, **ref: Any) -> dict[str, Any]:
