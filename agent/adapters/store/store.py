@@ -149,7 +149,7 @@ class Store:
         """Counts per sync_state, last sync time and the newest seq, for /api/status."""
         sql = ("SELECT sync_state, COUNT(*) FROM sales GROUP BY sync_state UNION ALL "
                "SELECT 'last_synced_at', MAX(synced_at) FROM sales WHERE synced_at IS NOT NULL UNION ALL "
-               "SELECT 'last_seq', MAX(seq) FROM sales")
+               "SELECT 'last_seq', MAX(seq) FROM (SELECT seq FROM sales UNION ALL SELECT seq FROM refunds)")
         async with self.database.reader.execute(sql) as cur:
             rows = {r[0]: r[1] for r in await cur.fetchall()}
         states = {s: int(rows.get(s) or 0) for s in ("queued", "sending", "acked", "rejected", "expired")}
