@@ -96,8 +96,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-
-
 def shares(args: argparse.Namespace, url: str, codes: list[str], *, work_dir: Path, tag: str,
            seed: int, deadline: float) -> list[WorkerSpec]:
     """Terminal i goes to worker i % procs; the offline schedule is drawn here, from the one seed."""

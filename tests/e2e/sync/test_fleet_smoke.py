@@ -4,6 +4,7 @@ vacuous (a missing, duplicated or mismatched sale is reported)."""
 from __future__ import annotations
 
 import importlib.util
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,21 @@ def test_tiny_fleet_syncs_every_sale_exactly_once(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "exactly once: yes (15 intents in the cloud for 15 sales)" in run.stdout, run.stdout
     assert "errors: none" in run.stdout, run.stdout
+
+
+def test_a_failing_worker_fails_the_run_with_its_traceback(tmp_path: Path) -> None:
+    """A cloud URL where nothing listens: the workers cannot enroll, each sends its error, and the run exits 1
+    with the worker's traceback, well before --seconds."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # free once closed: nothing listens there
+    run = subprocess.run(
+        [sys.executable, str(FLEET), "--terminals", "2", "--procs", "2", "--cloud", f"http://127.0.0.1:{port}",
+         "--db", f"sqlite:///{tmp_path / 'pgw.sqlite3'}", "--seconds", "60"],
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "failed:" in run.stderr, run.stderr[-3000:]
+    assert "EnrollmentError: Cannot reach the cloud" in run.stderr, run.stderr[-3000:]
 
 
 def test_exactly_once_reports_every_kind_of_difference() -> None:
