@@ -4,9 +4,11 @@ refund item, which is then quarantined with the cloud's error and listed for the
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from agent.domain.refund import NewRefund
 from agent.domain.sale import NewSale
 from agent.settings import OfflineSection
 from sync.uploader import Uploader, UploaderConfig
+from sync.wire import GENESIS_HASH, item_hash
 from tests.integration.agent.sync_fixtures import DEVICE, CloudUnderTest, make_client, reference_cloud  # noqa: F401
 
 CAPS = OfflineSection(max_sale_amount=50_000, max_total_amount=100_000, max_count=100, max_age_hours=24)
@@ -62,3 +65,26 @@ class TestRefundItems:
         again = await refunds.record(NewRefund("0190a0b0-0000-7000-8000-000000000002", sale.local_id, 1000,
                                                None, "IT-1-R-2"))
         assert again.seq == 4
+
+
+class TestOneChain:
+    async def test_interleaved_sales_and_refunds_in_one_batch(self, store: Store) -> None:
+        """Sales and refunds submitted at once (one writer batch, several runs of each kind) get gap-free
+        seqs and one valid hash chain across both tables."""
+        refunds = Refunds(store.database, store.chain, CAPS)
+        first = (await store.record(NewSale("c-0", 5000, "JPY", "cash", "succeeded"))).sale
+        jobs: list[Coroutine[Any, Any, object]] = []
+        for n in range(1, 9):
+            jobs.append(store.record(NewSale(f"c-{n}", 100 + n, "JPY", "cash", "succeeded")))
+            jobs.append(refunds.record(NewRefund(f"0190a0b0-0000-7000-8000-00000000010{n}", first.local_id,
+                                                 10, None, f"IT-1-R-1{n}")))
+        await asyncio.gather(*jobs)
+        assert store.database.writer.batches <= 3  # they shared batches: the runs interleaved
+        rows = await store.database.fetch_all(
+            "SELECT seq, prev_hash, hash, item_json FROM sales UNION ALL "
+            "SELECT seq, prev_hash, hash, item_json FROM refunds ORDER BY seq")
+        assert [r[0] for r in rows] == list(range(1, 18))
+        prev = GENESIS_HASH
+        for seq, prev_hash, hashed, item_json in rows:
+            assert prev_hash == prev and item_hash(prev_hash, json.loads(item_json)) == hashed, seq
+            prev = hashed
