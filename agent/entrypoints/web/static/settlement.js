@@ -19,7 +19,7 @@
     out.push(["合計 Total", report.total_transactions, MPAC.money(report.total_amount, report.currency)]);
     if (report.refunds) {  // reports stored before refunds were counted have none
       out.push(["返品 Refunds", report.refunds.transaction_count,
-        MPAC.money(-report.refunds.total_amount, report.currency)]);
+        MPAC.money(0 - report.refunds.total_amount, report.currency)]);  // not -0: Intl writes "-¥0"
       out.push(["純売上 Net", "", MPAC.money(report.net_amount, report.currency)]);
     }
     out.push(["現金 理論値 Cash expected", "", MPAC.money(report.cash_expected, report.currency)]);
