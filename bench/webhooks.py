@@ -5,10 +5,11 @@ webhook endpoint vs none, in the same run (docs/cloud-api.md#webhooks; goal: the
     .venv/bin/python bench/webhooks.py [--requests 1500] [--rounds 3] [--concurrency 16] [--seconds 15]
                                        [--wait 30]
 
-Two gateways (fresh SQLite each, seeded through the admin CLI like bench/pgw_create.py) run side by side on
-the same core; the "1 endpoint" one has a webhook endpoint (all event types) pointing at an aiohttp receiver
-in this process. Rounds alternate between them, the order flipping each round, so a noisy neighbour hits both
-alike. Two phases:
+Three gateways (fresh SQLite each, seeded through the admin CLI like bench/pgw_create.py) run side by side on
+the same core: "none" has no webhook endpoint; "1 endpoint" has one (all event types) pointing at an aiohttp
+receiver in this process; "1 endpoint, unsent" has one too but its dispatcher polls once an hour, so it only
+writes the outbox: the cost on the request path alone, without the sending. Rounds cycle through them, the
+order rotating each round, so a noisy neighbour hits all alike. Two phases:
 1. create: create-intent only. A create announces nothing, so this is the cost of a subscribed endpoint on
    the plain create path (it should be none).
 2. create+cancel: each step creates an intent and cancels it; every cancel writes a payment_intent.cancelled
@@ -49,7 +50,8 @@ from bench.pgw_create import (
     stop,
 )
 
-HOOKED, PLAIN = "1 endpoint", "none"
+HOOKED, PLAIN, UNSENT = "1 endpoint", "none", "1 endpoint, unsent"
+POLL = {PLAIN: "0.2", HOOKED: "0.2", UNSENT: "3600"}  # MPAC_PGW_WEBHOOK_POLL_SECONDS of each gateway
 
 
 class Receiver:
@@ -90,29 +92,31 @@ def add_endpoint(py: str, db: str, partner_id: str, url: str) -> None:
 
 async def alternate(servers: dict[str, tuple[str, int]], args: argparse.Namespace, label: str,
                     step: Step) -> dict[str, list[Result]]:  # fmt: skip
-    """`--rounds` rounds of `step` on each gateway, the order flipping each round."""
+    """`--rounds` rounds of `step` on each gateway, the order rotating each round."""
     runs: dict[str, list[Result]] = {name: [] for name in servers}
+    names = list(servers)
     for n in range(args.rounds):
-        order = list(servers) if n % 2 == 0 else list(reversed(servers))
-        for name in order:
+        for name in names[n % len(names):] + names[:n % len(names)]:
             url, pid = servers[name]
             runs[name].append(await closed_loop(name, url, args.requests, args.concurrency,
                                                 seconds=args.seconds, tag=f"{label}{name[0]}{n}", pid=pid,
                                                 step=step))  # fmt: skip
-        plain, hooked = runs[PLAIN][-1], runs[HOOKED][-1]
-        print(f"{label} round {n + 1}: none {plain.rps:6.0f}/s {plain.cpu_us:5.0f} us   "
-              f"1 endpoint {hooked.rps:6.0f}/s {hooked.cpu_us:5.0f} us   ratio {hooked.rps / plain.rps:.1%}")
+        print(f"{label} round {n + 1}: " + "   ".join(
+            f"{name} {runs[name][-1].rps:5.0f}/s {runs[name][-1].cpu_us:5.0f} us" for name in names))
     return runs
 
 
 def report(label: str, runs: dict[str, list[Result]]) -> None:
-    """Pooled lines and the throughput and CPU ratios of one phase."""
-    plain, hooked = pooled(f"{label} {PLAIN}", runs[PLAIN]), pooled(f"{label} {HOOKED}", runs[HOOKED])
-    print(plain.line())
-    print(hooked.line())
-    ratio = hooked.rps / plain.rps
-    print(f"{label}: throughput 1 endpoint / none {ratio:.1%} (goal >= 90%: "
-          f"{'met' if ratio >= 0.9 else 'MISSED'}); server CPU per step {hooked.cpu_us / plain.cpu_us:.1%}")
+    """Pooled lines and, against "none", the throughput and server-CPU ratios of one phase."""
+    pooled_runs = {name: pooled(f"{label} {name}", rs) for name, rs in runs.items()}
+    plain = pooled_runs[PLAIN]
+    for name, result in pooled_runs.items():
+        print(result.line())
+        if name != PLAIN:
+            ratio = result.rps / plain.rps
+            cpu = result.cpu_us / plain.cpu_us
+            print(f"  {label}: {name} / none: throughput {ratio:.1%} (goal >= 90%: "
+                  f"{'met' if ratio >= 0.9 else 'MISSED'}), server CPU per step {cpu:.1%}")
 
 
 async def run(args: argparse.Namespace, core: int) -> None:
@@ -123,18 +127,19 @@ async def run(args: argparse.Namespace, core: int) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     hook_url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    env = {**os.environ, "MPAC_PGW_WEBHOOK_ALLOW_LOOPBACK": "1", "MPAC_PGW_WEBHOOK_POLL_SECONDS": "0.2"}
+    env = {**os.environ, "MPAC_PGW_WEBHOOK_ALLOW_LOOPBACK": "1"}
     procs: list[subprocess.Popen[str]] = []
     servers: dict[str, tuple[str, int]] = {}
     with tempfile.TemporaryDirectory(prefix="pgw-webhooks-bench-") as tmp:
         try:
-            for name in (PLAIN, HOOKED):
-                db = f"sqlite:///{Path(tmp) / (name.replace(' ', '_') + '.sqlite3')}"
+            for n, name in enumerate(POLL):
+                db = f"sqlite:///{Path(tmp) / f'gateway{n}.sqlite3'}"
                 partner_id = seed(py, db)
-                if name == HOOKED:
+                if name != PLAIN:
                     add_endpoint(py, db, partner_id, hook_url)
                 proc, url = start_server([py, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
-                                          "--rate-limit-per-minute", "1000000000"], core, env)  # fmt: skip
+                                          "--rate-limit-per-minute", "1000000000"], core,
+                                         {**env, "MPAC_PGW_WEBHOOK_POLL_SECONDS": POLL[name]})  # fmt: skip
                 procs.append(proc)
                 servers[name] = (url, proc.pid)
             for name, (url, _) in servers.items():  # warm-up, not counted
@@ -151,8 +156,9 @@ async def run(args: argparse.Namespace, core: int) -> None:
     await runner.cleanup()
     report("create", created)
     report("create+cancel", cancelled)
-    print(f"deliveries: {receiver.count - before} received of {receiver.target - before} cancels announced "
-          f"(phase 1 sent {before}); {receiver.rate()} (dispatcher sharing the core with the API load)")
+    print(f"deliveries (from '{HOOKED}'): {receiver.count - before} received of {receiver.target - before} "
+          f"cancels announced (phase 1 sent {before}); {receiver.rate()} (its dispatcher sharing the core "
+          "with the API load)")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on these cores skews both sides)")
 
 
