@@ -85,9 +85,9 @@ def shown_rows(table: Locator) -> dict[str, tuple[str, str]]:
     return {row[0].strip(): (row[1], row[2]) for row in cells(table)}
 
 
-def close_day(page: Page, counted: int, pin: str) -> Locator:
+def close_day(page: Page, counted: str, pin: str) -> Locator:
     """Type the counted cash and the PIN, press Close the day; the result line."""
-    page.get_by_test_id("z-counted").fill(str(counted))
+    page.get_by_test_id("z-counted").fill(counted)
     page.get_by_test_id("z-password").fill(pin)
     page.get_by_test_id("z-close").click()
     return page.get_by_test_id("z-result")
@@ -110,17 +110,19 @@ class TestSettlementPanel:
     def test_z_report_pin_discrepancy_and_once_a_day(
         self, page: Page, offline_agent: AgentThread, tmp_path: Path
     ) -> None:
-        """Wrong PIN: nothing closed; right PIN: Z0001 with counted − expected; a second Z is refused."""
+        """No count or a wrong PIN: nothing closed; then Z0001 with counted − expected; a second Z refused."""
         ring_up(offline_agent)
         cash = sum(a for m, a, _, ok in SALES if m == "cash" and ok)
         total, discrepancy = sum(a for _, a, _, ok in SALES if ok), COUNTED - cash
         today = datetime.now(ZoneInfo(offline_agent.settings.store.timezone)).date().isoformat()
         page.goto(offline_agent.url + "/status")
-        result = close_day(page, COUNTED, "not-the-pin")
+        result = close_day(page, "", ADMIN_PASSWORD)  # forgot to count: not a count of ¥0
+        expect(result).to_contain_text("Enter the cash counted")
+        result = close_day(page, str(COUNTED), "not-the-pin")
         expect(result).to_contain_text("The admin password is wrong.")
         assert offline_agent.call("GET", "/api/settlement/z")[1]["data"] == []
         assert offline_agent.call("GET", "/api/settlement/x")[1]["total_amount"] == total
-        result = close_day(page, COUNTED, ADMIN_PASSWORD)
+        result = close_day(page, str(COUNTED), ADMIN_PASSWORD)
         expect(result).to_have_text(
             f"精算しました Day closed: Z0001 ({today}), 過不足 discrepancy {signed_yen(discrepancy)}"
         )
@@ -139,7 +141,7 @@ class TestSettlementPanel:
         # The panel then shows the next business day, open and empty.
         expect(page.get_by_test_id("x-report")).to_contain_text("合計 Total0¥0")
         page.screenshot(path=str(tmp_path / "status-z-report.png"), full_page=True)
-        result = close_day(page, COUNTED, ADMIN_PASSWORD)
+        result = close_day(page, str(COUNTED), ADMIN_PASSWORD)
         expect(result).to_contain_text(f"The business day {today} is already closed")
         expect(z_table.locator("tbody tr")).to_have_count(1)
         assert len(offline_agent.call("GET", "/api/settlement/z")[1]["data"]) == 1

@@ -58,15 +58,24 @@
     }
   }
 
+  function refused(text) {
+    $("z-result").textContent = text;
+    $("z-result").className = "admin-result error";
+  }
+
   async function closeDay() {
-    const counted = $("z-counted").value;
+    const field = $("z-counted");
+    // An empty field is Number("") = 0: the day would close as if the drawer were empty.
+    if (field.value.trim() === "" || !field.checkValidity()) {
+      refused("現金の実査額を入力してください Enter the cash counted (whole yen, 0 or more).");
+      return;
+    }
     const res = await MPAC.api("POST", "/api/settlement/z",
-      { password: $("z-password").value, cash_counted: Number(counted) });
+      { password: $("z-password").value, cash_counted: Number(field.value) });
     $("z-password").value = "";
     const out = $("z-result");
     if (!res.ok) {
-      out.textContent = MPAC.errorMessage(res);
-      out.className = "admin-result error";
+      refused(MPAC.errorMessage(res));
       return;
     }
     out.className = "admin-result ok";
