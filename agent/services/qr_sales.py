@@ -204,8 +204,10 @@ class QrSales:
         status = str(intent.get("status", ""))
         failure = intent.get("failure_code") or intent.get("cancellation_reason")
         failure_code = reason if status == "cancelled" and reason else failure
-        changed = await self._set_status(local_id, status,
-                                         failure_code if isinstance(failure_code, str) else None)
+        provider = intent.get("provider")
+        changed = await self._mirror.set_status(
+            local_id, status, failure_code if isinstance(failure_code, str) else None, self._clock(),
+            provider if isinstance(provider, str) else None)
         row = await self._row("local_id", local_id)
         assert row is not None
         body = self._json(row)
@@ -251,9 +253,6 @@ class QrSales:
             raise UpstreamUnavailable("not_enrolled", "QR payments need this terminal to be enrolled with "
                                       "the payment cloud. Take cash or card instead.")
         return self._cloud
-
-    async def _set_status(self, local_id: str, status: str, failure_code: str | None) -> bool:
-        return await self._mirror.set_status(local_id, status, failure_code, self._clock())
 
     async def _row(self, column: str, value: str) -> QrSale | None:
         return await self._mirror.find("local_id" if column == "local_id" else "merchant_ref_id", value)

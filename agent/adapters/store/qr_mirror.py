@@ -14,7 +14,8 @@ _COLUMNS = ("local_id, merchant_ref_id, created_at, updated_at, amount, currency
 _INSERT = f"INSERT INTO qr_sales ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608 -- fixed columns
 _FINAL = ", ".join(f"'{s}'" for s in TERMINAL)
 _SET_STATUS = (
-    "UPDATE qr_sales SET status = ?, failure_code = COALESCE(?, failure_code), updated_at = ? "  # noqa: S608
+    "UPDATE qr_sales SET status = ?, failure_code = COALESCE(?, failure_code), updated_at = ?, "  # noqa: S608
+    "provider = COALESCE(provider, ?) "
     f"WHERE local_id = ? AND status <> ? AND status NOT IN ({_FINAL})")  # constants only
 
 
@@ -36,9 +37,11 @@ class QrMirror:
             f"SELECT {_COLUMNS} FROM qr_sales WHERE {column} = ?", (value,))  # noqa: S608 -- fixed names
         return _sale(row) if row is not None else None
 
-    async def set_status(self, local_id: str, status: str, failure_code: str | None, now: int) -> bool:
-        """Move a sale that is not final to `status` (committed); False if nothing changed."""
-        args = (status, failure_code, now, local_id, status)
+    async def set_status(self, local_id: str, status: str, failure_code: str | None, now: int,
+                         provider: str | None = None) -> bool:
+        """Move a sale that is not final to `status` (committed, with the intent's provider once known);
+        False if nothing changed."""
+        args = (status, failure_code, now, provider, local_id, status)
         return await self._db.writer.run(lambda conn: conn.execute(_SET_STATUS, args).rowcount > 0)
 
 

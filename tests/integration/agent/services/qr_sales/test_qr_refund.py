@@ -1,6 +1,7 @@
 """QR refunds against the REAL cloud process: made online through `POST /v1/payment_intents/{id}/refunds`
 with the device credential, then kept locally (sync_state 'online'); the cloud's intent shows the amount
-refunded; a refund above what is left, or one while the cloud is away, is refused with nothing written."""
+refunded; the X report counts the QR sale under its provider and the refunds; a refund above what is left, or
+one while the cloud is away, is refused with nothing written."""
 
 from __future__ import annotations
 
@@ -54,8 +55,14 @@ class TestQrRefund:
         assert (status, over["error"]["code"]) == (409, "refund_exceeds_remaining")
         status, _rest = await _refund(client, sale["local_id"], 700)
         assert status == 201
-        assert (await real_cloud.intent(sale["cloud_intent_id"]))["amount_refunded"] == 1200
+        intent = await real_cloud.intent(sale["cloud_intent_id"])
+        assert intent["amount_refunded"] == 1200
         assert _count(tmp_path) == 2
+        x = await (await client.get("/api/settlement/x")).json()
+        qr = x["payment_method_breakdown"]["qr"]
+        assert qr["by_method"] == {intent["provider"]: {"transaction_count": 1, "total_amount": 1200}}
+        assert x["refunds"]["by_method"]["qr"] == {"transaction_count": 2, "total_amount": 1200}
+        assert x["net_amount"] == 0
 
         second = {**body, "merchant_ref_id": "cpm-r2"}
         other = await (await client.post("/api/sales", json=second)).json()
