@@ -29,16 +29,16 @@ def refund_json(refund: Refund) -> dict[str, Any]:
     }
 
 
-# own_units: a QR refund commits before and after its provider call (cloud/service/refunds.py), so its
-# Idempotency-Key record follows in a unit of its own.
-@endpoint(own_units=True)
+# A cash or card refund commits in the request's unit with its Idempotency-Key record; a QR refund commits
+# before and after its provider call in units of its own (cloud/service/refunds.py).
+@endpoint()
 async def create_refund(call: Call) -> Reply:
     """POST /v1/payment_intents/{id}/refunds."""
     load_bounded(call.body or b"{}")
     body = call.parse(CreateRefundRequest)
     cmd = r.CreateRefund(call.request.match_info["id"], body.amount, body.reason, body.merchant_refund_id)
     d = call.deps
-    refund = await r.create_refund(cmd, call.credential(), uow=call.uow, tenants=d.tenants,
+    refund = await r.create_refund(cmd, call.credential(), uow=call.uow, new_unit=d.uow, tenants=d.tenants,
                                    providers=d.providers, clock=d.clock)  # fmt: skip
     return Reply(201, refund_json(refund))
 

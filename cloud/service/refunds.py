@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cloud.domain.card_data import refuse_card_numbers
@@ -52,31 +52,39 @@ async def create_refund(
     caller: Credential,
     *,
     uow: UnitOfWork,
+    new_unit: Callable[[], UnitOfWork],
     tenants: TenantRepository,
     providers: ProviderRegistry,
     clock: Clock,
 ) -> Refund:
-    """Record the refund (and reserve its amount) in one unit; a QR refund then asks its provider."""
+    """A cash or card refund in the request's unit (`uow`: its Idempotency-Key record commits with it); a QR
+    refund in units of its own (`new_unit`) around the provider call."""
     async with uow:
         intent = await load_visible(cmd.intent_id, caller, intents=uow.intents, clock=clock)
         check_refundable(intent, cmd.amount)
         qr = intent.processing_mode is ProcessingMode.PGW_PROCESSED
-        # Resolved before anything is written: a provider this gateway lacks is a 503 that changes nothing.
-        provider = await provider_of(intent, providers, tenants) if qr else None
         refund = Refund(new_id(REFUND), intent.id, intent.merchant_id, cmd.amount, intent.currency,
                         RefundStatus.PENDING if qr else RefundStatus.SUCCEEDED, caller.actor, clock(),
                         cmd.reason, cmd.merchant_refund_id)  # fmt: skip
-        await uow.refunds.add(refund, refund_transaction(new_id(TRANSACTION), refund, refund.created_at))
-        await uow.commit()
-    if provider is None:
-        return refund
+        if not qr:
+            await uow.refunds.add(refund, refund_transaction(new_id(TRANSACTION), refund, refund.created_at))
+            await uow.commit()
+            return refund
+        # Resolved before anything is written: a provider this gateway lacks is a 503 that changes nothing.
+        provider = await provider_of(intent, providers, tenants)
+    await _in_unit(new_unit(), refund, first=True)
     outcome = await _at_provider(intent, refund, *provider)
-    if outcome.status is RefundStatus.PENDING:
-        return outcome  # the amount stays reserved until the provider decides
-    async with uow:
-        await uow.refunds.finish(outcome, refund_transaction(new_id(TRANSACTION), outcome, clock()))
-        await uow.commit()
+    if outcome.status is not RefundStatus.PENDING:  # pending: the amount stays held till the provider decides
+        await _in_unit(new_unit(), dataclasses.replace(outcome, created_at=clock()), first=False)
     return outcome
+
+
+async def _in_unit(unit: UnitOfWork, refund: Refund, *, first: bool) -> None:
+    """Commit the pending refund (first) or its outcome, with its Transaction, in a unit of its own."""
+    txn = refund_transaction(new_id(TRANSACTION), refund, refund.created_at)
+    async with unit:
+        await (unit.refunds.add(refund, txn) if first else unit.refunds.finish(refund, txn))
+        await unit.commit()
 
 
 async def _at_provider(

@@ -101,6 +101,18 @@ class TestIdempotency:
         other = await client.post(refunds_path(pi["id"]), {"amount": 1}, headers=key)
         assert (other.status, other.body["error"]["code"]) == (422, "idempotency_key_reused")
 
+    async def test_refusal_is_kept_under_its_key(self, pgw: Pgw, client: PgwClient) -> None:
+        """A refused refund (over the rest) is recorded under its key: the retry is answered the same 409 from
+        the record, and no refund is stored."""
+        pi = await paid(client, 1000)
+        key = {"Idempotency-Key": "refund-too-much"}
+        first = await client.post(refunds_path(pi["id"]), {"amount": 1001}, headers=key)
+        assert (first.status, first.body["error"]["code"]) == (409, "refund_exceeds_remaining")
+        again = await client.post(refunds_path(pi["id"]), {"amount": 1001}, headers=key)
+        assert (again.status, again.body) == (409, first.body)
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert rows(pgw.db_path, "SELECT count(*) FROM refunds") == [(0,)]
+
 
 class TestDeviceCredential:
     async def test_device_refunds_its_store(self, pgw: Pgw, tenant: Tenant, client: PgwClient) -> None:
