@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.harness import AgentThread
-from tests.e2e.web.test_cashier import new_sale
+from tests.e2e.web.test_cashier import key_in, new_sale
 
 LABELS = {10: "10%対象", 8: "8%対象 ※", 0: "非課税"}
 
@@ -80,6 +80,8 @@ class TestItemEntry:
         expect(page.get_by_test_id("item-rows").locator("li")).to_have_count(len(SALE))
         expect(page.get_by_test_id("item-rows")).to_contain_text("※おにぎり Rice ball")
         expect(page.get_by_test_id("item-total")).to_have_text(f"小計 Subtotal {yen(total)}")
+        expect(page.get_by_test_id("display")).to_have_text(yen(total))
+        key_in(page, "5")  # the keypad leaves an item sale's amount alone
         expect(page.get_by_test_id("display")).to_have_text(yen(total))
         shown = page.get_by_test_id("item-rates").locator("li")
         expect(shown).to_have_text(

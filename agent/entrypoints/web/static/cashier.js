@@ -64,6 +64,8 @@
   function key(k) {
     if ($("keypad").classList.contains("disabled")) return;
     const field = state.field;
+    // With items the amount is their sum (items.js); a typed amount would only be refused at payment.
+    if (field === "amount" && MPAC.saleItems && MPAC.saleItems()) return;
     let digits = String(state[field] || "");
     if (digits === "0") digits = "";
     if (k === "clear") digits = "";
