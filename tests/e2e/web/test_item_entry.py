@@ -75,8 +75,10 @@ class TestItemEntry:
         rates, total = per_rate(SALE), sum(li.unit_price * li.quantity for li in SALE)
         assert (total, rates[10][1], rates[8][1]) == (840, 19, 34)  # the worked figures of this sale
         new_sale(page, agent)
-        for li in SALE:
+        for n, li in enumerate(SALE, start=1):
             add_item(page, li.name, str(li.unit_price), str(li.quantity), str(li.tax_rate))
+            running = sum(x.unit_price * x.quantity for x in SALE[:n])
+            expect(page.get_by_test_id("item-total")).to_have_text(f"小計 Subtotal {yen(running)}")
         expect(page.get_by_test_id("item-rows").locator("li")).to_have_count(len(SALE))
         expect(page.get_by_test_id("item-rows")).to_contain_text("※おにぎり Rice ball")
         expect(page.get_by_test_id("item-total")).to_have_text(f"小計 Subtotal {yen(total)}")
