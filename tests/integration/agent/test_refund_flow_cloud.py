@@ -1,10 +1,8 @@
 """The refund flow offline → online → on the cloud, with the REAL cloud (cloud/) on loopback and the real
 agent app over its SQLite file: sales and refunds taken while the cloud is unreachable (a stopped loopback
 relay), then synced once; the cloud holds each refund with the right amount and `amount_refunded` on its
-intent; the Z report of that day reaches `POST /v1/settlements` and is acked.
-
-The cloud side of refund sync items and settlements is built at the same time (docs/sync-protocol.md "Refund
-items"); while it has not landed these tests skip, saying what is missing, instead of failing the agent tests.
+intent; the Z report of that day reaches `POST /v1/settlements` and is acked (docs/sync-protocol.md "Refund
+items", "Settlements").
 """
 
 from __future__ import annotations
@@ -98,12 +96,6 @@ async def shop(tmp_path: Path, cloud: RealCloud) -> AsyncIterator[Shop]:  # noqa
         await relay.stop()
 
 
-def _skip_unless_cloud_takes(shop: Shop, what: str) -> None:
-    rejected = shop.db("SELECT sync_error FROM refunds WHERE sync_state = 'rejected'")
-    if rejected and '"invalid_item"' in str(rejected[0][0]):
-        pytest.skip(f"the cloud does not take refund sync items yet ({what}): {rejected[0][0]}")
-
-
 class TestRefundFlow:
     async def test_offline_refunds_reach_the_cloud_once(self, shop: Shop) -> None:
         """Two sales and three refunds offline; online, one sync: the cloud holds each refund once, with
@@ -119,7 +111,6 @@ class TestRefundFlow:
         assert not offline["ok"] and offline["pending"] == 5
         await shop.relay.start(shop.port)
         await shop.sync_until_idle()
-        _skip_unless_cloud_takes(shop, "refund items")
         rows = shop.db("SELECT sale_local_id, amount, sync_state, cloud_refund_id, cloud_intent_id "
                        "FROM refunds ORDER BY seq")
         assert [(r[1], r[2]) for r in rows] == [(300, "acked"), (200, "acked"), (2500, "acked")]
@@ -144,8 +135,6 @@ class TestRefundFlow:
         await shop.relay.start(shop.port)
         await shop.sync_until_idle()
         ((state, error),) = shop.db("SELECT sync_state, sync_error FROM settlements")
-        if state == "rejected" and "404" in str(error):
-            pytest.skip(f"the cloud has no POST /v1/settlements yet: {error}")
         assert (state, error) == ("acked", None)
         ((report,),) = await shop.cloud._rows(
             "SELECT report FROM settlements WHERE settlement_id = ?", z["settlement_id"])
