@@ -88,8 +88,9 @@ class SqlRefundRepository:
                 taken: Callable[[Any], BaseException | None]) -> list[Write]:  # fmt: skip
         at, writes = _ms(refund.created_at), []
         if refund.status is not RefundStatus.FAILED:
+            # The CHECK of migration 0700 (on_integrity) would only fire if the guard were ever wrong.
             writes.append(Write(_RESERVE, (refund.amount, at, refund.intent_id, refund.amount),
-                                expect_one=True, on_stale=refused))  # fmt: skip
+                                expect_one=True, on_stale=refused, on_integrity=refused))  # fmt: skip
         return [*writes, Write(_INSERT, _row(refund), on_integrity=taken), _txn(txn)]
 
     async def add(self, refund: Refund, txn: Transaction) -> None:
