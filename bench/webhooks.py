@@ -15,7 +15,10 @@ order rotating each round, so a noisy neighbour hits all alike. Two phases:
 2. create+cancel: each step creates an intent and cancels it; every cancel writes a payment_intent.cancelled
    event and its delivery in the cancel's own transaction, and the gateway's dispatcher sends it to the
    receiver while the load runs. This is the outbox's real cost; deliveries/s is counted at the receiver
-   from its first to its last delivery, waiting up to `--wait` s for every event written.
+   from its first to its last delivery, waiting up to `--wait` s for every event written (while the load
+   runs, that rate is bounded by how fast events are made).
+3. drain: the "unsent" gateway is restarted with its dispatcher on, alone on the core: the rate at which its
+   backlog of cancel events reaches the receiver is the delivery throughput itself.
 Every run is bounded in count and time.
 """
 
@@ -70,6 +73,11 @@ class Receiver:
             self.reached.set()
         return web.Response(status=204)
 
+    def reset(self, target: int) -> None:
+        """Count afresh, up to `target` deliveries."""
+        self.count, self.first, self.last = 0, 0.0, 0.0
+        self.target, self.reached = target, asyncio.Event()
+
     def rate(self) -> str:
         """Deliveries per second between the first and the last one."""
         span = self.last - self.first
@@ -119,6 +127,30 @@ def report(label: str, runs: dict[str, list[Result]]) -> None:
                   f"{'met' if ratio >= 0.9 else 'MISSED'}), server CPU per step {cpu:.1%}")
 
 
+def serve(py: str, db: str, core: int, env: dict[str, str], poll: str) -> tuple[subprocess.Popen[str], str]:
+    """`mpac-pgw serve` on `db`, its dispatcher polling every `poll` seconds; the process and its URL."""
+    return start_server([py, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
+                         "--rate-limit-per-minute", "1000000000"], core,
+                        {**env, "MPAC_PGW_WEBHOOK_POLL_SECONDS": poll})  # fmt: skip
+
+
+async def wait_for(receiver: Receiver, seconds: float) -> None:
+    """Until the receiver has its target, or `seconds` pass."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(receiver.reached.wait(), seconds)
+
+
+async def drain(receiver: Receiver, backlog: int, start: subprocess.Popen[str], wait: float) -> str:
+    """The unsent gateway again, its dispatcher on: how fast its backlog reaches the receiver, alone on the
+    core (no API load)."""
+    receiver.reset(backlog)
+    try:
+        await wait_for(receiver, wait)
+    finally:
+        stop(start)
+    return f"backlog of '{UNSENT}' drained alone: {receiver.count} of {backlog}; {receiver.rate()}"
+
+
 async def run(args: argparse.Namespace, core: int) -> None:
     py, receiver = sys.executable, Receiver()
     app = web.Application()
@@ -128,37 +160,36 @@ async def run(args: argparse.Namespace, core: int) -> None:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     hook_url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
     env = {**os.environ, "MPAC_PGW_WEBHOOK_ALLOW_LOOPBACK": "1"}
-    procs: list[subprocess.Popen[str]] = []
-    servers: dict[str, tuple[str, int]] = {}
+    procs: dict[str, subprocess.Popen[str]] = {}
     with tempfile.TemporaryDirectory(prefix="pgw-webhooks-bench-") as tmp:
+        dbs = {name: f"sqlite:///{Path(tmp) / f'gateway{n}.sqlite3'}" for n, name in enumerate(POLL)}
+        servers: dict[str, tuple[str, int]] = {}
         try:
-            for n, name in enumerate(POLL):
-                db = f"sqlite:///{Path(tmp) / f'gateway{n}.sqlite3'}"
+            for name, db in dbs.items():
                 partner_id = seed(py, db)
                 if name != PLAIN:
                     add_endpoint(py, db, partner_id, hook_url)
-                proc, url = start_server([py, "-m", "cloud.cli", "serve", "--port", "0", "--db", db,
-                                          "--rate-limit-per-minute", "1000000000"], core,
-                                         {**env, "MPAC_PGW_WEBHOOK_POLL_SECONDS": POLL[name]})  # fmt: skip
-                procs.append(proc)
-                servers[name] = (url, proc.pid)
+                procs[name], url = serve(py, db, core, env, POLL[name])
+                servers[name] = (url, procs[name].pid)
             for name, (url, _) in servers.items():  # warm-up, not counted
                 await closed_loop("warm-up", url, 300, args.concurrency, seconds=10, tag=f"w{name[0]}")
             created = await alternate(servers, args, "create", create_step)
-            before = receiver.count
             cancelled = await alternate(servers, args, "create+cancel", create_cancel_step)
-            receiver.target = before + sum(r.done for r in cancelled[HOOKED])
-            with contextlib.suppress(TimeoutError):  # bounded in time: --wait
-                await asyncio.wait_for(receiver.reached.wait(), args.wait)
+            receiver.target = sum(r.done for r in cancelled[HOOKED])
+            await wait_for(receiver, args.wait)
+            during = (f"deliveries of '{HOOKED}' during the load: {receiver.count} of {receiver.target}; "
+                      f"{receiver.rate()} (its dispatcher sharing the core with the API)")  # fmt: skip
+            stop(procs.pop(UNSENT))
+            drained = await drain(receiver, sum(r.done for r in cancelled[UNSENT]),
+                                  serve(py, dbs[UNSENT], core, env, "0.2")[0], args.wait)  # fmt: skip
         finally:
-            for proc in procs:
+            for proc in procs.values():
                 stop(proc)
     await runner.cleanup()
     report("create", created)
     report("create+cancel", cancelled)
-    print(f"deliveries (from '{HOOKED}'): {receiver.count - before} received of {receiver.target - before} "
-          f"cancels announced (phase 1 sent {before}); {receiver.rate()} (its dispatcher sharing the core "
-          "with the API load)")
+    print(during)
+    print(drained)
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (other work on these cores skews both sides)")
 
 
