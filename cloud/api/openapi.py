@@ -15,6 +15,7 @@ from cloud.api.endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY
 from cloud.api.settlements import MAX_SETTLEMENT_BODY
 from cloud.api.webhooks import MAX_WEBHOOK_BODY
 from cloud.domain.webhooks import EventType
+from cloud.service.sync_refunds import SyncRefundItem
 from cloud.settings import Settings
 from sync import models as sm
 from sync.wire import MAX_BATCH_BYTES
@@ -142,7 +143,7 @@ def openapi_document() -> dict[str, Any]:
         dv.ActivateDeviceRequest, dv.ActivateDeviceResponse, dv.DeviceOut, sm.SyncBatch, sm.BatchResponse,
         dv.RotateSecretRequest, dv.RotateSecretResponse,
         mm.CreateRefundRequest, mm.RefundOut, mm.RefundList, mm.SettlementReport, mm.SettlementOut,
-        mm.SettlementList,
+        mm.SettlementList, SyncRefundItem,  # the refund item of a sync batch (docs/sync-protocol.md)
     ]  # fmt: skip
     _, defs = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     pi = "/v1/payment_intents/{id}"
@@ -188,7 +189,8 @@ def openapi_document() -> dict[str, Any]:
             **_op("Rotate the device's own secret (the answer carries the new one)", HMAC,
                   dv.RotateSecretResponse, body=dv.RotateSecretRequest, max_body=dv.MAX_ROTATE_BODY),
             "parameters": [{**ID, "schema": {"type": "string"}}]}},
-        "/v1/sync/batches": {"post": _op("Upload a batch of offline sales (device credential)", HMAC,
+        # An item may also be a SyncRefundItem (kind "refund", components), on the same chain.
+        "/v1/sync/batches": {"post": _op("Upload offline sales and refunds (device credential)", HMAC,
                                          sm.BatchResponse, body=sm.SyncBatch, max_body=MAX_BATCH_BYTES)},
         # Inbound provider callbacks (docs/cloud-api.md#webhooks), verified with the provider's own scheme.
         "/v1/webhooks/{provider}": {"post": {
