@@ -4,6 +4,9 @@ closing the day with the cash expected after the cash refund."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.web.harness import ADMIN_PASSWORD, AgentThread
@@ -45,3 +48,19 @@ class TestRefundWidget:
         page.get_by_test_id("z-close").click()
         expect(page.get_by_test_id("z-result")).to_contain_text("Day closed")
         expect(page.get_by_test_id("z-result")).to_contain_text("¥0")
+
+    def test_rejected_refund_is_shown_as_a_refund(self, page: Page, offline_agent: AgentThread) -> None:
+        """A refund the cloud rejected shows in the quarantined table, marked as a refund, with the reason."""
+        sale = cash_sale(offline_agent, 1000)
+        status, refund = offline_agent.call("POST", f"/api/sales/{sale['local_id']}/refunds",
+                                            {"amount": 400, "password": ADMIN_PASSWORD})
+        assert status == 201, refund
+        verdict = json.dumps({"code": "payment_not_found", "message": "No such payment on the cloud."})
+        with sqlite3.connect(offline_agent.settings.agent.db_path) as conn:  # the cloud's verdict, as applied
+            conn.execute("UPDATE refunds SET sync_state = 'rejected', sync_error = ? WHERE local_id = ?",
+                         (verdict, refund["local_id"]))
+        page.goto(offline_agent.url + "/status")
+        row = page.get_by_test_id("quarantined").locator("tbody tr")
+        expect(row).to_contain_text(f"{refund['seq']} 返品 Refund")
+        expect(row).to_contain_text("¥400")
+        expect(row).to_contain_text("No such payment on the cloud.")

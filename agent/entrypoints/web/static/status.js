@@ -82,7 +82,8 @@
     const quarantined = s.quarantined || [];
     set("q-count", String(s.quarantined_count ?? states.rejected ?? quarantined.length));
     $("q-rows").replaceChildren(...(quarantined.length ? quarantined.map((item) =>
-      row([item.seq, MPAC.money(item.amount, item.currency), errorText(item.error)]))
+      row([item.kind === "refund" ? `${item.seq} 返品 Refund` : item.seq, MPAC.money(item.amount, item.currency),
+        errorText(item.error)]))
       : [row(["なし None", "", ""])]));
   }
 
