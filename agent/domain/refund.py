@@ -83,6 +83,23 @@ class Refund:
                 "synced_at": self.synced_at}
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedRefund:
+    """A refund as stored, and whether this request created it (201) or found it (200, a retry)."""
+
+    refund: Refund
+    created: bool
+
+
+def replay(known: Refund, new: NewRefund) -> RecordedRefund:
+    """A retry under the same merchant_refund_id gets the first refund; another refund under it is 409."""
+    if (known.sale_local_id, known.amount) == (new.sale_local_id, new.amount):
+        return RecordedRefund(known, created=False)
+    raise RefundRefused("merchant_refund_id_in_use", f"The reference {new.merchant_refund_id!r} already "
+                        "belongs to another refund. Use a new reference for a new refund.",
+                        param="merchant_refund_id")
+
+
 def check_refund(sale: SaleToRefund | None, amount: int) -> SaleToRefund:
     """Refuse a refund of an unknown, failed or cancelled sale, or one above what is left of it."""
     if sale is None:

@@ -20,7 +20,16 @@ from agent.adapters.cloud_client import CloudClient
 from agent.adapters.store.refunds import Refunds
 from agent.domain.errors import UpstreamUnavailable
 from agent.domain.ports import ReceiptPrinterPort
-from agent.domain.refund import CHAIN_METHODS, NewRefund, Refund, RefundRefused, SaleToRefund, check_refund
+from agent.domain.refund import (
+    CHAIN_METHODS,
+    NewRefund,
+    RecordedRefund,
+    Refund,
+    RefundRefused,
+    SaleToRefund,
+    check_refund,
+    replay,
+)
 from agent.services.receipts import Receipts
 
 log = logging.getLogger(__name__)
@@ -41,24 +50,35 @@ class RefundService:
         self._clock = clock_ms
         self._on_recorded = on_recorded  # the uploader's kick()
 
-    async def refund(self, sale_local_id: str, amount: int, reason: str | None) -> dict[str, Any]:
-        """Refund `amount` of the sale (committed), then print the refund receipt; raise RefundRefused."""
-        sale = check_refund(await self._refunds.sale(sale_local_id), amount)  # the writer checks again
+    async def refund(self, sale_local_id: str, amount: int, reason: str | None,
+                     merchant_refund_id: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Refund `amount` of the sale (committed), then print the refund receipt: (refund JSON, created).
+
+        A retry under the same `merchant_refund_id` gets the first refund back (created False, no second
+        print); raise RefundRefused (nothing written)."""
         local_id = str(uuid7())
-        new = NewRefund(local_id, sale.local_id, amount, reason, f"{self._serial}-R-{local_id}")
+        new = NewRefund(local_id, sale_local_id, amount, reason,
+                        merchant_refund_id or f"{self._serial}-R-{local_id}")
+        known = await self._refunds.by_refund_id(new.merchant_refund_id)
+        if known is not None:
+            return known.to_json(), replay(known, new).created
+        sale = check_refund(await self._refunds.sale(sale_local_id), amount)  # the writer checks again
         if sale.method in CHAIN_METHODS:
-            refund = await self._refunds.record(new)
-            if self._on_recorded is not None:
+            recorded = await self._refunds.record(new)
+            if recorded.created and self._on_recorded is not None:
                 self._on_recorded()
         else:
-            refund = await self._online(new, sale)
-        return {**refund.to_json(), "print": await self._print(refund, sale)}
+            recorded = await self._online(new, sale)
+        body = recorded.refund.to_json()
+        if recorded.created:
+            body["print"] = await self._print(recorded.refund, sale)
+        return body, recorded.created
 
     async def of_sale(self, sale_local_id: str) -> list[dict[str, Any]]:
         """The refunds of one sale, oldest first."""
         return [r.to_json() for r in await self._refunds.of_sale(sale_local_id)]
 
-    async def _online(self, new: NewRefund, sale: SaleToRefund) -> Refund:
+    async def _online(self, new: NewRefund, sale: SaleToRefund) -> RecordedRefund:
         if self._cloud is None or not sale.cloud_intent_id:
             raise RefundRefused("not_enrolled", "QRの返金には端末の登録が必要です。 A QR payment is refunded "
                                 "through the payment cloud, and this terminal is not enrolled.", status=403)

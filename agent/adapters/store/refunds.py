@@ -20,11 +20,13 @@ from agent.domain.errors import SaleRefused
 from agent.domain.refund import (
     CHAIN_METHODS,
     NewRefund,
+    RecordedRefund,
     Refund,
     RefundRefused,
     SaleToRefund,
     chained,
     check_refund,
+    replay,
 )
 from agent.domain.sale import METHOD_OF_TYPE
 from agent.settings import OfflineSection
@@ -61,6 +63,13 @@ def refund_from_row(row: sqlite3.Row) -> Refund:
     return Refund(*tuple(row))
 
 
+def _by_refund_ids(conn: sqlite3.Connection, ids: list[str]) -> dict[str, Refund]:
+    marks = ", ".join("?" * len(ids))
+    rows = conn.execute(f"SELECT {REFUND_COLUMNS} FROM refunds "  # noqa: S608 -- placeholders only
+                        f"WHERE merchant_refund_id IN ({marks})", ids)
+    return {r["merchant_refund_id"]: refund_from_row(r) for r in rows}
+
+
 class RefundWriter:
     """Batch handler of the writer for chain refunds (job kind "refund")."""
 
@@ -75,8 +84,12 @@ class RefundWriter:
         now = self._chain.clock_ms()
         outcomes: list[Any] = []
         rows: list[tuple[Any, ...]] = []
+        known = _by_refund_ids(conn, [n.merchant_refund_id for n in news])
         for new in news:
             try:
+                if new.merchant_refund_id in known:
+                    outcomes.append(replay(known[new.merchant_refund_id], new))
+                    continue
                 sale = self._sale(conn, new, taken)
                 check_pending(new.amount, sale.currency, pending, self._caps, now)
             except SaleRefused as err:
@@ -88,7 +101,8 @@ class RefundWriter:
             taken[sale.local_id] = taken.get(sale.local_id, 0) + new.amount
             pending.add(new.amount, sale.currency, now, True)
             rows.append((*astuple(refund), new.trace_context))
-            outcomes.append(refund)
+            known[new.merchant_refund_id] = refund
+            outcomes.append(RecordedRefund(refund, created=True))
         if rows:
             conn.executemany(_INSERT, rows)
             self._chain.advance(seq, prev)
@@ -112,24 +126,38 @@ class Refunds:
         self._db = database
         database.writer.register("refund", RefundWriter(chain, caps).handle)
 
-    async def record(self, new: NewRefund) -> Refund:
-        """Commit one chain refund (raise RefundRefused / a cap refusal / StoreUnavailable)."""
-        refund: Refund = await self._db.writer.submit(
+    async def record(self, new: NewRefund) -> RecordedRefund:
+        """Commit one chain refund, or find the one stored under its merchant_refund_id (raise
+        RefundRefused / a cap refusal / StoreUnavailable)."""
+        recorded: RecordedRefund = await self._db.writer.submit(
             "refund", replace(new, trace_context=current_traceparent()))
-        return refund
+        return recorded
 
     async def sale(self, local_id: str) -> SaleToRefund | None:
         """The sale as a refund sees it (a read; the writer job checks again)."""
         return _sale_from(await self._db.fetch_one(_SALE, (local_id, local_id)))
 
     async def record_online(self, new: NewRefund, sale: SaleToRefund, now: int,
-                            cloud: dict[str, Any]) -> Refund:
-        """Store a refund the cloud already made (QR): off the chain, sync_state 'online'."""
+                            cloud: dict[str, Any]) -> RecordedRefund:
+        """Store a refund the cloud already made (QR): off the chain, sync_state 'online'; a parallel retry
+        that stored it first (the cloud answered both with the same refund) is found instead."""
         refund = Refund(new.local_id, None, now, None, None, None, sale.local_id, sale.method, new.amount,
                         sale.currency, new.reason, new.merchant_refund_id, "online", None,
                         str(cloud.get("id") or "") or None, sale.cloud_intent_id, now)
-        await self._db.writer.run(lambda conn: conn.execute(_INSERT, (*astuple(refund), None)))
-        return refund
+        try:
+            await self._db.writer.run(lambda conn: conn.execute(_INSERT, (*astuple(refund), None)))
+        except sqlite3.IntegrityError:
+            known = await self.by_refund_id(new.merchant_refund_id)
+            if known is None:
+                raise
+            return replay(known, new)
+        return RecordedRefund(refund, created=True)
+
+    async def by_refund_id(self, merchant_refund_id: str) -> Refund | None:
+        """The refund stored under this merchant_refund_id, if any."""
+        row = await self._db.fetch_one(f"SELECT {REFUND_COLUMNS} FROM refunds "  # noqa: S608
+                                       "WHERE merchant_refund_id = ?", (merchant_refund_id,))
+        return refund_from_row(row) if row is not None else None
 
     async def original_receipt(self, sale_local_id: str) -> tuple[dict[str, Any], str]:
         """What the sale stored for its receipt, and how a refund receipt names it (its number, or id)."""

@@ -25,6 +25,9 @@ class CreateRefund(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     amount: StrictInt = Field(gt=0, le=MAX_AMOUNT)
     reason: StrictStr | None = Field(default=None, min_length=1, max_length=255)
+    # Optional: the client's own reference; a retry under it gets the first refund back (200).
+    merchant_refund_id: StrictStr | None = Field(default=None, min_length=1, max_length=255,
+                                                 pattern=r"^[\x21-\x7e]+$")
     password: str = Field(default="", max_length=256, repr=False)
 
 
@@ -41,13 +44,14 @@ def _sale_id(request: web.Request) -> str:
 
 
 async def create_refund(request: web.Request) -> web.Response:
-    """POST — 201 the refund, committed (and queued for sync, or made on the cloud for QR) before printing."""
+    """POST — 201 the refund, committed (queued for sync, or made on the cloud for QR) before printing; 200
+    the first one again for a retry under the same merchant_refund_id."""
     body = CreateRefund.model_validate(await json_object(request))
     service = _service(request)
     local_id = _sale_id(request)
     await request.app[WEB_STATE].gate.check(body.password)
-    refund = await service.refund(local_id, body.amount, body.reason)
-    return web.json_response(refund, status=201, headers=NO_STORE)
+    refund, created = await service.refund(local_id, body.amount, body.reason, body.merchant_refund_id)
+    return web.json_response(refund, status=201 if created else 200, headers=NO_STORE)
 
 
 async def list_refunds(request: web.Request) -> web.Response:

@@ -129,3 +129,19 @@ class TestChainRefunds:
         status, body = await refund(agent, sales[1]["local_id"], 100)
         assert (status, body["error"]["code"]) == (429, "offline_count_limit")
         assert rows(agent, "SELECT SUM(count), SUM(amount) FROM pending_totals") == [(6, 5100)]
+
+
+class TestRetries:
+    async def test_same_reference_is_the_same_refund(self, agent: TestClient[Any, Any]) -> None:
+        """A retry under the client's merchant_refund_id is 200 with the first refund (no second one, even
+        when both arrive at once); the reference with another amount is 409."""
+        s = await sale(agent, CASH)
+        results = await asyncio.gather(*(refund(agent, s["local_id"], 1000, merchant_refund_id="POS-R-1")
+                                         for _ in range(3)))
+        assert sorted(status for status, _b in results) == [200, 200, 201]
+        assert len({body["local_id"] for _s, body in results}) == 1
+        assert [body.get("print", {}).get("status") for st, body in results if st == 201] == ["queued"]
+        assert all("print" not in body for st, body in results if st == 200)  # printed once
+        status, body = await refund(agent, s["local_id"], 999, merchant_refund_id="POS-R-1")
+        assert (status, body["error"]["code"]) == (409, "merchant_refund_id_in_use")
+        assert rows(agent, "SELECT COUNT(*), SUM(amount) FROM refunds") == [(1, 1000)]
