@@ -40,8 +40,8 @@ class TestRefundItems:
         listed in the sync status as a refund with the cloud's error; the sales are acked."""
         refunds = Refunds(store.database, store.chain, CAPS)
         sale = (await store.record(NewSale("r-1", 1000, "JPY", "cash", "succeeded"))).sale
-        refund = await refunds.record(NewRefund("0190a0b0-0000-7000-8000-000000000001", sale.local_id, 400,
-                                                "damaged", "IT-1-R-1"))
+        refund = (await refunds.record(NewRefund("0190a0b0-0000-7000-8000-000000000001", sale.local_id, 400,
+                                                 "damaged", "IT-1-R-1"))).refund
         later = (await store.record(NewSale("r-2", 500, "JPY", "cash", "succeeded"))).sale
         assert (sale.seq, refund.seq, later.seq) == (1, 2, 3)
         outbox = SqliteOutbox(store.database, DEVICE.device_id)
@@ -64,7 +64,7 @@ class TestRefundItems:
         # A rejected refund no longer holds the sale's remaining amount: 1000 may be refunded again.
         again = await refunds.record(NewRefund("0190a0b0-0000-7000-8000-000000000002", sale.local_id, 1000,
                                                None, "IT-1-R-2"))
-        assert again.seq == 4
+        assert (again.created, again.refund.seq) == (True, 4)
 
 
 class TestOneChain:
