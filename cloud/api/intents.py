@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from cloud.api import models as m
 from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
-from cloud.api.errors import ApiError
 from cloud.api.keys import DEPS
 from cloud.api.metrics import record_create
+from cloud.api.query import parse_query
 from cloud.api.views import intent_json, issued_json
 from cloud.domain import commands as c
 from cloud.domain.errors import DomainError
@@ -132,12 +132,7 @@ async def sync_intent(call: Call) -> Reply:
 
 
 def _list_query(call: Call) -> c.ListPaymentIntents:
-    try:
-        q = m.ListQuery.model_validate(dict(call.request.query))
-    except ValidationError as err:
-        first = err.errors(include_url=False, include_input=False)[0]
-        param = ".".join(str(x) for x in first["loc"]) or None
-        raise ApiError(400, "invalid_parameter", f"{param}: {first['msg']}", param=param) from err
+    q = parse_query(call.request, m.ListQuery)
     return c.ListPaymentIntents(
         limit=q.limit, starting_after=q.starting_after, status=None if q.status is None else Status(q.status),
         merchant_store_id=q.merchant_store_id, created_gte=q.created_gte, created_lte=q.created_lte,

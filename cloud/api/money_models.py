@@ -41,6 +41,15 @@ class RefundOut(BaseModel):
     created: int
 
 
+class RefundListQuery(BaseModel):
+    """GET /v1/payment_intents/{id}/refunds query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=100)] = 100
+    starting_after: Annotated[str, Field(pattern=rf"^re_{ULID}$")] | None = None
+
+
 class RefundList(BaseModel):
     """An intent's refunds, oldest first."""
 

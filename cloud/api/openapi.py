@@ -169,7 +169,8 @@ def openapi_document() -> dict[str, Any]:
         f"{pi}/refunds": {
             "post": _op("Refund (part of) a succeeded PaymentIntent", HMAC, mm.RefundOut, status="201",
                         body=mm.CreateRefundRequest, params=[ID]),
-            "get": _op("An intent's refunds, oldest first", HMAC, mm.RefundList, params=[ID]),
+            "get": _op("An intent's refunds, oldest first", HMAC, mm.RefundList,
+                       params=[ID, *_query_params(mm.RefundListQuery)]),
         },
         "/v1/settlements": {
             "post": _settlement_upload(),

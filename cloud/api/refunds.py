@@ -9,7 +9,8 @@ from aiohttp import web
 
 from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
-from cloud.api.money_models import CreateRefundRequest
+from cloud.api.money_models import CreateRefundRequest, RefundListQuery
+from cloud.api.query import parse_query
 from cloud.domain.refunds import Refund
 from cloud.service import refunds as r
 
@@ -45,10 +46,12 @@ async def create_refund(call: Call) -> Reply:
 
 @endpoint()
 async def list_refunds(call: Call) -> Reply:
-    """GET /v1/payment_intents/{id}/refunds."""
-    found = await r.list_refunds(call.request.match_info["id"], call.credential(), uow=call.uow,
-                                 clock=call.deps.clock)  # fmt: skip
-    return Reply(200, {"object": "list", "data": [refund_json(x) for x in found], "has_more": False})
+    """GET /v1/payment_intents/{id}/refunds?limit=…&starting_after=…"""
+    q = parse_query(call.request, RefundListQuery)
+    found, more = await r.list_refunds(call.request.match_info["id"], call.credential(), uow=call.uow,
+                                       clock=call.deps.clock, limit=q.limit,
+                                       starting_after=q.starting_after)  # fmt: skip
+    return Reply(200, {"object": "list", "data": [refund_json(x) for x in found], "has_more": more})
 
 
 def setup_routes(app: web.Application) -> None:

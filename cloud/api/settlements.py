@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
-from cloud.api.errors import ApiError
 from cloud.api.money_models import SettlementQuery, SettlementReport
+from cloud.api.query import parse_query
 from cloud.domain.settlements import Settlement
 from cloud.service import settlements as s
 
@@ -44,19 +43,10 @@ async def upload(call: Call) -> Reply:
     return Reply(201 if created else 200, settlement_json(stored))
 
 
-def _query(call: Call) -> SettlementQuery:
-    try:
-        return SettlementQuery.model_validate(dict(call.request.query))
-    except ValidationError as err:
-        first = err.errors(include_url=False, include_input=False)[0]
-        param = ".".join(str(x) for x in first["loc"]) or None
-        raise ApiError(400, "invalid_parameter", f"{param}: {first['msg']}", param=param) from err
-
-
 @endpoint()
 async def list_settlements(call: Call) -> Reply:
     """GET /v1/settlements?merchant_store_id=…&limit=…"""
-    q = _query(call)
+    q = parse_query(call.request, SettlementQuery)
     found, more = await s.list_settlements(q.merchant_store_id, q.merchant_id, q.limit, call.credential(),
                                            uow=call.uow, tenants=call.deps.tenants)  # fmt: skip
     return Reply(200, {"object": "list", "data": [settlement_json(x) for x in found], "has_more": more})

@@ -99,8 +99,10 @@ class RefundRepository(Protocol):
     async def get(self, refund_id: str) -> Refund | None:
         """The refund, or None."""
 
-    async def of_intent(self, intent_id: str) -> Sequence[Refund]:
-        """The refunds of an intent, oldest first."""
+    async def of_intent(
+        self, intent_id: str, *, limit: int = 100, starting_after: str | None = None
+    ) -> Sequence[Refund]:
+        """Up to `limit` refunds of an intent, oldest first, after the refund `starting_after` if given."""
 
     async def synced(self, device_id: str, local_ids: Sequence[str]) -> Mapping[str, Refund]:
         """The device's refunds already stored among these local_ids."""

@@ -117,10 +117,12 @@ class SqlRefundRepository:
         rows = await self._d.rows(f"SELECT {COLUMNS} FROM refunds WHERE id = ?", (refund_id,))  # noqa: S608
         return refund_from_row(rows[0]) if rows else None
 
-    async def of_intent(self, intent_id: str) -> Sequence[Refund]:
-        """The intent's refunds, oldest first (ULID order)."""
-        rows = await self._d.rows(f"SELECT {COLUMNS} FROM refunds WHERE intent_id = ? ORDER BY id",  # noqa: S608
-                                  (intent_id,))  # fmt: skip
+    async def of_intent(
+        self, intent_id: str, *, limit: int = 100, starting_after: str | None = None
+    ) -> Sequence[Refund]:
+        """The intent's refunds, oldest first (ULID order), after `starting_after` if given."""
+        sql = f"SELECT {COLUMNS} FROM refunds WHERE intent_id = ? AND id > ? ORDER BY id LIMIT ?"  # noqa: S608
+        rows = await self._d.rows(sql, (intent_id, starting_after or "", limit))
         return [refund_from_row(r) for r in rows]
 
     async def synced(self, device_id: str, local_ids: Sequence[str]) -> Mapping[str, Refund]:

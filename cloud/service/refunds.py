@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cloud.domain.card_data import refuse_card_numbers
-from cloud.domain.errors import ProviderError, ProviderUnavailable
-from cloud.domain.ids import TRANSACTION, new_id
+from cloud.domain.errors import ProviderError, ProviderUnavailable, ValidationFailed
+from cloud.domain.ids import TRANSACTION, is_valid_id, new_id
 from cloud.domain.intent import PaymentIntent, ProcessingMode
 from cloud.domain.ports import (
     Clock,
@@ -107,9 +107,13 @@ async def _at_provider(
 
 
 async def list_refunds(
-    intent_id: str, caller: Credential, *, uow: UnitOfWork, clock: Clock
-) -> Sequence[Refund]:
-    """The refunds of an intent the caller may see, oldest first."""
+    intent_id: str, caller: Credential, *, uow: UnitOfWork, clock: Clock, limit: int = 100,
+    starting_after: str | None = None,
+) -> tuple[Sequence[Refund], bool]:  # fmt: skip
+    """A page of the refunds of an intent the caller may see, oldest first, and whether more follow."""
+    if starting_after is not None and not is_valid_id(starting_after, REFUND):
+        raise ValidationFailed("starting_after must be a refund id", param="starting_after")
     async with uow:
         await load_visible(intent_id, caller, intents=uow.intents, clock=clock)
-        return await uow.refunds.of_intent(intent_id)
+        found = await uow.refunds.of_intent(intent_id, limit=limit + 1, starting_after=starting_after)
+    return found[:limit], len(found) > limit

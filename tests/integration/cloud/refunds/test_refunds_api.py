@@ -52,6 +52,21 @@ class TestRefund:
         assert (listed.status, listed.body["data"]) == (200, [])
 
 
+class TestList:
+    async def test_pages(self, client: PgwClient) -> None:
+        """limit and starting_after page through an intent's refunds oldest first; bad values are 400."""
+        pi = await paid(client, 1000)
+        made = [(await client.post(refunds_path(pi["id"]), {"amount": 100, "reason": f"r{n}"})).body["id"]
+                for n in range(3)]  # fmt: skip
+        first = await client.get(refunds_path(pi["id"]) + "?limit=2")
+        assert ([r["id"] for r in first.body["data"]], first.body["has_more"]) == (made[:2], True)
+        rest = await client.get(refunds_path(pi["id"]) + f"?limit=2&starting_after={made[1]}")
+        assert ([r["id"] for r in rest.body["data"]], rest.body["has_more"]) == (made[2:], False)
+        for query in ("limit=0", "limit=101", "starting_after=pi_x", "other=1"):
+            bad = await client.get(refunds_path(pi["id"]) + f"?{query}")
+            assert (bad.status, bad.body["error"]["code"]) == (400, "invalid_parameter"), query
+
+
 class TestRefusals:
     async def test_each_refusal_writes_nothing(
         self, pgw: Pgw, client: PgwClient, other_tenant: Tenant
