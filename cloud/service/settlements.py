@@ -3,6 +3,7 @@ a store's reports."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from cloud.service.sync_batches import device_of
 
 
 def _same_or_conflict(stored: Settlement, digest: str) -> Settlement:
-    if stored.digest != digest:
+    if not hmac.compare_digest(stored.digest, digest):  # not a secret, but compared like one anyway
         raise conflict("this settlement_id was uploaded with another body")
     return stored
 
