@@ -1,4 +1,5 @@
-"""The sale command as the local API takes it (pydantic v2: validation and JSON Schema in one place)."""
+"""The sale and refund commands as the local API takes them (pydantic v2: validation and JSON Schema in one
+place)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,15 @@ class CreateSale(_Model):
     # Items with their tax rates (docs/receipts.md): the amount must be their tax-inclusive sum; not with
     # `lines`/`tax`, which are the receipt lines of a sale without items.
     items: Annotated[list[ItemIn], Field(max_length=100)] = Field(default_factory=list)
+
+
+class CreateRefund(_Model):
+    """Body of POST /api/sales/{local_id}/refunds: amount in minor units, an optional reason and reference,
+    the store manager's PIN (docs/local-web.md "Refunds")."""
+
+    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT)
+    reason: StrictStr | None = Field(default=None, min_length=1, max_length=255)
+    # The client's own reference: a retry under it gets the first refund back (200).
+    merchant_refund_id: StrictStr | None = Field(default=None, min_length=1, max_length=255,
+                                                 pattern=r"^[\x21-\x7e]+$")
+    password: str = Field(default="", max_length=256, repr=False)

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.adapters.store.activity import AnySaleFilter, list_all_sales
-from agent.domain.commands import CreateSale
+from agent.domain.commands import CreateRefund, CreateSale
 from agent.entrypoints.api.body import json_object
 from agent.entrypoints.api.errors import error_json
 from agent.entrypoints.api.keys import DEPS
@@ -79,6 +79,7 @@ async def openapi(_request: web.Request) -> web.Response:
     """OpenAPI 3.1 of the local sale API, its schemas generated from the pydantic models."""
     sale_schema = CreateSale.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = sale_schema.pop("$defs", {})
+    refund_schema = CreateRefund.model_json_schema()
     error = {"$ref": "#/components/schemas/Error"}
     doc = {
         "openapi": "3.1.0",
@@ -105,10 +106,21 @@ async def openapi(_request: web.Request) -> web.Response:
                               **_refusals(error),
                               "409": {"description": "final", "content": {"application/json": {
                                   "schema": error}}}}}},
+            "/api/sales/{local_id}/refunds": {
+                "post": {"summary": "Refund all or part of a sale with the manager's PIN (201 new, 200 a "
+                                    "retry under the same merchant_refund_id; 404, 409, 401/429 PIN, 503 QR "
+                                    "offline)",
+                         "requestBody": {"content": {"application/json": {
+                             "schema": {"$ref": "#/components/schemas/CreateRefund"}}}},
+                         "responses": {"201": {"description": "refunded"}, "200": {"description": "replay"},
+                                       **_refusals(error)}},
+                "get": {"summary": "The sale's refunds, oldest first", "responses": {
+                    "200": {"description": "list"}}}},
             "/api/status": {"get": {"summary": "Queue, caps, store, sync", "responses": {
                 "200": {"description": "status"}}}},
         },
-        "components": {"schemas": {**defs, "CreateSale": sale_schema, "Error": _ERROR_SCHEMA}},
+        "components": {"schemas": {**defs, "CreateSale": sale_schema, "CreateRefund": refund_schema,
+                                   "Error": _ERROR_SCHEMA}},
     }
     return web.json_response(doc)
 

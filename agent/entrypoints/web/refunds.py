@@ -2,33 +2,20 @@
 (GET) — docs/local-web.md "Refunds", docs/settlement.md "Refunds".
 
 The PIN is the admin password of the status page, checked by its gate with the same lockout as the Z report,
-before anything else is decided. JSON and same-origin only, like every state change (the app's guards).
+before the sale is looked up. JSON and same-origin only, like every state change (the app's guards).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from agent.domain.commands import CreateRefund
 from agent.domain.errors import AgentError
 from agent.entrypoints.api.body import json_object
 from agent.entrypoints.web.context import WEB_STATE, agent_ctx, available
 from agent.services.refunds import RefundService
 
 NO_STORE = {"Cache-Control": "no-store"}
-MAX_AMOUNT = 10**12  # the sync item's bound on an amount (docs/sync-protocol.md)
-
-
-class CreateRefund(BaseModel):
-    """Body of POST /api/sales/{local_id}/refunds: amount in minor units, an optional reason, the PIN."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT)
-    reason: StrictStr | None = Field(default=None, min_length=1, max_length=255)
-    # Optional: the client's own reference; a retry under it gets the first refund back (200).
-    merchant_refund_id: StrictStr | None = Field(default=None, min_length=1, max_length=255,
-                                                 pattern=r"^[\x21-\x7e]+$")
-    password: str = Field(default="", max_length=256, repr=False)
 
 
 def _service(request: web.Request) -> RefundService:

@@ -145,3 +145,13 @@ class TestRetries:
         status, body = await refund(agent, s["local_id"], 999, merchant_refund_id="POS-R-1")
         assert (status, body["error"]["code"]) == (409, "merchant_refund_id_in_use")
         assert rows(agent, "SELECT COUNT(*), SUM(amount) FROM refunds") == [(1, 1000)]
+
+
+class TestOpenApi:
+    async def test_refund_route_is_documented(self, agent: TestClient[Any, Any]) -> None:
+        """GET /api/openapi.json has the refund path, its refusals and the CreateRefund schema."""
+        doc = await (await agent.get("/api/openapi.json")).json()
+        post = doc["paths"]["/api/sales/{local_id}/refunds"]["post"]
+        assert {"201", "200", "403", "422"} <= set(post["responses"])
+        schema = doc["components"]["schemas"]["CreateRefund"]
+        assert schema["required"] == ["amount"] and schema["properties"]["amount"]["exclusiveMinimum"] == 0
