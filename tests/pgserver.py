@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -125,3 +125,15 @@ class PgServer:
             self.stop("immediate")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fresh_database(backend: str, sqlite_file: Path, server: Callable[[], PgServer]) -> Iterator[str]:
+    """The body of a database fixture: the URL of `sqlite_file`, or of a new database on the session's
+    PostgreSQL (`server()`, asked for only then), dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    pg = server()
+    url = pg.new_database()
+    yield url
+    pg.drop_database(url)

@@ -9,16 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.pgserver import PgServer
+from tests.pgserver import fresh_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database URL: a SQLite file, or a fresh migrated database on the session's PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('pgw') / 'pgw.sqlite3'}"
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    url = server.new_database()
-    yield url
-    server.drop_database(url)
+    sqlite_file = tmp_path_factory.mktemp("pgw") / "pgw.sqlite3"
+    yield from fresh_database(request.param, sqlite_file, lambda: request.getfixturevalue("pg_server"))

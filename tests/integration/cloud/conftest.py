@@ -34,7 +34,7 @@ from cloud.infrastructure.postgres.db import is_postgres_url
 from cloud.infrastructure.sqlite.db import sqlite_path
 from cloud.settings import ENV_ENCRYPTION_KEY, Settings
 from cloud.testing import PgwClient, SettableClock, Tenant, seed_tenant
-from tests.pgserver import PgServer
+from tests.pgserver import fresh_database
 
 API_KEY, SECRET_KEY = "pk_test_abc123", "sk_test_xyz789"
 
@@ -89,13 +89,8 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh database: a SQLite file in tmp_path, or a new database on the session's PostgreSQL."""
-    if db_backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'pgw.sqlite3'}"
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    url = server.new_database()
-    yield url
-    server.drop_database(url)
+    sqlite_file = tmp_path / "pgw.sqlite3"
+    yield from fresh_database(db_backend, sqlite_file, lambda: request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture
