@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from cloud.domain.refunds import REFUND, Refund, RefundStatus, check_refundable,
 from cloud.domain.tenants import Credential, StoreProviderConfig
 from cloud.service.handlers import load_visible
 from cloud.service.payments import PROVIDER_TIMEOUT_S, provider_of
+
+log = logging.getLogger("cloud.refunds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,9 @@ async def _at_provider(
         return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code="provider_timeout")
     except (ProviderUnavailable, ProviderError) as err:
         return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code=err.code)
+    except Exception:  # an adapter bug must not leave the amount held (docs/cloud-api.md#refunds)
+        log.exception("provider %s refund %s raised", provider.name, refund.id)
+        return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code="provider_error")
     status = {ProviderStatus.SUCCEEDED: RefundStatus.SUCCEEDED, ProviderStatus.FAILED: RefundStatus.FAILED,
               ProviderStatus.PENDING: RefundStatus.PENDING}[result.status]  # fmt: skip
     return dataclasses.replace(refund, status=status, provider_ref=result.reference,

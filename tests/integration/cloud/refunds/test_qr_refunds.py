@@ -24,7 +24,7 @@ from .helpers import refunds_path
 
 
 class RefundingSimulator(SimulatorProvider):
-    """The simulator; `trouble` makes refund() fail ("unavailable") or wait for `release` ("hold")."""
+    """The simulator; `trouble` makes refund() fail ("unavailable", "bug") or wait for `release` ("hold")."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,6 +39,8 @@ class RefundingSimulator(SimulatorProvider):
         self.asked.append(refund)
         if self.trouble == "unavailable":
             raise ProviderUnavailable("provider down")
+        if self.trouble == "bug":
+            raise RuntimeError("provider adapter bug")
         if self.trouble == "hold":
             await self.release.wait()
         return await super().refund(reference, refund, config)
@@ -89,12 +91,14 @@ class TestQrRefund:
         reasons = rows(pgw.db_path, "SELECT reason FROM transactions WHERE reason LIKE 'refund %'")
         assert sorted(r[0].split()[2] for r in reasons) == ["pending", "succeeded"]
 
+    @pytest.mark.parametrize("trouble", ["unavailable", "bug"])
     async def test_provider_down_gives_amount_back(
-        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator
+        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator, trouble: str
     ) -> None:
-        """A provider that fails leaves the refund failed and the whole amount refundable again."""
+        """A provider that fails (or whose adapter raises) leaves the refund failed, answered 201 and not 500,
+        and the whole amount refundable again."""
         intent_id = await _paid_qr(pgw, client)
-        sim.trouble = "unavailable"
+        sim.trouble = trouble
         failed = await client.post(refunds_path(intent_id), {"amount": 1000})
         assert (failed.status, failed.body["status"]) == (201, "failed"), failed.body
         assert _refunded(pgw, intent_id) == 0
