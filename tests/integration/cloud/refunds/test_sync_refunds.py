@@ -117,3 +117,20 @@ class TestRefundItems:
         outcomes = [synced.body["results"][0]["status"] == "accepted", online.status == 201]
         assert outcomes.count(True) == 1, (synced.body, online.body)
         assert _refunded(pgw, pi) == 700
+
+    async def test_same_refund_in_two_concurrent_batches(
+        self, pgw: Pgw, dev: PgwClient, device: DeviceKeys
+    ) -> None:
+        """The same sale and refund sent in two batches at once: one refund is stored; one batch has it
+        accepted, the other duplicate (after a lost race, re-planned), both with the same refund_id."""
+        chain = Chain(device.device_id)
+        s = chain.add(sale("cash", amount=1000))
+        r = add_refund(chain, 1000, payment_local_id=s["local_id"])
+        one, two = await asyncio.gather(
+            post_batch(dev, chain.batch([s, r])), post_batch(dev, chain.batch([s, r]))
+        )
+        assert (one.status, two.status) == (200, 200), (one.body, two.body)
+        answers = [one.body["results"][1], two.body["results"][1]]
+        assert sorted(a["status"] for a in answers) == ["accepted", "duplicate"]
+        assert answers[0]["refund_id"] == answers[1]["refund_id"]
+        assert rows(pgw.db_path, "SELECT count(*), sum(amount) FROM refunds") == [(1, 1000)]
