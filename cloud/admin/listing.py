@@ -7,7 +7,7 @@ an empty one. Provider configs show their provider and updated_at; the sealed cr
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TypeVar
 
 from cloud.admin.registry import admin_command, arg
 from cloud.deps import Deps
@@ -16,9 +16,18 @@ from cloud.domain.errors import NotFound
 from cloud.domain.ports import ProviderConfigInfo
 from cloud.domain.tenants import ClientPartner, Merchant, Store
 
+T = TypeVar("T")
+
 
 def _listed(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"object": "list", "data": items, "count": len(items)}
+
+
+def _found(value: T | None, message: str, param: str) -> T:
+    """The looked-up row, or NotFound naming the option that asked for it."""
+    if value is None:
+        raise NotFound(message, param=param)
+    return value
 
 
 def partner_json(p: ClientPartner) -> dict[str, Any]:
@@ -61,9 +70,8 @@ async def partner_list(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
                args=[arg("--partner", required=True, help="client_partner_id (cp_…)")])  # fmt: skip
 async def partner_show(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the partner with its merchants."""
-    partner = await deps.tenants.get_partner(args.partner)
-    if partner is None:
-        raise NotFound(f"no client partner {args.partner}", param="partner")
+    found = await deps.tenants.get_partner(args.partner)
+    partner = _found(found, f"no client partner {args.partner}", "partner")
     merchants = await deps.tenants.list_merchants(partner.id)
     return {**partner_json(partner), "merchants": [merchant_json(m) for m in merchants]}
 
@@ -79,9 +87,8 @@ async def merchant_list(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
                args=[arg("--merchant", required=True, help="merchant_id (mer_…)")])  # fmt: skip
 async def merchant_show(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the merchant with its stores."""
-    merchant = await deps.tenants.get_merchant(args.merchant)
-    if merchant is None:
-        raise NotFound(f"no merchant {args.merchant}", param="merchant")
+    found = await deps.tenants.get_merchant(args.merchant)
+    merchant = _found(found, f"no merchant {args.merchant}", "merchant")
     stores = await deps.tenants.list_stores(merchant.id)
     return {**merchant_json(merchant), "stores": [store_json(s) for s in stores]}
 
@@ -97,9 +104,7 @@ async def store_list(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
                args=[arg("--store", required=True, help="store_id (str_…)")])  # fmt: skip
 async def store_show(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the store with its provider configs (no credentials) and devices."""
-    store = await deps.tenants.get_store(args.store)
-    if store is None:
-        raise NotFound(f"no store {args.store}", param="store")
+    store = _found(await deps.tenants.get_store(args.store), f"no store {args.store}", "store")
     configs = await deps.tenants.list_provider_configs(store.id)
     devices = await deps.devices.list(store.id)
     return {**store_json(store), "provider_configs": [config_json(c) for c in configs],
@@ -125,8 +130,7 @@ async def provider_config_list(args: argparse.Namespace, deps: Deps) -> dict[str
                                      arg("--provider", help="one provider (default: all)")])  # fmt: skip
 async def provider_config_show(args: argparse.Namespace, deps: Deps) -> dict[str, Any]:
     """Print the store's config of --provider, or all its configs."""
-    if await deps.tenants.get_store(args.store) is None:
-        raise NotFound(f"no store {args.store}", param="store")
+    _found(await deps.tenants.get_store(args.store), f"no store {args.store}", "store")
     configs = [c for c in await deps.tenants.list_provider_configs(args.store)
                if args.provider in (None, c.provider)]  # fmt: skip
     if args.provider is not None:
