@@ -17,6 +17,7 @@ from cloud.api.ratelimit import PeerLimits, SharedLimiter, stale_windows
 from cloud.deps import Deps
 from cloud.infrastructure.providers.http import Closeable
 from cloud.service.handlers import expire_due, purge_idempotency
+from cloud.service.refunds import retry_pending_refunds
 from cloud.settings import Settings
 from cloud.tls import forwarded_middleware
 
@@ -56,6 +57,9 @@ async def sweep_once(deps: Deps, settings: Settings) -> bool:
         for _ in range(100):  # bounded: at most 100 pages of 100 per tick
             if await expire_due(uow=deps.uow(), clock=deps.clock) == 0:
                 break
+        # QR refunds whose provider answer was lost: asked again, same refund id (docs/cloud-api.md#refunds)
+        await retry_pending_refunds(new_unit=deps.uow, tenants=deps.tenants, providers=deps.providers,
+                                    clock=deps.clock)  # fmt: skip
         retention = deps.clock() - settings.idempotency_ttl_seconds
         await purge_idempotency(uow=deps.uow(), older_than=retention)
         await purge_replays(uow=deps.uow(), now=deps.clock())

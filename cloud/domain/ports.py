@@ -177,7 +177,8 @@ class QRProvider(Protocol):
     async def refund(
         self, reference: str, refund: RefundRequest, config: StoreProviderConfig | None
     ) -> ProviderResult:
-        """Refund (part of) a paid payment; the result's reference is the refund's (docs/providers.md)."""
+        """Refund (part of) a paid payment; the result's reference is the refund's (docs/providers.md). A
+        repeat with the same refund id must be the same refund (an unknown outcome is asked again)."""
 
     def check_credentials(self, credentials: Mapping[str, str]) -> None:
         """ValidationFailed when a StoreProviderConfig's credentials do not have this provider's shape."""

@@ -18,7 +18,8 @@ REF_IN_USE = "merchant_refund_id_in_use"
 
 
 class RefundStatus(StrEnum):
-    """succeeded at once for cash and card; pending while a QR provider works on it; failed if it refused."""
+    """succeeded at once for cash and card; pending while a QR provider works on it or its answer is unknown;
+    failed if it refused."""
 
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -52,6 +53,12 @@ class Refund:
     provider_ref: str | None = None
     failure_code: str | None = None
     origin: SyncOrigin | None = None
+
+
+class RefundFinished(Conflict):
+    """A pending refund's outcome was already recorded (a racing sweeper or request came first)."""
+
+    code = "refund_already_finished"
 
 
 def exceeds(amount: int) -> Conflict:
@@ -94,7 +101,14 @@ class RefundRepository(Protocol):
         """Stage a batch's accepted refunds as `add` does; any refusal at commit is a SyncRace (re-plan)."""
 
     async def finish(self, refund: Refund, txn: Transaction) -> None:
-        """Stage a pending refund's outcome (succeeded or failed: a failed one gives its amount back)."""
+        """Stage a pending refund's outcome (succeeded or failed: a failed one gives its amount back); at
+        commit RefundFinished if the refund is no longer pending (nothing of the unit is written)."""
+
+    async def pending(self, tried_before: float, limit: int) -> Sequence[Refund]:
+        """Up to `limit` pending refunds last tried before `tried_before`, least recently tried first."""
+
+    async def touch(self, refund_id: str, at: float) -> None:
+        """Stage a still-pending refund's new last-tried time (it goes to the back of the retry queue)."""
 
     async def get(self, refund_id: str) -> Refund | None:
         """The refund, or None."""

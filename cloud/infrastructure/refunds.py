@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cloud.domain.intent import Transaction
-from cloud.domain.refunds import Refund, RefundStatus, SyncOrigin, exceeds, ref_in_use
+from cloud.domain.refunds import Refund, RefundFinished, RefundStatus, SyncOrigin, exceeds, ref_in_use
 from cloud.domain.sync import SyncRace
 from cloud.infrastructure.dialect import Dialect, Write
 
@@ -37,6 +37,11 @@ _RELEASE = (
 _FINISH = (
     "UPDATE refunds SET status = ?, provider_ref = ?, failure_code = ?, updated_at = ? "
     "WHERE id = ? AND status = 'pending'"
+)
+_TOUCH = "UPDATE refunds SET updated_at = ? WHERE id = ? AND status = 'pending'"
+_PENDING = (
+    f"SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at < ? "  # noqa: S608 — constants
+    "ORDER BY updated_at, id LIMIT ?"
 )
 _TXN = (
     "INSERT INTO transactions (id, intent_id, from_status, to_status, actor, reason, created_at) "
@@ -74,6 +79,10 @@ def _duplicate_ref(err: Any) -> BaseException | None:
     return ref_in_use() if "merchant_refund_id" in str(err) else None
 
 
+def _finished(_err: Any) -> BaseException:
+    return RefundFinished("this refund's outcome was already recorded")
+
+
 def _race(err: Any) -> BaseException:
     return SyncRace(f"a concurrent change refused this batch's refund: {type(err).__name__}")
 
@@ -105,12 +114,21 @@ class SqlRefundRepository:
         """Stage a pending refund's outcome; a failed one gives its amount back to the intent."""
         at = _ms(txn.created_at)
         outcome = (refund.status.value, refund.provider_ref, refund.failure_code, at, refund.id)
-        writes = [Write(_FINISH, outcome, expect_one=True)]
+        # _FINISH is guarded by `status = 'pending'`: of two racing finishers only one changes the row.
+        writes = [Write(_FINISH, outcome, expect_one=True, on_stale=_finished)]
         if refund.status is RefundStatus.FAILED:
             writes.append(
                 Write(_RELEASE, (refund.amount, at, refund.intent_id, refund.amount), expect_one=True)
             )
         self._d.stage([*writes, _txn(txn)])
+
+    async def pending(self, tried_before: float, limit: int) -> Sequence[Refund]:
+        """Pending refunds not tried since `tried_before`, least recently tried first."""
+        return [refund_from_row(r) for r in await self._d.rows(_PENDING, (_ms(tried_before), limit))]
+
+    async def touch(self, refund_id: str, at: float) -> None:
+        """Stage the new last-tried time of a still-pending refund (none if it was finished meanwhile)."""
+        self._d.stage([Write(_TOUCH, (_ms(at), refund_id))])
 
     async def get(self, refund_id: str) -> Refund | None:
         """The refund, or None."""

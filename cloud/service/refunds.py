@@ -4,8 +4,10 @@ list an intent's refunds.
 A QR refund takes two units of work with the provider call between them, so no database transaction waits on
 the provider: the first records the refund `pending` and reserves its amount (the guarded update of
 cloud/infrastructure/refunds.py, which is where racing refunds are decided); the second records what the
-provider said. A provider that refused, failed or did not answer in time makes the refund `failed`, which
-gives its amount back.
+provider said. Only a definite refusal makes the refund `failed`, which gives its amount back. No answer (a
+timeout, ProviderUnavailable, an adapter that raised) is an unknown outcome: the provider may have refunded,
+so the refund stays `pending`, amount held, and the sweeper asks the provider again with the same refund id
+(`retry_pending_refunds`) until it answers (docs/cloud-api.md#refunds).
 """
 
 from __future__ import annotations
@@ -29,12 +31,21 @@ from cloud.domain.ports import (
     TenantRepository,
     UnitOfWork,
 )
-from cloud.domain.refunds import REFUND, Refund, RefundStatus, check_refundable, refund_transaction
+from cloud.domain.refunds import (
+    REFUND,
+    Refund,
+    RefundFinished,
+    RefundStatus,
+    check_refundable,
+    refund_transaction,
+)
 from cloud.domain.tenants import Credential, StoreProviderConfig
 from cloud.service.handlers import load_visible
 from cloud.service.payments import PROVIDER_TIMEOUT_S, provider_of
 
 log = logging.getLogger("cloud.refunds")
+RETRY_AFTER_S = 30.0  # a younger pending refund may still have its own request at the provider
+RETRY_PAGE = 20  # pending refunds asked again per sweeper tick at most (concurrently: one tick ~ one call)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +88,52 @@ async def create_refund(
         provider = await provider_of(intent, providers, tenants)
     await _in_unit(new_unit(), refund, first=True)
     outcome = await _at_provider(intent, refund, *provider)
-    if outcome.status is not RefundStatus.PENDING:  # pending: the amount stays held till the provider decides
+    if outcome.status is RefundStatus.PENDING:  # the amount stays held till the provider decides
+        return outcome
+    try:
         await _in_unit(new_unit(), dataclasses.replace(outcome, created_at=clock()), first=False)
+    except RefundFinished:  # a sweeper recorded the provider's answer first: that is the refund now
+        async with new_unit() as unit:
+            stored = await unit.refunds.get(refund.id)
+        assert stored is not None, "a finished refund is stored"
+        return stored
     return outcome
+
+
+async def retry_pending_refunds(
+    *, new_unit: Callable[[], UnitOfWork], tenants: TenantRepository, providers: ProviderRegistry,
+    clock: Clock, older_than_s: float = RETRY_AFTER_S, limit: int = RETRY_PAGE,
+) -> int:  # fmt: skip
+    """One bounded sweeper pass: ask the provider again about pending refunds not tried for `older_than_s`
+    (the same RefundRequest, so a repeat is the same refund) and record each answer; how many finished."""
+    async with new_unit() as unit:
+        due = await unit.refunds.pending(clock() - older_than_s, limit)
+    done = await asyncio.gather(*(_retry(r, new_unit, tenants, providers, clock) for r in due))
+    return sum(done)
+
+
+async def _retry(
+    refund: Refund, new_unit: Callable[[], UnitOfWork], tenants: TenantRepository,
+    providers: ProviderRegistry, clock: Clock,
+) -> bool:  # fmt: skip
+    """Ask once more; finish the refund on an answer, else move it to the back of the queue."""
+    async with new_unit() as unit:
+        intent = await unit.intents.get(refund.intent_id)
+    assert intent is not None, "a refund's intent is stored"
+    try:
+        outcome = await _at_provider(intent, refund, *await provider_of(intent, providers, tenants))
+    except ProviderUnavailable as err:  # the provider is no longer configured here: keep holding
+        outcome = _unknown(refund, intent.provider or "default", err.code)
+    if outcome.status is RefundStatus.PENDING:
+        async with new_unit() as unit:
+            await unit.refunds.touch(refund.id, clock())
+            await unit.commit()
+        return False
+    try:
+        await _in_unit(new_unit(), dataclasses.replace(outcome, created_at=clock()), first=False)
+    except RefundFinished:  # a racing sweeper (or the request itself) recorded it first
+        return False
+    return True
 
 
 async def _in_unit(unit: UnitOfWork, refund: Refund, *, first: bool) -> None:
@@ -100,16 +154,24 @@ async def _at_provider(
         async with asyncio.timeout(PROVIDER_TIMEOUT_S):
             result = await provider.refund(intent.provider_ref, request, config)
     except TimeoutError:
-        return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code="provider_timeout")
-    except (ProviderUnavailable, ProviderError) as err:
+        return _unknown(refund, provider.name, "provider_timeout")
+    except ProviderUnavailable as err:
+        return _unknown(refund, provider.name, err.code)
+    except ProviderError as err:  # the provider answered and refused: nothing was refunded
         return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code=err.code)
-    except Exception:  # an adapter bug must not leave the amount held (docs/cloud-api.md#refunds)
-        log.exception("provider %s refund %s raised", provider.name, refund.id)
-        return dataclasses.replace(refund, status=RefundStatus.FAILED, failure_code="provider_error")
+    except Exception as err:  # an adapter bug may have come after the request went out: unknown too
+        return _unknown(refund, provider.name, type(err).__name__)
     status = {ProviderStatus.SUCCEEDED: RefundStatus.SUCCEEDED, ProviderStatus.FAILED: RefundStatus.FAILED,
               ProviderStatus.PENDING: RefundStatus.PENDING}[result.status]  # fmt: skip
     return dataclasses.replace(refund, status=status, provider_ref=result.reference,
                                failure_code=result.failure_code)  # fmt: skip
+
+
+def _unknown(refund: Refund, provider: str, why: str) -> Refund:
+    """The refund kept pending, amount held: the provider may have refunded (docs/cloud-api.md#refunds)."""
+    # Only names and codes: an error's text could quote a request or a credential.
+    log.warning("provider %s refund %s: outcome unknown (%s), kept pending", provider, refund.id, why)
+    return dataclasses.replace(refund, status=RefundStatus.PENDING)
 
 
 async def list_refunds(

@@ -1,6 +1,6 @@
 """QR refunds go through the provider's refund() outside the database transaction: pending is recorded first,
-then succeeded or failed; a failure gives the amount back. Real server, both databases, the simulator provider
-settled through its `/_simulator` routes."""
+then succeeded or failed; a refusal gives the amount back, no answer keeps it held until the sweeper's retry.
+Real server, both databases, the simulator provider settled through its `/_simulator` routes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import dataclasses
 import pytest
 
 from cloud.bootstrap import build_deps
-from cloud.domain.errors import ProviderUnavailable
+from cloud.domain.errors import ProviderError, ProviderUnavailable
 from cloud.domain.ports import ProviderResult, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
+from cloud.service.refunds import RETRY_AFTER_S, retry_pending_refunds
 from cloud.settings import Settings
 from cloud.testing import PgwClient, SettableClock
 
@@ -24,7 +25,8 @@ from .helpers import refunds_path
 
 
 class RefundingSimulator(SimulatorProvider):
-    """The simulator; `trouble` makes refund() fail ("unavailable", "bug") or wait for `release` ("hold")."""
+    """The simulator; `trouble` makes refund() refuse ("refused"), fail ("unavailable", "bug") or wait for
+    `release` ("hold")."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -37,6 +39,8 @@ class RefundingSimulator(SimulatorProvider):
     ) -> ProviderResult:
         """Record the request, misbehave as told, else refund as the simulator does."""
         self.asked.append(refund)
+        if self.trouble == "refused":
+            raise ProviderError("provider refused the refund")
         if self.trouble == "unavailable":
             raise ProviderUnavailable("provider down")
         if self.trouble == "bug":
@@ -91,14 +95,12 @@ class TestQrRefund:
         reasons = rows(pgw.db_path, "SELECT reason FROM transactions WHERE reason LIKE 'refund %'")
         assert sorted(r[0].split()[2] for r in reasons) == ["pending", "succeeded"]
 
-    @pytest.mark.parametrize("trouble", ["unavailable", "bug"])
-    async def test_provider_down_gives_amount_back(
-        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator, trouble: str
+    async def test_refusal_gives_amount_back(
+        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator
     ) -> None:
-        """A provider that fails (or whose adapter raises) leaves the refund failed, answered 201 and not 500,
-        and the whole amount refundable again."""
+        """A provider that refuses leaves the refund failed (201, not 500) and the whole amount refundable."""
         intent_id = await _paid_qr(pgw, client)
-        sim.trouble = trouble
+        sim.trouble = "refused"
         failed = await client.post(refunds_path(intent_id), {"amount": 1000})
         assert (failed.status, failed.body["status"]) == (201, "failed"), failed.body
         assert _refunded(pgw, intent_id) == 0
@@ -107,6 +109,30 @@ class TestQrRefund:
         assert (again.status, again.body["status"]) == (201, "succeeded"), again.body
         listed = await client.get(refunds_path(intent_id))
         assert [r["status"] for r in listed.body["data"]] == ["failed", "succeeded"]
+
+    @pytest.mark.parametrize("trouble", ["unavailable", "bug", "hold"])
+    async def test_no_answer_keeps_amount_held(
+        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator, clock: SettableClock, trouble: str
+    ) -> None:
+        """Unavailable, an adapter that raises, or no answer in 2 s: the provider may have refunded, so the
+        refund stays pending with its amount held; the sweeper's retry with the same request finishes it."""
+        intent_id = await _paid_qr(pgw, client)
+        sim.trouble = trouble
+        unknown = await client.post(refunds_path(intent_id), {"amount": 1000})
+        assert (unknown.status, unknown.body["status"]) == (201, "pending"), unknown.body
+        assert _refunded(pgw, intent_id) == 1000
+        again = await client.post(refunds_path(intent_id), {"amount": 1})
+        assert (again.status, again.body["error"]["code"]) == (409, "refund_exceeds_remaining")
+        sim.trouble = None
+        deps = pgw.deps
+        retry = {"new_unit": deps.uow, "tenants": deps.tenants, "providers": deps.providers, "clock": clock}
+        assert await retry_pending_refunds(**retry) == 0  # too young: its own request may still be out
+        clock.advance(RETRY_AFTER_S + 1)
+        assert await retry_pending_refunds(**retry) == 1
+        listed = await client.get(refunds_path(intent_id))
+        assert [r["status"] for r in listed.body["data"]] == ["succeeded"]
+        assert _refunded(pgw, intent_id) == 1000
+        assert len(sim.asked) == 2 and sim.asked[0] == sim.asked[1]
 
     async def test_pending_holds_the_amount(
         self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator
