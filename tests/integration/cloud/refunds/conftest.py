@@ -1,4 +1,5 @@
-"""Fixtures of the refund and settlement tests: an enrolled device of the tenant's store and its client."""
+"""Fixtures of the refund and settlement tests: an enrolled device of the tenant's store and its client, and
+(from the provider tests) the PayPay-API simulator with a gateway configured for it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import pytest
 from cloud.testing import PgwClient, Tenant
 
 from ..conftest import Pgw
+from ..providers.conftest import gateway, paypay, receiver, webhook_url
+
+__all__ = ["dev", "device", "gateway", "paypay", "receiver", "webhook_url"]  # the reused fixtures stay
 from ..sync.helpers import DeviceKeys, device_client, enroll
 
 

@@ -1,9 +1,12 @@
-"""Helpers for refund tests: a paid cash intent, refund bodies, the refund endpoint's path."""
+"""Helpers for refund tests: a paid cash intent, refund bodies, the refund endpoint's path, the sweeper's
+retry of pending QR refunds."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from cloud.deps import Deps
+from cloud.service.refunds import retry_pending_refunds
 from cloud.testing import PgwClient
 
 from ..helpers import create
@@ -27,3 +30,9 @@ async def paid(client: PgwClient, amount: int = 1000, method: str = "cash") -> d
     assert resp.status == 200 and resp.body["status"] == "succeeded", resp.body
     confirmed: dict[str, Any] = resp.body
     return confirmed
+
+
+async def retry_pending(deps: Deps) -> int:
+    """The sweeper's pass over pending QR refunds (without its leader lock): how many it finished."""
+    return await retry_pending_refunds(new_unit=deps.uow, tenants=deps.tenants, providers=deps.providers,
+                                       clock=deps.clock)  # fmt: skip

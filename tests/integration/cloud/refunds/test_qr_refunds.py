@@ -15,13 +15,13 @@ from cloud.domain.ports import ProviderResult, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider
-from cloud.service.refunds import RETRY_AFTER_S, retry_pending_refunds
+from cloud.service.refunds import RETRY_AFTER_S
 from cloud.settings import Settings
 from cloud.testing import PgwClient, SettableClock
 
 from ..conftest import Pgw, PgwFactory
 from ..helpers import create, rows
-from .helpers import refunds_path
+from .helpers import refunds_path, retry_pending
 
 
 class RefundingSimulator(SimulatorProvider):
@@ -124,11 +124,10 @@ class TestQrRefund:
         again = await client.post(refunds_path(intent_id), {"amount": 1})
         assert (again.status, again.body["error"]["code"]) == (409, "refund_exceeds_remaining")
         sim.trouble = None
-        deps = pgw.deps
-        retry = {"new_unit": deps.uow, "tenants": deps.tenants, "providers": deps.providers, "clock": clock}
-        assert await retry_pending_refunds(**retry) == 0  # too young: its own request may still be out
+        assert await retry_pending(pgw.deps) == 0  # too young: its own request may still be out
+        assert len(sim.asked) == 1
         clock.advance(RETRY_AFTER_S + 1)
-        assert await retry_pending_refunds(**retry) == 1
+        assert await retry_pending(pgw.deps) == 1
         listed = await client.get(refunds_path(intent_id))
         assert [r["status"] for r in listed.body["data"]] == ["succeeded"]
         assert _refunded(pgw, intent_id) == 1000
