@@ -6,6 +6,7 @@ failed. The real gateway (both databases) against the PayPay-API simulator on lo
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -17,7 +18,7 @@ from cloud.testing import PgwClient
 
 from ..conftest import Pgw
 from ..helpers import create, rows
-from ..providers.conftest import PayPay, post
+from ..providers.conftest import PP_SECRET, PayPay, post
 from .helpers import refunds_path, retry_pending
 
 REFUNDS = "/v2/refunds"
@@ -101,12 +102,16 @@ class TestLostAnswer:
         assert _steps(pgw, intent_id) == ["pending", "succeeded"]
         assert await _refunded(client, intent_id) == 600
 
-    async def test_still_down_stays_pending(self, gateway: tuple[Pgw, PgwClient], paypay: PayPay) -> None:
-        """A tick while PayPay is still down changes nothing but the refund's place in the retry queue."""
+    async def test_still_down_stays_pending(
+        self, gateway: tuple[Pgw, PgwClient], paypay: PayPay, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A tick while PayPay is still down changes nothing but the refund's place in the retry queue; each
+        unknown outcome is a warning naming the refund, without the store's secret."""
         pgw, client = gateway
         intent_id = await _paid(pgw, client, paypay)
         paypay.sim.inject(Fault("POST", REFUNDS, status=503), times=6)
-        await _refund_unanswered(pgw, client, intent_id)
+        caplog.set_level(logging.WARNING, logger="cloud.refunds")
+        refund_id = await _refund_unanswered(pgw, client, intent_id)
         await _one_tick(pgw)
         assert _steps(pgw, intent_id) == ["pending"]
         assert (await client.get(refunds_path(intent_id))).body["data"][0]["status"] == "pending"
@@ -114,6 +119,9 @@ class TestLostAnswer:
         asked = paypay.sim.calls("POST", REFUNDS)
         assert await retry_pending(pgw.deps) == 0
         assert paypay.sim.calls("POST", REFUNDS) == asked  # just tried: not due again yet
+        warned = [r.getMessage() for r in caplog.records if r.name == "cloud.refunds"]
+        assert len(warned) == 2 and all(refund_id in m and "kept pending" in m for m in warned), warned
+        assert PP_SECRET not in caplog.text
 
     async def test_racing_sweepers_record_it_once(
         self, gateway: tuple[Pgw, PgwClient], paypay: PayPay

@@ -78,6 +78,14 @@ async def _paid_qr(pgw: Pgw, client: PgwClient, amount: int = 1000) -> str:
     return intent_id
 
 
+async def _asked(sim: RefundingSimulator) -> None:
+    """Wait (up to 2 s) until the provider has been asked to refund."""
+    for _ in range(200):
+        if sim.asked:
+            return
+        await asyncio.sleep(0.01)
+
+
 def _refunded(pgw: Pgw, intent_id: str) -> int:
     found = rows(pgw.db_path, "SELECT amount_refunded FROM payment_intents WHERE id = ?", (intent_id,))
     return int(found[0][0])
@@ -140,13 +148,29 @@ class TestQrRefund:
         intent_id = await _paid_qr(pgw, client)
         sim.trouble = "hold"
         first = asyncio.create_task(client.post(refunds_path(intent_id), {"amount": 700}))
-        for _ in range(200):
-            if sim.asked:
-                break
-            await asyncio.sleep(0.01)
+        await _asked(sim)
         assert _refunded(pgw, intent_id) == 700
         assert rows(pgw.db_path, "SELECT status FROM refunds") == [("pending",)]
         second = await client.post(refunds_path(intent_id), {"amount": 400})
         assert (second.status, second.body["error"]["code"]) == (409, "refund_exceeds_remaining")
         sim.release.set()
         assert (await first).body["status"] == "succeeded"
+
+    async def test_sweeper_answered_first(
+        self, pgw: Pgw, client: PgwClient, sim: RefundingSimulator, clock: SettableClock
+    ) -> None:
+        """The sweeper records the outcome while the request still waits on the provider: the request's own
+        finish then finds the refund finished and answers what is stored; one succeeded Transaction."""
+        intent_id = await _paid_qr(pgw, client)
+        sim.trouble = "hold"
+        first = asyncio.create_task(client.post(refunds_path(intent_id), {"amount": 700}))
+        await _asked(sim)
+        sim.trouble = None
+        clock.advance(RETRY_AFTER_S + 1)
+        assert await retry_pending(pgw.deps) == 1
+        sim.release.set()
+        answered = await first
+        assert (answered.status, answered.body["status"]) == (201, "succeeded"), answered.body
+        reasons = rows(pgw.db_path, "SELECT reason FROM transactions WHERE reason LIKE 'refund %'")
+        assert sorted(r[0].split()[2] for r in reasons) == ["pending", "succeeded"]
+        assert _refunded(pgw, intent_id) == 700
