@@ -108,8 +108,12 @@ async def retry_pending_refunds(
     (the same RefundRequest, so a repeat is the same refund) and record each answer; how many finished."""
     async with new_unit() as unit:
         due = await unit.refunds.pending(clock() - older_than_s, limit)
-    done = await asyncio.gather(*(_retry(r, new_unit, tenants, providers, clock) for r in due))
-    return sum(done)
+    done = await asyncio.gather(*(_retry(r, new_unit, tenants, providers, clock) for r in due),
+                                return_exceptions=True)  # fmt: skip
+    for refund, result in zip(due, done, strict=True):
+        if isinstance(result, BaseException):  # one refund's trouble must not end the others' retries
+            log.error("retry of pending refund %s failed: %s", refund.id, type(result).__name__)
+    return sum(result is True for result in done)
 
 
 async def _retry(
