@@ -48,6 +48,7 @@ from sync.signing import authorization_header
 from tests import pgserver
 
 PY = sys.executable
+SERVER_CORES: set[int] = set()  # the cores PostgreSQL and the workers are pinned to (set in main)
 
 
 class DurablePg(pgserver.PgServer):
@@ -78,15 +79,35 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def cpu_of(pids: list[int]) -> float:
-    """CPU seconds (user + system, all threads) of these processes; a process gone meanwhile counts 0."""
-    total = 0.0
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system, all threads) of each of these processes that is still there."""
+    found: dict[int, float] = {}
     for pid in pids:
         try:
-            total += cpu_seconds(pid)
+            found[pid] = cpu_seconds(pid)
         except FileNotFoundError:
             continue
-    return total
+    return found
+
+
+def cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU used since `before` by these processes; one that started meanwhile (a pool's new backend, a
+    worker's child) counts all of its CPU. A process that ended meanwhile is lost: the busy share of the
+    server cores below catches it."""
+    return sum(now - before.get(pid, 0.0) for pid, now in cpu_by_pid(pids).items())
+
+
+def busy_jiffies(cores: set[int]) -> tuple[int, int]:
+    """(busy, total) jiffies of these cores so far (/proc/stat): every process and the kernel's own work."""
+    busy = total = 0
+    with open("/proc/stat") as fh:
+        for line in fh:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                ticks = [int(f) for f in fields]
+                total += sum(ticks[:8])
+                busy += sum(ticks[:8]) - ticks[3] - ticks[4]  # minus idle and iowait
+    return busy, total
 
 
 @dataclass
@@ -97,6 +118,7 @@ class Meter:
     database: float = 0.0
     generator: float = 0.0
     wall: float = 0.0
+    server_busy: float = 0.0  # share of the server cores busy (any process, the kernel too)
 
     def line(self, units: int, unit: str) -> str:
         """CPU per unit and the generator's share of a core."""
@@ -104,7 +126,8 @@ class Meter:
         share = self.generator / self.wall if self.wall else 0.0
         limit = "  <- the generator is the limit" if share >= 0.9 else ""
         return (f"cpu per {unit}: workers {self.workers * per:5.0f} us, "
-                f"postgres {self.database * per:5.0f} us; generator {share:4.0%} of a core{limit}")
+                f"postgres {self.database * per:5.0f} us; server cores {self.server_busy:4.0%} busy; "
+                f"generator {share:4.0%} of a core{limit}")
 
 
 def own_cpu() -> float:
@@ -116,12 +139,20 @@ def own_cpu() -> float:
 def metered(worker_root: int, pg: DurablePg | None) -> Iterator[Meter]:
     """Measure the CPU of the supervisor's workers, PostgreSQL and this process across the block."""
     meter = Meter()
-    workers = [worker_root, *children(worker_root)]
-    database = pg.pids() if pg is not None else []
-    w0, d0, g0, t0 = cpu_of(workers), cpu_of(database), own_cpu(), time.perf_counter()
+
+    def workers() -> list[int]:
+        return [worker_root, *children(worker_root)]
+
+    def database() -> list[int]:
+        return pg.pids() if pg is not None else []
+
+    w0, d0, g0, t0 = cpu_by_pid(workers()), cpu_by_pid(database()), own_cpu(), time.perf_counter()
+    b0 = busy_jiffies(SERVER_CORES)
     yield meter
-    meter.workers, meter.database = cpu_of(workers) - w0, cpu_of(database) - d0
+    meter.workers, meter.database = cpu_since(w0, workers()), cpu_since(d0, database())
     meter.generator, meter.wall = own_cpu() - g0, time.perf_counter() - t0
+    b1 = busy_jiffies(SERVER_CORES)
+    meter.server_busy = (b1[0] - b0[0]) / max(1, b1[1] - b0[1])
 
 
 def serve(db: str, workers: int, core: str) -> tuple[subprocess.Popen[str], str]:
@@ -225,6 +256,7 @@ def main() -> None:
           f"{','.join(map(str, client_set))} (of {len(cores)}); closed loop <= {args.requests} requests, "
           f"<= {args.seconds:.0f} s, concurrency {args.concurrency}")  # fmt: skip
     DurablePg.cores = server_core
+    SERVER_CORES.update(server_set)
     pg = DurablePg()
     lines: list[str] = []
     try:
