@@ -21,10 +21,12 @@ CONNECT_TIMEOUT_S = 3.0  # fail fast at the till: a QR sale is waiting while we 
 
 
 class CloudRefused(AgentError):
-    """The cloud answered 4xx: the request itself was refused."""
+    """The cloud answered 4xx: the request itself was refused. `cloud_code` is the cloud's own error code
+    (docs/cloud-api.md#errors), for callers that tell a cashier which rule refused it."""
 
     status = 502
     type = "api_error"
+    cloud_code: str | None = None
 
 
 class CloudClient:
@@ -65,8 +67,11 @@ def _answer(status: int, raw: bytes) -> dict[str, Any]:
     if status >= 500 or status == 429:
         raise UpstreamUnavailable("cloud_unavailable", f"The payment cloud is not available right now "
                                   f"({message}). Take cash or card instead, or try again in a minute.")
-    raise CloudRefused("cloud_refused", f"The payment cloud refused this payment: {message}",
-                       param=err.get("param") if isinstance(err.get("param"), str) else None)
+    refused = CloudRefused("cloud_refused", f"The payment cloud refused this payment: {message}",
+                           param=err.get("param") if isinstance(err.get("param"), str) else None)
+    code = err.get("code")
+    refused.cloud_code = code if isinstance(code, str) else None
+    raise refused
 
 
 def _unreachable() -> UpstreamUnavailable:

@@ -16,7 +16,7 @@ from typing import Any
 
 from uuid6 import uuid7
 
-from agent.adapters.cloud_client import CloudClient
+from agent.adapters.cloud_client import CloudClient, CloudRefused
 from agent.adapters.store.refunds import Refunds
 from agent.domain.errors import UpstreamUnavailable
 from agent.domain.ports import ReceiptPrinterPort
@@ -88,6 +88,8 @@ class RefundService:
         path = f"/v1/payment_intents/{sale.cloud_intent_id}/refunds"
         try:
             answer = await self._cloud.request("POST", path, body, f"{new.merchant_refund_id}:refund")
+        except CloudRefused as err:
+            raise _cloud_refusal(err) from err
         except UpstreamUnavailable as err:
             raise UpstreamUnavailable(
                 "refund_needs_network", "QRの返金はオンラインでのみ可能です。 A QR payment is refunded "
@@ -110,3 +112,18 @@ class RefundService:
             log.warning("refund receipt %s not printed: %s", refund.local_id, type(err).__name__)
             return {"status": "failed", "error": type(err).__name__}
         return {"status": "queued", "job_id": job_id}
+
+
+# The cloud's refusals a manager can act on keep their code (docs/local-web.md#refunds): e.g. a refund made
+# on the cloud by another system that this terminal did not know of.
+_CLOUD_REFUND_CODES = frozenset({"refund_exceeds_remaining", "payment_not_refundable",
+                                 "merchant_refund_id_in_use"})
+
+
+def _cloud_refusal(err: CloudRefused) -> RefundRefused:
+    """A refund the cloud refused, as the agent's refusal: nothing was refunded or written."""
+    message = err.message.removeprefix("The payment cloud refused this payment: ")
+    text = f"返金できません。 The payment cloud refused this refund: {message}. Nothing was refunded."
+    if err.cloud_code in _CLOUD_REFUND_CODES:
+        return RefundRefused(err.cloud_code, text, param=err.param)
+    return RefundRefused("cloud_refused", text, param=err.param, status=502)

@@ -5,13 +5,17 @@ one while the cloud is away, is refused with nothing written."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from agent.adapters.secrets import EnrolledDevice, SecretStore, hash_password
+from sync.signing import authorization_header
 from tests.integration.agent.services.qr_sales.conftest import RealCloud, StartAgent
 
 PIN = "pin-for-qr-refunds"
@@ -70,3 +74,37 @@ class TestQrRefund:
         status, away = await _refund(client, other["local_id"], 100)
         assert (status, away["error"]["code"]) == (503, "refund_needs_network")
         assert _count(tmp_path) == 2
+
+    async def test_a_refund_the_cloud_refuses_keeps_its_code_and_writes_nothing(
+        self, real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path
+    ) -> None:
+        """Another system refunds 400 of a 1200 QR sale on the cloud itself; the terminal, not knowing, asks
+        for 900: the cloud refuses, and the manager sees the cloud's reason, 409 refund_exceeds_remaining."""
+        client = await _agent(real_cloud, start_agent, tmp_path)
+        body = {"amount": 1200, "payment_method": "qr_cpm", "merchant_ref_id": "cpm-r3",
+                "customer_code": "2849AB77"}
+        sale = await (await client.post("/api/sales", json=body)).json()
+        assert sale["status"] == "succeeded", sale
+        elsewhere = await _cloud_refund(real_cloud, str(sale["cloud_intent_id"]), 400)
+        assert elsewhere["status"] == "succeeded", elsewhere
+        status, refused = await _refund(client, sale["local_id"], 900)
+        assert (status, refused["error"]["code"]) == (409, "refund_exceeds_remaining"), refused
+        assert "refused this refund" in refused["error"]["message"]
+        assert _count(tmp_path) == 0
+        assert (await real_cloud.intent(sale["cloud_intent_id"]))["amount_refunded"] == 400
+        status, _rest = await _refund(client, sale["local_id"], 800)
+        assert status == 201
+
+
+async def _cloud_refund(real_cloud: RealCloud, intent_id: str, amount: int) -> dict[str, Any]:
+    """A refund made on the cloud directly (signed with the device's key), not through the agent."""
+    path = f"/v1/payment_intents/{intent_id}/refunds"
+    raw = json.dumps({"amount": amount}).encode()
+    auth = authorization_header(real_cloud.cred.api_key, real_cloud.cred.secret_key, "POST", path,
+                                int(time.time()), raw)
+    headers = {"Authorization": auth, "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as session, session.post(real_cloud.url + path, data=raw,
+                                                                headers=headers) as resp:
+        answer: dict[str, Any] = await resp.json()
+    assert resp.status == 201, answer
+    return answer
