@@ -12,19 +12,7 @@ from cloud.testing import PgwClient, Tenant, db_snapshot
 
 from ..conftest import Pgw
 from ..helpers import rows, transitions
-from .helpers import BATCHES, Chain, DeviceKeys, device_client, enroll, post_batch, sale
-
-
-@pytest.fixture
-async def device(pgw: Pgw, tenant: Tenant) -> DeviceKeys:
-    """An enrolled device of the tenant's store."""
-    return await enroll(pgw, tenant)
-
-
-@pytest.fixture
-def dev(pgw: Pgw, device: DeviceKeys) -> PgwClient:
-    """Signs with the device credential."""
-    return device_client(pgw, device)
+from .helpers import BATCHES, Chain, DeviceKeys, enroll, post_batch, sale
 
 
 @pytest.fixture
