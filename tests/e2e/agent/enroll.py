@@ -37,6 +37,16 @@ def enrolled_config(
 ) -> Path:
     """A config whose agent is enrolled with the real cloud through `mpac-agent enroll`; its store is set to
     `provider` (name, credentials) with `mpac-pgw admin provider-config set` when given."""
+    return enroll_agent(tmp_path, cloud, provider, **sections)[0]
+
+
+def enroll_agent(
+    tmp_path: Path,
+    cloud: RealCloudProcess,
+    provider: tuple[str, dict[str, str]] | None = None,
+    **sections: dict[str, Any],
+) -> tuple[Path, dict[str, Any]]:
+    """`enrolled_config`, and what `mpac-agent enroll` printed (device_id, the one-time admin_password…)."""
     overrides: dict[str, dict[str, Any]] = {
         "cloud": {"url": cloud.url, "timeout_s": 3.0},
         "web": {"host": "127.0.0.1", "port": closed_port()},
@@ -53,4 +63,4 @@ def enrolled_config(
     code = cloud.admin("activation-code", "--store", store["store_id"])["activation_code"]
     rc, out = cli("enroll", "--config", str(config), "--cloud", cloud.url, "--code", code)
     assert rc == 0, out
-    return config
+    return config, json.loads(out)

@@ -14,8 +14,10 @@ from sync.http import CloudSession, DeviceCredential, encode_json
 from sync.telemetry import instance_id
 from sync.testing.otlp import OtlpReceiver, ReceivedSpan, hanging_collector, running_receiver
 from sync.testing.processes import CloudProcess, provision_real_device
+from tests.e2e.agent.enroll import enroll_agent
 from tests.e2e.agent.process import AgentProcess, closed_port
 from tests.e2e.test_no_leaks import PAN_SENT, find_leaks
+from tests.e2e.web.real_cloud import RealCloudProcess
 
 SERIAL = "OTEL-1"
 WAIT_S = 60.0  # an upper bound on waiting for exports, not a measured duration
@@ -100,6 +102,45 @@ class TestOneSaleOneTrace:
             await asyncio.to_thread(agent.stop)
         assert status == 201
         assert _stored_trace_contexts(tmp_path / "agent" / "state") == [None]
+
+
+class TestAdminPasswordNotExported:
+    async def test_admin_actions_export_no_password(self, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+        """A terminal enrolled through `mpac-agent enroll` (so it has its one-time admin password), both
+        processes exporting: admin actions with a wrong and with the right password, and a refund behind the
+        same gate, are traced, and nothing the collector got holds the password."""
+        receiver = OtlpReceiver()
+        async with running_receiver(receiver) as endpoint:
+            otel_env(monkeypatch, endpoint)
+            cloud = await asyncio.to_thread(RealCloudProcess(tmp_path / "cloud").start)
+            try:
+                (tmp_path / "agent").mkdir()
+                config, enrolled = await asyncio.to_thread(enroll_agent, tmp_path / "agent", cloud)
+                password = str(enrolled["admin_password"])
+                agent = await asyncio.to_thread(AgentProcess.start, tmp_path / "agent", None, config=config)
+                try:
+                    status, sale = await asyncio.to_thread(cash_sale, agent, "otel-admin-1")
+                    assert status == 201, sale
+                    for wrong in (password[:-1], f"{password}x"):
+                        refused = await asyncio.to_thread(agent.call, "POST", "/api/web/admin/sync_now",
+                                                          {"password": wrong})
+                        assert refused[0] == 401, refused
+                    done = await asyncio.to_thread(agent.call, "POST", "/api/web/admin/sync_now",
+                                                   {"password": password})
+                    assert done[0] == 200, done
+                    refund = await asyncio.to_thread(
+                        agent.call, "POST", f"/api/sales/{sale['local_id']}/refunds",
+                        {"amount": 200, "password": password, "reason": "otel"})
+                    assert refund[0] in (200, 201), refund
+                    await until(lambda: len(receiver.named("POST /api/web/admin/{action}", "mpac-agent")) >= 3,
+                                "the admin requests' spans")
+                    await until(lambda: bool(receiver.named("pgw.sync.ingest", "mpac-pgw")), "ingest span")
+                finally:
+                    await asyncio.to_thread(agent.stop)
+            finally:
+                await asyncio.to_thread(cloud.stop)
+        assert not find_leaks(receiver.texts(), {"admin password": password})
 
 
 async def _secret_bearing_calls(cloud: CloudProcess, cred: DeviceCredential) -> dict[str, str]:
