@@ -133,8 +133,8 @@ class TestAdminPasswordNotExported:
                         agent.call, "POST", f"/api/sales/{sale['local_id']}/refunds",
                         {"amount": 200, "password": password, "reason": "otel"})
                     assert refund[0] in (200, 201), refund
-                    await until(lambda: len(receiver.named("POST /api/web/admin/{action}", "mpac-agent")) >= 3,
-                                "the admin requests' spans")
+                    admin = "POST /api/web/admin/{action}"
+                    await until(lambda: len(receiver.named(admin, "mpac-agent")) >= 3, "admin spans")
                     await until(lambda: bool(receiver.named("pgw.sync.ingest", "mpac-pgw")), "ingest span")
                 finally:
                     await asyncio.to_thread(agent.stop)
