@@ -108,6 +108,7 @@ def start_agent(aiohttp_client: Any, tmp_path: Path) -> StartAgent:
         ctx = app[DEPS]
         if devices:
             manager = ctx.device_manager
+            assert manager is not None  # devices were configured
             await wait_until(lambda: all(h.state == "online" for h in manager.health().values()), 10)
         return client, ctx
 
