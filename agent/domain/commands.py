@@ -89,13 +89,28 @@ class CreateSale(_Model):
     items: Annotated[list[ItemIn], Field(max_length=100)] = Field(default_factory=list)
 
 
-class CreateRefund(_Model):
-    """Body of POST /api/sales/{local_id}/refunds: amount in minor units, an optional reason and reference,
-    the store manager's PIN (docs/local-web.md "Refunds")."""
+class RefundItemIn(_Model):
+    """One line of an itemised refund: the 0-based index into the sale's items, how many come back."""
 
-    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT)
+    line: Annotated[StrictInt, Field(ge=0, lt=100)]  # a sale has at most 100 items
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+
+
+class CreateRefund(_Model):
+    """Body of POST /api/sales/{local_id}/refunds: amount in minor units and/or the items to return (their
+    sum is the amount), an optional reason and reference, the store manager's PIN (docs/local-web.md
+    "Refunds")."""
+
+    amount: StrictInt | None = Field(default=None, gt=0, le=MAX_AMOUNT)
+    items: Annotated[list[RefundItemIn], Field(max_length=100)] = Field(default_factory=list)
     reason: StrictStr | None = Field(default=None, min_length=1, max_length=255)
     # The client's own reference: a retry under it gets the first refund back (200).
     merchant_refund_id: StrictStr | None = Field(default=None, min_length=1, max_length=255,
                                                  pattern=r"^[\x21-\x7e]+$")
     password: str = Field(default="", max_length=256, repr=False)
+
+    @model_validator(mode="after")
+    def _amount_or_items(self) -> CreateRefund:
+        if self.amount is None and not self.items:
+            raise ValueError("send the amount, or the items to return")
+        return self

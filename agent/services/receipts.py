@@ -74,10 +74,13 @@ class Receipts:
 
     async def for_refund(self, refund: Refund, sale_total: int, stored: dict[str, Any],
                          original: str) -> SaleReceipt:
-        """The refund receipt (返品), numbered in the same sequence: a full refund repeats the sale's items
-        and tax per rate; a partial one is one line without tax (docs/receipts.md, "Refund receipts")."""
+        """The refund receipt (返品), numbered in the same sequence: an itemised refund lists the returned
+        items with their tax per rate, a full one repeats the sale's; another partial one is one line without
+        tax (docs/receipts.md, "Refund receipts")."""
         number = await self._numbers.receipt_number(refund.local_id, self._clock())
-        if refund.amount != sale_total:
+        if refund.returned_items:
+            stored = stored_receipt(refund.returned_items, (), 0)
+        elif refund.amount != sale_total:
             stored = {"lines": [{"name": f"返品 {refund.reason or ''}".strip(), "quantity": 1,
                                  "amount": refund.amount}], "tax": 0}
         receipt = sale_receipt(self._store, stored, {}, receipt_id=refund.local_id, number=number,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from uuid6 import uuid7
@@ -26,8 +26,10 @@ from agent.domain.refund import (
     RecordedRefund,
     Refund,
     RefundRefused,
+    ReturnedLine,
     SaleToRefund,
     check_refund,
+    refund_amount,
     replay,
 )
 from agent.services.receipts import Receipts
@@ -50,19 +52,22 @@ class RefundService:
         self._clock = clock_ms
         self._on_recorded = on_recorded  # the uploader's kick()
 
-    async def refund(self, sale_local_id: str, amount: int, reason: str | None,
-                     merchant_refund_id: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Refund `amount` of the sale (committed), then print the refund receipt: (refund JSON, created).
+    async def refund(self, sale_local_id: str, amount: int | None, reason: str | None,
+                     merchant_refund_id: str | None = None,
+                     items: Sequence[ReturnedLine] = ()) -> tuple[dict[str, Any], bool]:
+        """Refund `amount` of the sale, or the `items` (lines of the sale) — committed — then print the refund
+        receipt: (refund JSON, created).
 
         A retry under the same `merchant_refund_id` gets the first refund back (created False, no second
         print); raise RefundRefused (nothing written)."""
         local_id = str(uuid7())
-        new = NewRefund(local_id, sale_local_id, amount, reason,
-                        merchant_refund_id or f"{self._serial}-R-{local_id}")
+        found = await self._refunds.sale(sale_local_id)
+        new = NewRefund(local_id, sale_local_id, refund_amount(found, amount, items), reason,
+                        merchant_refund_id or f"{self._serial}-R-{local_id}", items=tuple(items))
         known = await self._refunds.by_refund_id(new.merchant_refund_id)
         if known is not None:
             return known.to_json(), replay(known, new).created
-        sale = check_refund(await self._refunds.sale(sale_local_id), amount)  # the writer checks again
+        sale = check_refund(found, new.amount, new.items)  # the writer checks again
         if sale.method in CHAIN_METHODS:
             recorded = await self._refunds.record(new)
             if recorded.created and self._on_recorded is not None:

@@ -79,7 +79,8 @@ async def openapi(_request: web.Request) -> web.Response:
     """OpenAPI 3.1 of the local sale API, its schemas generated from the pydantic models."""
     sale_schema = CreateSale.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = sale_schema.pop("$defs", {})
-    refund_schema = CreateRefund.model_json_schema()
+    refund_schema = CreateRefund.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs |= refund_schema.pop("$defs", {})
     error = {"$ref": "#/components/schemas/Error"}
     doc = {
         "openapi": "3.1.0",

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from agent.domain.commands import CreateRefund
 from agent.domain.errors import AgentError
+from agent.domain.refund import ReturnedLine
 from agent.entrypoints.api.body import json_object
 from agent.entrypoints.web.context import WEB_STATE, agent_ctx, available
 from agent.services.refunds import RefundService
@@ -31,13 +32,15 @@ def _sale_id(request: web.Request) -> str:
 
 
 async def create_refund(request: web.Request) -> web.Response:
-    """POST — 201 the refund, committed (queued for sync, or made on the cloud for QR) before printing; 200
-    the first one again for a retry under the same merchant_refund_id."""
+    """POST — 201 the refund (an amount, or items: lines of the sale), committed (queued for sync, or made on
+    the cloud for QR) before printing; 200 the first one again for a retry under the same
+    merchant_refund_id."""
     body = CreateRefund.model_validate(await json_object(request))
     service = _service(request)
     local_id = _sale_id(request)
     await request.app[WEB_STATE].gate.check(body.password)
-    refund, created = await service.refund(local_id, body.amount, body.reason, body.merchant_refund_id)
+    items = [ReturnedLine(i.line, i.quantity) for i in body.items]
+    refund, created = await service.refund(local_id, body.amount, body.reason, body.merchant_refund_id, items)
     return web.json_response(refund, status=201 if created else 200, headers=NO_STORE)
 
 

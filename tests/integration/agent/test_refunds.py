@@ -149,9 +149,13 @@ class TestRetries:
 
 class TestOpenApi:
     async def test_refund_route_is_documented(self, agent: TestClient[Any, Any]) -> None:
-        """GET /api/openapi.json has the refund path, its refusals and the CreateRefund schema."""
+        """GET /api/openapi.json has the refund path, its refusals and the CreateRefund schema (an amount or
+        items, whose schema is in the document too)."""
         doc = await (await agent.get("/api/openapi.json")).json()
         post = doc["paths"]["/api/sales/{local_id}/refunds"]["post"]
         assert {"201", "200", "403", "422"} <= set(post["responses"])
-        schema = doc["components"]["schemas"]["CreateRefund"]
-        assert schema["required"] == ["amount"] and schema["properties"]["amount"]["exclusiveMinimum"] == 0
+        schemas = doc["components"]["schemas"]
+        props = schemas["CreateRefund"]["properties"]
+        assert props["amount"]["anyOf"][0]["exclusiveMinimum"] == 0
+        ref = props["items"]["items"]["$ref"]
+        assert schemas[ref.removeprefix("#/components/schemas/")]["required"] == ["line", "quantity"]
