@@ -11,23 +11,13 @@ from cloud.api.bodies import load_bounded
 from cloud.api.endpoint import Call, Reply, endpoint
 from cloud.api.money_models import CreateRefundRequest, RefundListQuery
 from cloud.api.query import parse_query
-from cloud.domain.refunds import Refund
+from cloud.domain.refunds import Refund, refund_object
 from cloud.service import refunds as r
 
 
 def refund_json(refund: Refund) -> dict[str, Any]:
-    """The public JSON of a refund (the shape of RefundOut)."""
-    return {
-        "object": "refund",
-        "id": refund.id,
-        "payment_intent_id": refund.intent_id,
-        "amount": refund.amount,
-        "currency": refund.currency,
-        "reason": refund.reason,
-        "merchant_refund_id": refund.merchant_refund_id,
-        "status": refund.status.value,
-        "created": int(refund.created_at),
-    }
+    """The public JSON of a refund (the shape of RefundOut; the same object refund.* webhook events carry)."""
+    return refund_object(refund)
 
 
 # A cash or card refund commits in the request's unit with its Idempotency-Key record; a QR refund commits

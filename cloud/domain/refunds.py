@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cloud.domain.errors import Conflict, InvalidState
 from cloud.domain.intent import PaymentIntent, Status, Transaction
@@ -53,6 +53,22 @@ class Refund:
     provider_ref: str | None = None
     failure_code: str | None = None
     origin: SyncOrigin | None = None
+
+
+def refund_object(refund: Refund) -> dict[str, Any]:
+    """The public JSON of a refund: what the refund API answers and what refund.* webhook events carry as
+    `data.object` (docs/cloud-api.md#refunds, #webhooks)."""
+    return {
+        "object": "refund",
+        "id": refund.id,
+        "payment_intent_id": refund.intent_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "merchant_refund_id": refund.merchant_refund_id,
+        "status": refund.status.value,
+        "created": int(refund.created_at),
+    }
 
 
 class RefundFinished(Conflict):

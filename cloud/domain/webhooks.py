@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from cloud.domain.errors import ValidationFailed
 from cloud.domain.intent import PaymentIntent, Status, Transaction
+from cloud.domain.refunds import Refund, RefundStatus
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 — the prefix of every secret, not a secret
 SECRET_BYTES = 32  # Standard Webhooks allows 24-64 random bytes
@@ -36,6 +37,8 @@ class EventType(StrEnum):
     PI_REQUIRES_CAPTURE = "payment_intent.requires_capture"
     SYNC_BATCH_PROCESSED = "sync_batch.processed"
     DEVICE_ACTIVATED = "device.activated"
+    REFUND_SUCCEEDED = "refund.succeeded"
+    REFUND_FAILED = "refund.failed"
 
 
 INTENT_EVENTS: dict[Status, EventType] = {
@@ -52,6 +55,18 @@ def intent_event_type(intent: PaymentIntent, txns: Sequence[Transaction]) -> Eve
     if not txns or txns[-1].to_status is not intent.status:
         return None
     return INTENT_EVENTS.get(intent.status)
+
+
+REFUND_EVENTS: dict[RefundStatus, EventType] = {
+    RefundStatus.SUCCEEDED: EventType.REFUND_SUCCEEDED,
+    RefundStatus.FAILED: EventType.REFUND_FAILED,
+}
+
+
+def refund_event_type(refund: Refund) -> EventType | None:
+    """The event a refund's recorded state announces: its final state's; a pending refund announces nothing
+    until it ends (docs/cloud-api.md#webhooks)."""
+    return REFUND_EVENTS.get(refund.status)
 
 
 def parse_events(text: str | None) -> tuple[str, ...]:

@@ -8,6 +8,11 @@ provider said. Only a definite refusal makes the refund `failed`, which gives it
 timeout, ProviderUnavailable, an adapter that raised) is an unknown outcome: the provider may have refunded,
 so the refund stays `pending`, amount held, and the sweeper asks the provider again with the same refund id
 (`retry_pending_refunds`) until it answers (docs/cloud-api.md#refunds).
+
+A refund's final state is announced (refund.succeeded / refund.failed, docs/cloud-api.md#webhooks) by an
+outbox event staged in the unit that records that state: the cash or card refund's own unit, the QR refund's
+second unit. A refused refund, a rolled-back unit, or the loser of two finishers (its guarded finish fails the
+whole unit) writes none; a pending refund writes none until it ends.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from cloud.domain.refunds import (
 from cloud.domain.tenants import Credential, StoreProviderConfig
 from cloud.service.handlers import load_visible
 from cloud.service.payments import PROVIDER_TIMEOUT_S, provider_of
+from cloud.service.webhooks import refund_event
 
 log = logging.getLogger("cloud.refunds")
 RETRY_AFTER_S = 30.0  # a younger pending refund may still have its own request at the provider
@@ -81,17 +87,17 @@ async def create_refund(
                         RefundStatus.PENDING if qr else RefundStatus.SUCCEEDED, caller.actor, clock(),
                         cmd.reason, cmd.merchant_refund_id)  # fmt: skip
         if not qr:
-            await uow.refunds.add(refund, refund_transaction(new_id(TRANSACTION), refund, refund.created_at))
+            await _stage(uow, refund, intent.partner_id, refund.created_at, first=True)
             await uow.commit()
             return refund
         # Resolved before anything is written: a provider this gateway lacks is a 503 that changes nothing.
         provider = await provider_of(intent, providers, tenants)
-    await _in_unit(new_unit(), refund, first=True)
+    await _in_unit(new_unit(), refund, intent.partner_id, refund.created_at, first=True)
     outcome = await _at_provider(intent, refund, *provider)
     if outcome.status is RefundStatus.PENDING:  # the amount stays held till the provider decides
         return outcome
     try:
-        await _in_unit(new_unit(), dataclasses.replace(outcome, created_at=clock()), first=False)
+        await _in_unit(new_unit(), outcome, intent.partner_id, clock(), first=False)
     except RefundFinished:  # a sweeper recorded the provider's answer first: that is the refund now
         async with new_unit() as unit:
             stored = await unit.refunds.get(refund.id)
@@ -134,18 +140,27 @@ async def _retry(
             await unit.commit()
         return False
     try:
-        await _in_unit(new_unit(), dataclasses.replace(outcome, created_at=clock()), first=False)
+        await _in_unit(new_unit(), outcome, intent.partner_id, clock(), first=False)
     except RefundFinished:  # a racing sweeper (or the request itself) recorded it first
         return False
     return True
 
 
-async def _in_unit(unit: UnitOfWork, refund: Refund, *, first: bool) -> None:
-    """Commit the pending refund (first) or its outcome, with its Transaction, in a unit of its own."""
-    txn = refund_transaction(new_id(TRANSACTION), refund, refund.created_at)
+async def _in_unit(unit: UnitOfWork, refund: Refund, partner_id: str, at: float, *, first: bool) -> None:
+    """Commit the pending refund (first) or its outcome in a unit of its own (see `_stage`)."""
     async with unit:
-        await (unit.refunds.add(refund, txn) if first else unit.refunds.finish(refund, txn))
+        await _stage(unit, refund, partner_id, at, first=first)
         await unit.commit()
+
+
+async def _stage(unit: UnitOfWork, refund: Refund, partner_id: str, at: float, *, first: bool) -> None:
+    """Stage the new refund (first) or a pending refund's outcome, its Transaction at `at`, and, for a final
+    state, its refund.* event, all in `unit`: they commit together or not at all."""
+    txn = refund_transaction(new_id(TRANSACTION), refund, at)
+    await (unit.refunds.add(refund, txn) if first else unit.refunds.finish(refund, txn))
+    event = refund_event(refund, partner_id, at)
+    if event is not None:
+        await unit.outbox.add(event)
 
 
 async def _at_provider(

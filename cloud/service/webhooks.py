@@ -3,7 +3,10 @@ administration, and the dispatcher that delivers, retries on schedule and disabl
 
 Every move of an intent is saved through `PaymentIntentRepository.save` in some unit of work, and every sync
 batch through `SyncRepository.add`; `with_events` wraps those two of each unit so that the event joins the
-same unit (so the same transaction): no handler has to remember to announce anything.
+same unit (so the same transaction): no handler has to remember to announce anything. A batch's event comes
+with one refund.succeeded per refund item it accepted. The refunds of the refund API and the sweeper stage
+their refund.* event themselves beside the write that records the refund's final state (`refund_event`,
+cloud/service/refunds.py): that write's guard decides a race, so the loser's event is discarded with its unit.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from cloud.domain.ports import (
     WebhookRepository,
     WebhookSender,
 )
+from cloud.domain.refunds import Refund, refund_object
 from cloud.domain.sync import BatchWrite, SyncRepository
 from cloud.domain.webhooks import (
     ENDPOINT,
@@ -44,6 +48,7 @@ from cloud.domain.webhooks import (
     new_secret,
     next_attempt,
     parse_events,
+    refund_event_type,
     signed_headers,
 )
 
@@ -71,7 +76,9 @@ class EventedIntents:
 
 
 class EventedSync:
-    """A unit's sync repository that stages sync_batch.processed beside every batch it writes."""
+    """A unit's sync repository that stages sync_batch.processed beside every batch it writes, and the
+    refund.* event of each refund item the batch accepted (in the batch's one transaction: a batch that
+    loses a race is re-planned in a fresh unit, and a replayed item is a duplicate, accepted no more)."""
 
     def __init__(self, inner: SyncRepository, outbox: Outbox) -> None:
         self._inner, self._outbox = inner, outbox
@@ -88,12 +95,23 @@ class EventedSync:
                "rejected": len(batch.rejections), "received_at": int(batch.received_at)}  # fmt: skip
         await self._outbox.add(make_event(EventType.SYNC_BATCH_PROCESSED, batch.store.partner_id,
                                           batch.received_at, obj))  # fmt: skip
+        for refund, _txn in batch.refunds:
+            event = refund_event(refund, batch.store.partner_id, batch.received_at)
+            if event is not None:
+                await self._outbox.add(event)
 
 
 def make_event(kind: EventType, partner_id: str, at: float, obj: Mapping[str, Any]) -> Event:
     """A new event with a fresh id and its final body."""
     event_id = ids.new_id(EVENT)
     return Event(event_id, kind.value, partner_id, at, event_body(event_id, kind.value, at, obj))
+
+
+def refund_event(refund: Refund, partner_id: str, at: float) -> Event | None:
+    """The refund.succeeded / refund.failed event of a refund's final state, its `data.object` the refund as
+    the API shows it; None for a pending refund (docs/cloud-api.md#webhooks)."""
+    kind = refund_event_type(refund)
+    return None if kind is None else make_event(kind, partner_id, at, refund_object(refund))
 
 
 def with_events(make: Callable[[], UnitOfWork], render: Render) -> Callable[[], UnitOfWork]:
