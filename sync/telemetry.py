@@ -32,8 +32,9 @@ TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT
 DEFAULT_EXPORT_TIMEOUT_S = 5.0
 DEFAULT_QUEUE_SIZE = 2048
 SHUTDOWN_BOUND_S = 3.0
-# The instance-id namespace: UUIDv5 of a serial (or a worker name) under it is stable across restarts.
-INSTANCE_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "mpac-edge.instances")
+# The namespace the semantic conventions name for a UUIDv5 service.instance.id (docs/observability.md): the
+# id of a serial (or a worker name) under it is stable across restarts and computable by anyone.
+INSTANCE_NAMESPACE = uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320")
 _propagator = TraceContextTextMapPropagator()
 _state = {"enabled": False}
 _tracer = trace.get_tracer("mpac-edge")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sync.http import CloudSession, DeviceCredential, encode_json
-from sync.telemetry import instance_id
 from sync.testing.otlp import OtlpReceiver, ReceivedSpan, hanging_collector, running_receiver
 from sync.testing.processes import CloudProcess, provision_real_device
 from tests.e2e.agent.enroll import enroll_agent
@@ -20,6 +20,8 @@ from tests.e2e.test_no_leaks import PAN_SENT, find_leaks
 from tests.e2e.web.real_cloud import RealCloudProcess
 
 SERIAL = "OTEL-1"
+# service.instance.id per the semantic conventions: UUIDv5 of the serial in their namespace.
+AGENT_INSTANCE = str(uuid.uuid5(uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320"), SERIAL))
 WAIT_S = 60.0  # an upper bound on waiting for exports, not a measured duration
 
 
@@ -188,7 +190,7 @@ def _check_trace(receiver: OtlpReceiver, device_id: str) -> None:
                    and s.resource.get("service.name") == "mpac-pgw"}
     assert {"POST /v1/sync/batches", "pgw.auth", "pgw.sync.ingest", "db.write"} <= cloud_trace
     agent_res = commit[0].resource
-    assert agent_res["service.instance.id"] == instance_id(SERIAL)
+    assert agent_res["service.instance.id"] == AGENT_INSTANCE
     assert agent_res["deployment.environment.name"] == "e2e"
     assert agent_res["service.version"] and agent_res["mpac.device.serial"] == SERIAL
     cloud_res = ingest.resource
@@ -226,7 +228,7 @@ def _check_logs(receiver: OtlpReceiver, local_id: str) -> None:
              and str(rec.body).startswith("sync batch ")]
     assert cloud and cloud[0].trace_id in batch_traces, cloud
     assert any(str(rec.body).startswith("ready on http://127.0.0.1:") for rec in agent), agent
-    assert all(rec.resource["service.instance.id"] == instance_id(SERIAL) for rec in agent)
+    assert all(rec.resource["service.instance.id"] == AGENT_INSTANCE for rec in agent)
     assert all("otelTraceID" in rec.attributes for rec in agent)
     own = [rec for rec in receiver.logs if "opentelemetry" in str(rec.attributes.get("code.namespace", ""))]
     assert not own
