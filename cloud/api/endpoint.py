@@ -34,7 +34,7 @@ from cloud.domain.ports import StoredResponse, UnitOfWork
 from cloud.domain.tenants import Credential, Principal
 from cloud.service.handlers import reissue_token
 from cloud.settings import Settings
-from sync.telemetry import span
+from sync.telemetry import annotate, enabled, span
 
 M = TypeVar("M", bound=BaseModel)
 MAX_IDEMPOTENCY_KEY = 255
@@ -137,6 +137,14 @@ async def _rate_limit(request: web.Request, principal: Principal) -> None:
         raise too_many(wait, "too many requests for this merchant")
 
 
+def _tenant_attributes(principal: Principal) -> dict[str, str | None]:
+    """Span attributes naming the caller's tenant scope (docs/observability.md#traces)."""
+    if isinstance(principal, Credential):
+        return {"mpac.partner.id": principal.partner_id, "mpac.merchant.id": principal.merchant_id,
+                "mpac.store.id": principal.store_id, "mpac.device.id": principal.device_id}
+    return {"mpac.merchant.id": principal.merchant_id, "mpac.intent.id": principal.intent_id}
+
+
 @dataclass(frozen=True, slots=True)
 class _Record:
     """Where and how an Idempotency-Key request's response is recorded."""
@@ -160,6 +168,8 @@ def endpoint(
             key = _idempotency_key(request)
             with span("pgw.auth"):
                 principal = await authenticate(request, body, token=token, idempotency_key=key)
+            if enabled():  # on the request's server span: who called, by tenant ids (never a secret)
+                annotate(_tenant_attributes(principal))
             await _rate_limit(request, principal)
             deps = request.app[DEPS]
             call = Call(request, body, principal, deps, settings, deps.uow())

@@ -189,6 +189,10 @@ def _check_trace(receiver: OtlpReceiver, device_id: str) -> None:
     cloud_trace = {s.name for s in receiver.spans if s.trace_id == batch.trace_id
                    and s.resource.get("service.name") == "mpac-pgw"}
     assert {"POST /v1/sync/batches", "pgw.auth", "pgw.sync.ingest", "db.write"} <= cloud_trace
+    handlers = receiver.named("POST /v1/sync/batches", "mpac-pgw")
+    handler = next(s for s in handlers if s.trace_id == batch.trace_id)
+    assert handler.attributes["mpac.device.id"] == device_id  # the caller's tenant scope, by ids
+    assert str(handler.attributes["mpac.store.id"]).strip() and handler.attributes["mpac.partner.id"]
     agent_res = commit[0].resource
     assert agent_res["service.instance.id"] == AGENT_INSTANCE
     assert agent_res["deployment.environment.name"] == "e2e"
