@@ -14,6 +14,7 @@ from cloud.api import money_models as mm
 from cloud.api.endpoint import IDEMPOTENCY_KEY_PATTERN, MAX_IDEMPOTENCY_KEY
 from cloud.api.settlements import MAX_SETTLEMENT_BODY
 from cloud.api.webhooks import MAX_WEBHOOK_BODY
+from cloud.domain.intake import MAX_INT
 from cloud.domain.webhooks import EventType
 from cloud.service.sync_refunds import SyncRefundItem
 from cloud.settings import Settings
@@ -125,6 +126,23 @@ def _webhook(event: EventType) -> dict[str, Any]:
     }}
 
 
+def _sync_items(defs: dict[str, Any]) -> None:
+    """A batch item is a sale (SyncItem, no `kind`) or a refund (SyncRefundItem, `kind: "refund"`) on the same
+    chain (docs/sync-protocol.md, "Refund items"). No discriminator: a sale has no `kind` at all; neither
+    schema admits extra fields, so exactly one of them matches any item. The bounds the intake adds to the
+    models: seq and created_at at most MAX_INT (cloud/domain/intake.py), exactly one payment reference."""
+    items = defs["SyncBatch"]["properties"]["items"]
+    items["items"] = {"oneOf": [_ref(sm.SyncItem), _ref(SyncRefundItem)],
+                      "description": 'a sale (no `kind`) or a refund (`"kind": "refund"`)'}  # fmt: skip
+    for name in ("SyncItem", "SyncRefundItem"):
+        for field in ("seq", "created_at"):
+            defs[name]["properties"][field]["maximum"] = MAX_INT
+    defs["SyncRefund"]["oneOf"] = [
+        {"required": [key], "properties": {key: {"type": "string"}}}
+        for key in ("payment_local_id", "payment_intent_id")
+    ]  # exactly one of the two is a string (the other absent or null)
+
+
 def _settlement_upload() -> dict[str, Any]:
     """201 stored; the same body again answers 200 with the stored settlement (docs/cloud-api.md)."""
     op = _op("Upload a Z report (device credential)", HMAC, mm.SettlementOut, status="201",
@@ -146,6 +164,7 @@ def openapi_document() -> dict[str, Any]:
         mm.SettlementList, SyncRefundItem,  # the refund item of a sync batch (docs/sync-protocol.md)
     ]  # fmt: skip
     _, defs = models_json_schema([(model, "validation") for model in models], ref_template=REF)
+    _sync_items(defs["$defs"])
     pi = "/v1/payment_intents/{id}"
     out = m.PaymentIntentOut
     health = {"summary": "Liveness", "security": [], "responses": {"200": {"description": "ok"}}}
@@ -190,7 +209,7 @@ def openapi_document() -> dict[str, Any]:
             **_op("Rotate the device's own secret (the answer carries the new one)", HMAC,
                   dv.RotateSecretResponse, body=dv.RotateSecretRequest, max_body=dv.MAX_ROTATE_BODY),
             "parameters": [{**ID, "schema": {"type": "string"}}]}},
-        # An item may also be a SyncRefundItem (kind "refund", components), on the same chain.
+        # Each item a sale (SyncItem) or a refund (SyncRefundItem), on the same chain (_sync_items).
         "/v1/sync/batches": {"post": _op("Upload offline sales and refunds (device credential)", HMAC,
                                          sm.BatchResponse, body=sm.SyncBatch, max_body=MAX_BATCH_BYTES)},
         # Inbound provider callbacks (docs/cloud-api.md#webhooks), verified with the provider's own scheme.

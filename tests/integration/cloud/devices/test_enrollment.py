@@ -103,5 +103,9 @@ class TestOpenApi:
         assert doc["paths"]["/v1/devices/activate"]["post"]["security"] == []
         assert "201" in doc["paths"]["/v1/devices/activate"]["post"]["responses"]
         assert doc["paths"]["/v1/sync/batches"]["post"]["security"] == [{"hmac": []}]
-        schemas = set(doc["components"]["schemas"])
-        assert {"SyncBatch", "SyncItem", "BatchResponse", "ActivateDeviceRequest"} <= schemas
+        schemas = doc["components"]["schemas"]
+        assert {"SyncBatch", "SyncItem", "SyncRefundItem", "BatchResponse", "ActivateDeviceRequest"} <= set(
+            schemas
+        )
+        items = schemas["SyncBatch"]["properties"]["items"]["items"]  # a sale or a refund
+        assert [x["$ref"].rsplit("/", 1)[1] for x in items["oneOf"]] == ["SyncItem", "SyncRefundItem"]
