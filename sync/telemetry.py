@@ -27,7 +27,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from sync.pan import mask_pans
 from sync.wire import MAX_BATCH_ITEMS
 
-ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
+SIGNALS = ("traces", "metrics", "logs")
 TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
 DEFAULT_EXPORT_TIMEOUT_S = 5.0
 DEFAULT_QUEUE_SIZE = 2048
@@ -46,30 +47,46 @@ R = TypeVar("R")
 class TelemetryConfig:
     """What the environment asks of telemetry; read once by the command line (`from_environ`)."""
 
-    endpoint: str | None = None
+    endpoint: str | None = None  # the first endpoint named (general or per signal); None: nothing exported
     environment: str = "production"
     export_timeout_s: float | None = DEFAULT_EXPORT_TIMEOUT_S  # None: an OTEL_*_TIMEOUT variable decides
     metric_interval_ms: float | None = None  # None: OTEL_METRIC_EXPORT_INTERVAL or the SDK's 60 s
+    traces: bool = True
+    metrics: bool = True
     logs: bool = True
     max_queue_size: int = DEFAULT_QUEUE_SIZE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> TelemetryConfig:
-        """The standard OTEL_* variables; `MPAC_ENVIRONMENT` names deployment.environment.name."""
-        endpoint = next((environ[v] for v in ENDPOINT_VARS if environ.get(v, "").strip()), None)
+        """The standard OTEL_* variables; `MPAC_ENVIRONMENT` names deployment.environment.name.
+
+        A signal is exported when the general endpoint or its own (`OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`) is
+        set and `OTEL_<SIGNAL>_EXPORTER` is not `none`; `OTEL_SDK_DISABLED=true` turns everything off."""
+        on = {signal: _signal_endpoint(environ, signal) for signal in SIGNALS}
         if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-            endpoint = None
+            on = dict.fromkeys(SIGNALS)
+        endpoint = next((url for url in on.values() if url is not None), None)
         timeout = None if any(environ.get(v) for v in TIMEOUT_VARS) else DEFAULT_EXPORT_TIMEOUT_S
         queue = environ.get("OTEL_BSP_MAX_QUEUE_SIZE", "").strip()
         return cls(endpoint=endpoint, environment=environ.get("MPAC_ENVIRONMENT", "").strip() or "production",
-                   export_timeout_s=timeout,
-                   logs=environ.get("OTEL_LOGS_EXPORTER", "otlp").strip().lower() != "none",
+                   export_timeout_s=timeout, traces=on["traces"] is not None,
+                   metrics=on["metrics"] is not None, logs=on["logs"] is not None,
                    max_queue_size=int(queue) if queue.isdigit() and int(queue) > 0 else DEFAULT_QUEUE_SIZE)
 
     @property
     def enabled(self) -> bool:
         """Whether anything is exported at all."""
         return self.endpoint is not None
+
+
+def _signal_endpoint(environ: Mapping[str, str], signal: str) -> str | None:
+    """Where one signal goes (its own endpoint, else the general one), or None when it is not exported."""
+    if environ.get(f"OTEL_{signal.upper()}_EXPORTER", "otlp").strip().lower() == "none":
+        return None
+    for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", ENDPOINT_VAR):
+        if environ.get(var, "").strip():
+            return environ[var].strip()
+    return None
 
 
 @dataclass(slots=True)
@@ -116,8 +133,10 @@ def setup_telemetry(config: TelemetryConfig, *, service_name: str, service_versi
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     resource = _resource(config, service_name, service_version, instance, attributes or {})
     telemetry = Telemetry()
-    telemetry.shutdowns.append(_tracing(config, resource))
-    telemetry.shutdowns.append(_metrics(config, resource))
+    if config.traces:
+        telemetry.shutdowns.append(_tracing(config, resource))
+    if config.metrics:
+        telemetry.shutdowns.append(_metrics(config, resource))
     if config.logs:
         telemetry.shutdowns.append(_log_export(config, resource))
     _instrument(config)

@@ -253,6 +253,28 @@ class TestTelemetryLeakScan:
         assert find_leaks(receiver.texts(), {"pan": "4111111111111111"}) == ["pan in span n resource site"]
 
 
+class TestOneSignal:
+    async def test_metrics_only(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """OTEL_TRACES_EXPORTER=none and OTEL_LOGS_EXPORTER=none: the collector gets the agent's metrics and
+        not one span or log record; sales keep no trace context."""
+        receiver = OtlpReceiver()
+        async with running_receiver(receiver) as endpoint:
+            otel_env(monkeypatch, endpoint)
+            monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+            monkeypatch.setenv("OTEL_LOGS_EXPORTER", "none")
+            agent = await asyncio.to_thread(AgentProcess.start, tmp_path / "agent", None)
+            try:
+                status, sale = await asyncio.to_thread(cash_sale, agent, "metrics-only-1")
+                assert status == 201, sale
+                await until(lambda: bool(receiver.metric("http.server.request.duration", "mpac-agent")),
+                            "the agent's request metric")
+            finally:
+                await asyncio.to_thread(agent.stop)
+        assert receiver.metric("mpac.agent.sync.queue.depth", "mpac-agent")
+        assert not receiver.spans and not receiver.logs
+        assert _stored_trace_contexts(tmp_path / "agent" / "state") == [None]
+
+
 def _stored_trace_contexts(state: Path) -> list[str | None]:
     import sqlite3  # noqa: PLC0415 -- only this check reads the agent's database directly
 
