@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -62,6 +63,20 @@ async def _endpoint(pgw: Pgw, events: str | None = REFUND_TYPES, url: str = "htt
         partner_id = caller.partner_id
     return await wh.add_endpoint(wh.AddEndpoint(partner_id, url, events), webhooks=pgw.deps.webhooks,
                                  tenants=pgw.deps.tenants, policy=LOOPBACK, clock=pgw.clock)  # fmt: skip
+
+
+async def _admin_webhook_add(pgw: Pgw, url: str, events: str) -> dict[str, Any]:
+    """`mpac-pgw admin webhook add --events …` as a subprocess on the server's database (its JSON)."""
+    caller = await pgw.deps.credentials.resolve(API_KEY)
+    assert caller is not None
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cloud.cli", "admin", "webhook", "add", "--partner", caller.partner_id,
+        "--url", url, "--events", events, "--allow-loopback", "--db", pgw.cli_db, env=pgw.cli_env,
+        stdout=asyncio.subprocess.PIPE)  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    added: dict[str, Any] = json.loads(out)
+    return added
 
 
 def _events(pgw: Pgw) -> list[dict[str, Any]]:
@@ -310,9 +325,11 @@ class TestDelivery:
     ) -> None:
         """An endpoint subscribed only to refund.succeeded, on a real loopback receiver: a refused QR refund
         (refund.failed) and the payment's own events are not sent to it; the succeeded refund is, once,
-        signed with its secret (checked by an independent verifier), the body's object the API's refund."""
+        signed with its secret (checked by an independent verifier), the body's object the API's refund. The
+        endpoint is added by `mpac-pgw admin webhook add --events refund.succeeded` as a subprocess."""
         pgw, client = gateway
-        endpoint = await _endpoint(pgw, events="refund.succeeded", url=hooks.url)
+        endpoint = await _admin_webhook_add(pgw, hooks.url, "refund.succeeded")
+        assert endpoint["events"] == ["refund.succeeded"]
         intent_id = await _qr_paid(pgw, client, paypay)
         paypay.sim.payments[intent_id].refunded = 1000
         failed = await _refund(pgw, client, intent_id, 600)
@@ -329,7 +346,7 @@ class TestDelivery:
         finally:
             await sender.close()
         [(headers, body)] = hooks.got
-        assert verify_standard_webhook(endpoint.secret, headers, body)
+        assert verify_standard_webhook(endpoint["secret"], headers, body)
         event = json.loads(body)
         assert (event["type"], event["data"]["object"]) == ("refund.succeeded", ok.body)
         assert headers["webhook-id"] == event["id"]
