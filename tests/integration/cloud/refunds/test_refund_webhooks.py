@@ -11,7 +11,6 @@ import sys
 from typing import Any
 
 import pytest
-from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from cloud.domain.webhooks import EventType, TargetPolicy, WebhookEndpoint, parse_events
@@ -23,11 +22,12 @@ from cloud.settings import Settings
 from cloud.testing import PgwClient, Tenant
 
 from ..conftest import API_KEY, Pgw
-from ..helpers import create, rows
+from ..helpers import rows
 from ..providers.conftest import PayPay, post
 from ..sync.helpers import Chain, DeviceKeys, post_batch, sale
-from ..test_webhooks_outbound import Receiver, verify_standard_webhook
+from ..test_webhooks_outbound import Receiver, _receiver, verify_standard_webhook
 from .helpers import paid, refunds_path, retry_pending
+from .test_qr_refund_recovery import _paid
 from .test_sync_refunds import add_refund
 
 LOOPBACK = TargetPolicy(allow_loopback=True)
@@ -44,13 +44,8 @@ def pgw_settings(pgw_settings: Settings) -> Settings:
 
 @pytest.fixture
 async def hooks(aiohttp_server: AiohttpServer) -> Receiver:
-    """A partner's loopback receiver (the outbound webhook tests' Receiver)."""
-    receiver = Receiver()
-    app = web.Application()
-    app.router.add_post("/hooks", receiver.handle)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    receiver.url = str(server.make_url("/hooks"))
-    return receiver
+    """A partner's loopback receiver (the outbound webhook tests' own; `receiver` here is PayPay's)."""
+    return await _receiver(aiohttp_server)
 
 
 async def _endpoint(pgw: Pgw, events: str | None = REFUND_TYPES, url: str = "http://127.0.0.1:9/hooks",
@@ -191,17 +186,6 @@ class TestCashAndCard:
         assert [e["data"]["object"] for e in _events(pgw)] == [ok.body]
 
 
-async def _qr_paid(pgw: Pgw, client: PgwClient, paypay: PayPay, amount: int = 1000) -> str:
-    """A PayPay MPM intent the customer paid, synced to succeeded."""
-    pi = await create(client, amount=amount)
-    assert (await post(pgw, client, f"/v1/payment_intents/{pi['id']}/confirm")).status == 200
-    paypay.sim.complete(pi["id"])
-    synced = await post(pgw, client, f"/v1/payment_intents/{pi['id']}/sync")
-    assert synced.body["status"] == "succeeded", synced.body
-    intent_id: str = pi["id"]
-    return intent_id
-
-
 async def _racing_sweepers(pgw: Pgw, paypay: PayPay) -> list[int]:
     """Two sweepers (no leader lock) that both read the refund pending before either is answered."""
     pgw.clock.advance(RETRY_AFTER_S + 1)
@@ -219,10 +203,10 @@ class TestQR:
         PayPay refuses (already refunded in its console): one refund.failed with the failed refund."""
         pgw, client = gateway
         await _endpoint(pgw)
-        good = await _qr_paid(pgw, client, paypay)
+        good = await _paid(pgw, client, paypay)
         resp = await _refund(pgw, client, good, 400)
         assert (resp.status, resp.body["status"]) == (201, "succeeded"), resp.body
-        refused = await _qr_paid(pgw, client, paypay)
+        refused = await _paid(pgw, client, paypay)
         paypay.sim.payments[refused].refunded = 1000
         failed = await _refund(pgw, client, refused, 600)
         assert (failed.status, failed.body["status"]) == (201, "failed"), failed.body
@@ -239,7 +223,7 @@ class TestQR:
         records succeeded and exactly one refund.succeeded is written; later ticks write none."""
         pgw, client = gateway
         await _endpoint(pgw)
-        intent_id = await _qr_paid(pgw, client, paypay)
+        intent_id = await _paid(pgw, client, paypay)
         paypay.sim.inject(Fault("POST", PAYPAY_REFUNDS, status=500, after=True), times=3)
         resp = await _refund(pgw, client, intent_id, 600)
         assert (resp.status, resp.body["status"]) == (201, "pending"), resp.body
@@ -260,7 +244,7 @@ class TestQR:
         sweepers' retry is definitely refused: exactly one refund.failed, even with two sweepers racing."""
         pgw, client = gateway
         await _endpoint(pgw)
-        intent_id = await _qr_paid(pgw, client, paypay)
+        intent_id = await _paid(pgw, client, paypay)
         paypay.sim.inject(Fault("POST", PAYPAY_REFUNDS, status=503), times=3)
         resp = await _refund(pgw, client, intent_id, 600)
         assert (resp.status, resp.body["status"]) == (201, "pending"), resp.body
@@ -330,7 +314,7 @@ class TestDelivery:
         pgw, client = gateway
         endpoint = await _admin_webhook_add(pgw, hooks.url, "refund.succeeded")
         assert endpoint["events"] == ["refund.succeeded"]
-        intent_id = await _qr_paid(pgw, client, paypay)
+        intent_id = await _paid(pgw, client, paypay)
         paypay.sim.payments[intent_id].refunded = 1000
         failed = await _refund(pgw, client, intent_id, 600)
         assert failed.body["status"] == "failed", failed.body
