@@ -26,7 +26,8 @@ from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agen
     W,
     _jobs,
     agent,
-    gs_k,
+    expected_bytes,
+    expected_text,
     jp,
     lr,
     yen,
@@ -37,27 +38,29 @@ from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agen
 RETURNED = [(0, 2), (1, 1), (3, 2)]
 
 
-def refund_text(returned: list[tuple[int, int]]) -> tuple[list[str], list[str], list[str]]:
-    """(body, total, rest) lines of the itemised refund receipt, the tax per rate computed here."""
+def refund_text() -> tuple[list[str], list[str], list[str]]:
+    """(body, total, rest) lines of the itemised refund receipt of RETURNED, written out by hand; the total
+    and tax per rate computed here from ITEMS."""
     gross = {10: 0, 8: 0}
-    lines: list[str] = []
-    for index, qty in returned:
-        name, price, _sold, rate = ITEMS[index]
+    for index, qty in RETURNED:
+        _name, price, _sold, rate = ITEMS[index]
         gross[rate] += price * qty
-        shown = ("※" if rate == 8 else "") + name
-        if qty == 1:
-            lines.append(lr(shown, yen(price)))
-        else:
-            lines += [shown, lr(f"  @{yen(price)} x{qty}", yen(price * qty))]
     tax10, tax8 = gross[10] * 10 // 110, gross[8] * 8 // 108
     assert (gross[10], tax10, gross[8], tax8) == (576, 52, 460, 34)  # by hand, too
+    returned = [
+        "※おにぎり 鮭",
+        lr("  @¥150 x2", "¥300"),
+        lr("※お茶", "¥160"),
+        "ビール",
+        lr("  @¥288 x2", "¥576"),
+    ]
     body = [
         "株式会社テスト商事",
         lr("登録番号", REG),
         lr("2025-11-25 10:30", "No.000002"),
         lr("元取引", "No.000001"),
         "-" * W,
-        *lines,
+        *returned,
         "-" * W,
     ]
     rest = [
@@ -73,23 +76,15 @@ def refund_text(returned: list[tuple[int, int]]) -> tuple[list[str], list[str], 
 
 
 def refund_bytes(refund_id: str) -> bytes:
-    """The whole refund receipt, command by command (docs/devices.md), as the sale's with its own text."""
-    body, total, rest = refund_text(RETURNED)
-    qr = (
-        gs_k(65, b"\x32\x00")
-        + gs_k(67, b"\x04")
-        + gs_k(69, b"\x31")
-        + gs_k(80, b"0" + refund_id.encode())
-        + gs_k(81, b"0")
-    )
-    return b"".join([
-        b"\x1b@", b"\x1bR\x08\x1bt\x01\x1cC\x01", b"\x1ba\x01", b"\x1bE\x01", b"\x1d!\x11",
-        jp("テスト商店\n"),
-        b"\x1d!\x00", jp("返品\n"), b"\x1bE\x00", b"\x1ba\x00", jp("\n".join(body) + "\n"),
-        b"\x1bE\x01", b"\x1d!\x01", jp(total[0] + "\n"), b"\x1d!\x00", b"\x1bE\x00",
-        jp("\n".join(rest) + "\n"), b"\x1ba\x01", qr, b"\x1bd\x01", jp(refund_id + "\n"), b"\x1ba\x00",
-        b"\x1bd\x04\x1dV\x01", b"\x1bp\x00\x32\x32",  # a cash refund opens the drawer, like a cash sale
-    ])  # fmt: skip
+    """The hand-built bytes of the sale's receipt (test_invoice_receipt) with the refund's title and text in
+    place of the sale's; the commands around them (QR of the refund id, cut, drawer kick) as the sale's."""
+    out = expected_bytes(refund_id)
+    swaps = [(["領収書"], ["返品"]), *zip(expected_text(refund_id), refund_text(), strict=True)]
+    for old, new in swaps:
+        before = jp("\n".join(old) + "\n")
+        assert out.count(before) == 1, old
+        out = out.replace(before, jp("\n".join(new) + "\n"))
+    return out
 
 
 def items(*lines: tuple[int, int]) -> list[dict[str, int]]:
@@ -114,7 +109,7 @@ class TestItemisedRefundReceipt:
         paper = (await rig.printer.wait_receipts(2))[1]
         jobs = _jobs(agent)
         assert len(jobs) == 2 and jobs[1][2] == refund_bytes(refund["local_id"])
-        body, total, rest = refund_text(RETURNED)
+        body, total, rest = refund_text()
         lines = [line.rstrip() for line in paper.splitlines()]
         assert lines[: 2 + len(body) + 1 + len(rest)] == ["テスト商店", "返品", *body, *total, *rest]
 
