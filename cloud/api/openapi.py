@@ -113,7 +113,8 @@ def _webhook_headers() -> list[dict[str, Any]]:
 
 def _webhook(event: EventType) -> dict[str, Any]:
     """The POST a partner's endpoint receives for one event type; any 2xx acknowledges it."""
-    obj = _ref(m.PaymentIntentOut) if event.value.startswith("payment_intent.") else {"type": "object"}
+    obj = (_ref(m.PaymentIntentOut) if event.value.startswith("payment_intent.")
+           else _ref(mm.RefundOut) if event.value.startswith("refund.") else {"type": "object"})
     body = {"type": "object", "required": ["id", "type", "created", "data"], "properties": {
         "id": {"type": "string", "pattern": "^evt_"}, "type": {"const": event.value},
         "created": {"type": "integer", "description": "unix seconds"},

@@ -124,6 +124,10 @@ class TestDocs:
         pi_obj = doc["webhooks"]["payment_intent.succeeded"]["post"]["requestBody"]["content"][
             "application/json"]["schema"]["properties"]["data"]["properties"]["object"]
         assert pi_obj == {"$ref": "#/components/schemas/PaymentIntentOut"}
+        for refund_event in ("refund.succeeded", "refund.failed"):
+            post = doc["webhooks"][refund_event]["post"]
+            data = post["requestBody"]["content"]["application/json"]["schema"]["properties"]["data"]
+            assert data["properties"]["object"] == {"$ref": "#/components/schemas/RefundOut"}
         inbound = doc["paths"]["/v1/webhooks/{provider}"]["post"]
         assert {"200", "401", "413"} <= set(inbound["responses"])
         refs: list[str] = []
