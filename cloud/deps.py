@@ -10,13 +10,13 @@ from cloud.domain.ports import (
     Clock,
     CredentialResolver,
     Leadership,
-    ProviderRegistry,
     RateCounters,
     Storage,
     TenantRepository,
     UnitOfWork,
     WebhookRepository,
 )
+from cloud.domain.provider_ports import ProviderRegistry
 from cloud.domain.tenants import CredentialSecrets
 from cloud.infrastructure.providers.simulator import SimulatorProvider
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from cloud.api.errors import ApiError, json_response
 from cloud.api.keys import DEPS
 from cloud.domain.ids import PAYMENT_INTENT, is_valid_id
-from cloud.domain.ports import ProviderStatus
+from cloud.domain.provider_ports import ProviderStatus
 from cloud.infrastructure.providers.simulator import UnknownCode
 
 _OUTCOMES = {"pay": ProviderStatus.SUCCEEDED, "fail": ProviderStatus.FAILED}

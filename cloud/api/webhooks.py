@@ -13,7 +13,7 @@ from aiohttp import web
 from cloud.api.endpoint import read_body
 from cloud.api.errors import ApiError, json_response
 from cloud.api.keys import DEPS, SETTINGS
-from cloud.domain.ports import InboundWebhook, WebhookSource
+from cloud.domain.provider_ports import InboundWebhook, WebhookSource
 from cloud.domain.webhooks import TargetPolicy
 from cloud.infrastructure.providers.paypay.inbound import PayPayWebhooks
 from cloud.infrastructure.providers.simulator import SimulatorWebhooks

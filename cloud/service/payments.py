@@ -8,16 +8,8 @@ import dataclasses
 from cloud.domain import commands as c
 from cloud.domain.errors import InvalidState, ProviderUnavailable, ValidationFailed
 from cloud.domain.intent import MODE_OF, MethodType, PaymentIntent, Status, Transaction, resolve_method
-from cloud.domain.ports import (
-    Clock,
-    PaymentIntentRepository,
-    ProviderRegistry,
-    ProviderResult,
-    ProviderStatus,
-    QRProvider,
-    TenantRepository,
-    UnitOfWork,
-)
+from cloud.domain.ports import Clock, PaymentIntentRepository, TenantRepository, UnitOfWork
+from cloud.domain.provider_ports import ProviderRegistry, ProviderResult, ProviderStatus, QRProvider
 from cloud.domain.tenants import Principal, StoreProviderConfig
 from cloud.service.handlers import apply, load_visible
 

@@ -16,14 +16,8 @@ from dataclasses import dataclass
 from cloud.domain.errors import Conflict, DomainError, InvalidState, ValidationFailed
 from cloud.domain.ids import PAYMENT_INTENT, is_valid_id
 from cloud.domain.intent import PaymentIntent, Status
-from cloud.domain.ports import (
-    Clock,
-    InboundWebhook,
-    ProviderEvent,
-    TenantRepository,
-    UnitOfWork,
-    WebhookSource,
-)
+from cloud.domain.ports import Clock, TenantRepository, UnitOfWork
+from cloud.domain.provider_ports import InboundWebhook, ProviderEvent, WebhookSource
 from cloud.service.handlers import apply
 from cloud.service.payments import provider_steps
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from cloud.domain.errors import Conflict, ProviderError, ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import Clock, ProviderRegistry, TenantRepository, UnitOfWork
+from cloud.domain.ports import Clock, TenantRepository, UnitOfWork
+from cloud.domain.provider_ports import ProviderRegistry
 from cloud.service.handlers import apply
 from cloud.service.payments import PROVIDER_TIMEOUT_S, cancel_at_provider, provider_steps, read_status
 

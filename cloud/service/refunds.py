@@ -27,15 +27,8 @@ from cloud.domain.card_data import refuse_card_numbers
 from cloud.domain.errors import ProviderError, ProviderUnavailable, ValidationFailed
 from cloud.domain.ids import TRANSACTION, is_valid_id, new_id
 from cloud.domain.intent import PaymentIntent, ProcessingMode
-from cloud.domain.ports import (
-    Clock,
-    ProviderRegistry,
-    ProviderStatus,
-    QRProvider,
-    RefundRequest,
-    TenantRepository,
-    UnitOfWork,
-)
+from cloud.domain.ports import Clock, TenantRepository, UnitOfWork
+from cloud.domain.provider_ports import ProviderRegistry, ProviderStatus, QRProvider, RefundRequest
 from cloud.domain.refunds import (
     REFUND,
     Refund,

@@ -10,7 +10,8 @@ from secrets import token_urlsafe  # the name `secrets` is the CredentialSecrets
 from cloud.domain import commands as c
 from cloud.domain import ids
 from cloud.domain.errors import Conflict, NotFound, ValidationFailed
-from cloud.domain.ports import Clock, CredentialResolver, ProviderRegistry, TenantRepository
+from cloud.domain.ports import Clock, CredentialResolver, TenantRepository
+from cloud.domain.provider_ports import ProviderRegistry
 from cloud.domain.tenants import (
     ClientPartner,
     Credential,

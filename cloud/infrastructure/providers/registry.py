@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cloud.domain.ports import QRProvider
+from cloud.domain.provider_ports import QRProvider
 from cloud.infrastructure.providers.http import Closeable
 
 

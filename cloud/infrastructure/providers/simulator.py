@@ -20,7 +20,13 @@ import aiohttp
 from cloud.domain.errors import ValidationFailed
 from cloud.domain.ids import new_id
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import InboundWebhook, ProviderEvent, ProviderResult, ProviderStatus, RefundRequest
+from cloud.domain.provider_ports import (
+    InboundWebhook,
+    ProviderEvent,
+    ProviderResult,
+    ProviderStatus,
+    RefundRequest,
+)
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.domain.webhooks import secret_key, signed_headers, verify
 from cloud.infrastructure.providers.http import SessionPool

@@ -10,7 +10,7 @@ from cloud.api.keys import IN_FLIGHT
 from cloud.bootstrap import build_deps
 from cloud.domain.errors import ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import ProviderResult, ProviderStatus, RefundRequest
+from cloud.domain.provider_ports import ProviderResult, ProviderStatus, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.settings import Settings

@@ -13,7 +13,7 @@ import pytest
 from cloud.api.intents import PROVIDER_POLL
 from cloud.bootstrap import build_deps
 from cloud.domain.errors import ProviderUnavailable
-from cloud.domain.ports import ProviderResult
+from cloud.domain.provider_ports import ProviderResult
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider

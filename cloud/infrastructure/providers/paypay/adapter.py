@@ -13,7 +13,7 @@ from typing import Any
 
 from cloud.domain.errors import ProviderError, ProviderUnavailable
 from cloud.domain.intent import PaymentIntent
-from cloud.domain.ports import ProviderResult, ProviderStatus, RefundRequest
+from cloud.domain.provider_ports import ProviderResult, ProviderStatus, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.paypay.client import PayPayClient, Policy, Transient
 from cloud.infrastructure.providers.paypay.wire import (

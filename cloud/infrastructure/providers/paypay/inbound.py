@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cloud.domain.ports import InboundWebhook, ProviderEvent, ProviderResult
+from cloud.domain.provider_ports import InboundWebhook, ProviderEvent, ProviderResult
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.paypay.webhook import read_webhook
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cloud.domain.errors import ValidationFailed
-from cloud.domain.ports import ProviderStatus
+from cloud.domain.provider_ports import ProviderStatus
 
 NAME = "paypay"
 CONTENT_TYPE = "application/json;charset=UTF-8"

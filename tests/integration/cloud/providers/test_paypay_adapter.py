@@ -14,7 +14,7 @@ import pytest
 
 from cloud.domain.errors import ProviderError, ProviderUnavailable
 from cloud.domain.intent import MethodType
-from cloud.domain.ports import ProviderStatus, RefundRequest
+from cloud.domain.provider_ports import ProviderStatus, RefundRequest
 from cloud.infrastructure.providers.paypay import PayPayProvider
 from cloud.infrastructure.providers.paypay.client import Breaker, Policy
 from cloud.infrastructure.providers.paypay_sim import Fault

@@ -10,7 +10,7 @@ from pytest_aiohttp import AiohttpServer
 
 from cloud.domain import commands as c
 from cloud.domain.errors import ValidationFailed
-from cloud.domain.ports import ProviderStatus
+from cloud.domain.provider_ports import ProviderStatus
 from cloud.infrastructure.providers.paypay_sim import Fault
 from cloud.service import tenants as t
 from cloud.testing import PgwClient, seed_tenant

@@ -12,7 +12,7 @@ from pytest_aiohttp import AiohttpServer
 
 from cloud.api.app import create_app
 from cloud.bootstrap import build_deps
-from cloud.domain.ports import ProviderStatus
+from cloud.domain.provider_ports import ProviderStatus
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.domain.webhooks import new_secret
 from cloud.infrastructure.providers.paypay import PayPayProvider

@@ -11,7 +11,7 @@ import pytest
 
 from cloud.bootstrap import build_deps
 from cloud.domain.errors import ProviderError, ProviderUnavailable
-from cloud.domain.ports import ProviderResult, RefundRequest
+from cloud.domain.provider_ports import ProviderResult, RefundRequest
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.registry import Registry
 from cloud.infrastructure.providers.simulator import SimulatorProvider

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from cloud.domain.errors import ValidationFailed
-from cloud.domain.ports import ProviderStatus
+from cloud.domain.provider_ports import ProviderStatus
 from cloud.domain.tenants import StoreProviderConfig
 from cloud.infrastructure.providers.paypay import auth, wire
 from cloud.infrastructure.providers.paypay.webhook import read_webhook, verify_webhook
