@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,6 +52,8 @@ class RefundService:
         self._printer = printer
         self._clock = clock_ms
         self._on_recorded = on_recorded  # the uploader's kick()
+        # One online refund per sale at a time (no writer job decides them): see _online_once.
+        self._online_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def refund(self, sale_local_id: str, amount: int | None, reason: str | None,
                      merchant_refund_id: str | None = None,
@@ -67,13 +70,13 @@ class RefundService:
         known = await self._refunds.by_refund_id(new.merchant_refund_id)
         if known is not None:
             return known.to_json(), replay(known, new).created
-        sale = check_refund(found, new.amount, new.items)  # the writer checks again
+        sale = check_refund(found, new.amount, new.items)  # the writer (or the sale's lock) checks again
         if sale.method in CHAIN_METHODS:
             recorded = await self._refunds.record(new)
             if recorded.created and self._on_recorded is not None:
                 self._on_recorded()
         else:
-            recorded = await self._online(new, sale)
+            recorded = await self._online_once(new)
         body = recorded.refund.to_json()
         if recorded.created:
             body["print"] = await self._print(recorded.refund, sale)
@@ -82,6 +85,18 @@ class RefundService:
     async def of_sale(self, sale_local_id: str) -> list[dict[str, Any]]:
         """The refunds of one sale, oldest first."""
         return [r.to_json() for r in await self._refunds.of_sale(sale_local_id)]
+
+    async def _online_once(self, new: NewRefund) -> RecordedRefund:
+        """A QR refund decided again under the sale's lock, with the refunds made while it waited: the cloud
+        knows amounts, not lines, so two racing returns of a sale's last piece would both pass there. A
+        parallel retry of the one that went first is found instead."""
+        lock = self._online_locks.setdefault(new.sale_local_id, asyncio.Lock())
+        async with lock:
+            known = await self._refunds.by_refund_id(new.merchant_refund_id)
+            if known is not None:
+                return replay(known, new)
+            sale = check_refund(await self._refunds.sale(new.sale_local_id), new.amount, new.items)
+            return await self._online(new, sale)
 
     async def _online(self, new: NewRefund, sale: SaleToRefund) -> RecordedRefund:
         if self._cloud is None or not sale.cloud_intent_id:
