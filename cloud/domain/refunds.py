@@ -105,6 +105,13 @@ def refund_transaction(txn_id: str, refund: Refund, at: float) -> Transaction:
     return Transaction(txn_id, refund.intent_id, Status.SUCCEEDED, Status.SUCCEEDED, refund.actor, at, reason)
 
 
+# How long a pending QR refund waits between tries at its provider, by its age (docs/cloud-api.md#refunds):
+# (younger than this many seconds, wait this many seconds); older than the last step, RETRY_WAIT_LATE_S.
+# A provider that stays silent is not hammered, and the amount stays held: the outcome is unknown.
+RETRY_BACKOFF: tuple[tuple[int, int], ...] = ((3600, 30), (86400, 300))
+RETRY_WAIT_LATE_S = 3600
+
+
 class RefundRepository(Protocol):
     """Refunds and the intents' amount_refunded (writes staged in the unit of work)."""
 
@@ -120,8 +127,9 @@ class RefundRepository(Protocol):
         """Stage a pending refund's outcome (succeeded or failed: a failed one gives its amount back); at
         commit RefundFinished if the refund is no longer pending (nothing of the unit is written)."""
 
-    async def pending(self, tried_before: float, limit: int) -> Sequence[Refund]:
-        """Up to `limit` pending refunds last tried before `tried_before`, least recently tried first."""
+    async def pending(self, now: float, limit: int) -> Sequence[Refund]:
+        """Up to `limit` pending refunds due for another try at `now` (RETRY_BACKOFF by the refund's age),
+        least recently tried first."""
 
     async def touch(self, refund_id: str, at: float) -> None:
         """Stage a still-pending refund's new last-tried time (it goes to the back of the retry queue)."""

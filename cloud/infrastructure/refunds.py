@@ -17,7 +17,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cloud.domain.intent import Transaction
-from cloud.domain.refunds import Refund, RefundFinished, RefundStatus, SyncOrigin, exceeds, ref_in_use
+from cloud.domain.refunds import (
+    RETRY_BACKOFF,
+    RETRY_WAIT_LATE_S,
+    Refund,
+    RefundFinished,
+    RefundStatus,
+    SyncOrigin,
+    exceeds,
+    ref_in_use,
+)
 from cloud.domain.sync import SyncRace
 from cloud.infrastructure.dialect import Dialect, Write
 
@@ -39,8 +48,12 @@ _FINISH = (
     "WHERE id = ? AND status = 'pending'"
 )
 _TOUCH = "UPDATE refunds SET updated_at = ? WHERE id = ? AND status = 'pending'"
+# Due: last tried longer ago than the wait its age calls for (cloud/domain/refunds.py RETRY_BACKOFF), in ms.
+_WAIT_MS = " ".join(f"WHEN CAST(? AS BIGINT) - created_at < {younger * 1000} THEN {wait * 1000}"
+                    for younger, wait in RETRY_BACKOFF)
 _PENDING = (
-    f"SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at < ? "  # noqa: S608 — constants
+    f"SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at < "  # noqa: S608 — constants
+    f"CAST(? AS BIGINT) - CASE {_WAIT_MS} ELSE {RETRY_WAIT_LATE_S * 1000} END "
     "ORDER BY updated_at, id LIMIT ?"
 )
 _TXN = (
@@ -122,9 +135,10 @@ class SqlRefundRepository:
             )
         self._d.stage([*writes, _txn(txn)])
 
-    async def pending(self, tried_before: float, limit: int) -> Sequence[Refund]:
-        """Pending refunds not tried since `tried_before`, least recently tried first."""
-        return [refund_from_row(r) for r in await self._d.rows(_PENDING, (_ms(tried_before), limit))]
+    async def pending(self, now: float, limit: int) -> Sequence[Refund]:
+        """Pending refunds due for another try at `now`, least recently tried first."""
+        params = (_ms(now),) * (1 + len(RETRY_BACKOFF)) + (limit,)  # per CASE step + the WHERE
+        return [refund_from_row(r) for r in await self._d.rows(_PENDING, params)]
 
     async def touch(self, refund_id: str, at: float) -> None:
         """Stage the new last-tried time of a still-pending refund (none if it was finished meanwhile)."""

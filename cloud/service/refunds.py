@@ -31,6 +31,7 @@ from cloud.domain.ports import Clock, TenantRepository, UnitOfWork
 from cloud.domain.provider_ports import ProviderRegistry, ProviderStatus, QRProvider, RefundRequest
 from cloud.domain.refunds import (
     REFUND,
+    RETRY_BACKOFF,
     Refund,
     RefundFinished,
     RefundStatus,
@@ -43,7 +44,8 @@ from cloud.service.payments import PROVIDER_TIMEOUT_S, provider_of
 from cloud.service.webhooks import refund_event
 
 log = logging.getLogger("cloud.refunds")
-RETRY_AFTER_S = 30.0  # a younger pending refund may still have its own request at the provider
+# The first wait of RETRY_BACKOFF: a younger pending refund may still have its own request at the provider.
+RETRY_AFTER_S = float(RETRY_BACKOFF[0][1])
 RETRY_PAGE = 20  # pending refunds asked again per sweeper tick at most (concurrently: one tick ~ one call)
 
 
@@ -101,12 +103,13 @@ async def create_refund(
 
 async def retry_pending_refunds(
     *, new_unit: Callable[[], UnitOfWork], tenants: TenantRepository, providers: ProviderRegistry,
-    clock: Clock, older_than_s: float = RETRY_AFTER_S, limit: int = RETRY_PAGE,
+    clock: Clock, limit: int = RETRY_PAGE,
 ) -> int:  # fmt: skip
-    """One bounded sweeper pass: ask the provider again about pending refunds not tried for `older_than_s`
-    (the same RefundRequest, so a repeat is the same refund) and record each answer; how many finished."""
+    """One bounded sweeper pass: ask the provider again about the pending refunds due (RETRY_BACKOFF:
+    every 30 s in their first hour, every 5 min up to a day, then hourly), with the same RefundRequest so a
+    repeat is the same refund, and record each answer; how many finished."""
     async with new_unit() as unit:
-        due = await unit.refunds.pending(clock() - older_than_s, limit)
+        due = await unit.refunds.pending(clock(), limit)
     done = await asyncio.gather(*(_retry(r, new_unit, tenants, providers, clock) for r in due),
                                 return_exceptions=True)  # fmt: skip
     for refund, result in zip(due, done, strict=True):

@@ -158,3 +158,52 @@ class TestRefusal:
         await _one_tick(pgw)
         assert _steps(pgw, intent_id) == ["pending", "failed"]
         assert _at_paypay(paypay, intent_id) == 0
+
+
+class TestBackoff:
+    async def test_a_silent_provider_is_asked_less_often_as_the_refund_ages(
+        self, gateway: tuple[Pgw, PgwClient], paypay: PayPay
+    ) -> None:
+        """While PayPay never answers, the refund is asked about every 30 s in its first hour, every 5 min
+        up to a day, then hourly (docs/cloud-api.md#refunds); it stays pending, its amount held."""
+        pgw, client = gateway
+        intent_id = await _paid(pgw, client, paypay)
+        paypay.sim.inject(Fault("POST", REFUNDS, status=503), times=1000)
+        refund_id = await _refund_unanswered(pgw, client, intent_id)
+        # (seconds to advance, asked again?); the refund's age after each: 31 s, 51 s, ~2 h, then 60 s, 310 s
+        # after a try; ~26 h; then 1000 s, 3000 s, 3700 s after a try
+        schedule = [(31, True), (20, False), (2 * 3600, True), (60, False), (250, True), (24 * 3600, True),
+                    (1000, False), (2000, False), (700, True)]
+        for step, (advance, expected) in enumerate(schedule):
+            pgw.clock.advance(advance)
+            assert await _tried_in_a_pass(pgw) == ({refund_id} if expected else set()), (step, advance)
+        assert _steps(pgw, intent_id) == ["pending"]
+        assert await _refunded(client, intent_id) == 600
+
+    async def test_refunds_backing_off_do_not_starve_a_young_one(
+        self, gateway: tuple[Pgw, PgwClient], paypay: PayPay
+    ) -> None:
+        """More old pending refunds than one sweeper page (20), all waiting out their longer backoff: a young
+        refund that is due is still asked on the next pass."""
+        pgw, client = gateway
+        intent_id = await _paid(pgw, client, paypay, amount=10_000)
+        paypay.sim.inject(Fault("POST", REFUNDS, status=503), times=5000)
+        old = [await post(pgw, client, refunds_path(intent_id), {"amount": 10}) for _ in range(25)]
+        assert all(r.body["status"] == "pending" for r in old)
+        pgw.clock.advance(2 * 3600)
+        tried: set[str] = set()
+        for _ in range(3):  # each old one tried once at its age of ~2 h (a page of 20, then the rest)
+            tried |= await _tried_in_a_pass(pgw)
+        assert tried == {r.body["id"] for r in old}
+        young = await post(pgw, client, refunds_path(intent_id), {"amount": 10})
+        assert young.body["status"] == "pending"
+        pgw.clock.advance(RETRY_AFTER_S + 1)  # the young one is due; the old ones wait 5 min
+        assert await _tried_in_a_pass(pgw) == {young.body["id"]}
+
+
+async def _tried_in_a_pass(pgw: Pgw) -> set[str]:
+    """The refunds one sweeper pass asked PayPay about (still pending, so stamped with the pass's time)."""
+    await retry_pending(pgw.deps)
+    at = round(pgw.clock() * 1000)
+    found = rows(pgw.db_path, "SELECT id FROM refunds WHERE status = 'pending' AND updated_at = ?", (at,))
+    return {r[0] for r in found}
