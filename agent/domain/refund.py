@@ -124,12 +124,17 @@ class RecordedRefund:
 
 def replay(known: Refund, new: NewRefund) -> RecordedRefund:
     """A retry under the same merchant_refund_id gets the first refund; another refund under it is 409."""
-    if (known.sale_local_id, known.amount, known.returned_lines) == (new.sale_local_id, new.amount,
-                                                                      new.items):
+    if (known.sale_local_id, known.amount, _line_set(known.returned_lines)) == (
+            new.sale_local_id, new.amount, _line_set(new.items)):
         return RecordedRefund(known, created=False)
     raise RefundRefused("merchant_refund_id_in_use", f"The reference {new.merchant_refund_id!r} already "
                         "belongs to another refund. Use a new reference for a new refund.",
                         param="merchant_refund_id")
+
+
+def _line_set(lines: Sequence[ReturnedLine]) -> list[tuple[int, int]]:
+    """Returned lines in an order-free form: the same lines in another order are the same refund."""
+    return sorted((line.line, line.quantity) for line in lines)
 
 
 def _known(sale: SaleToRefund | None) -> SaleToRefund:
@@ -161,6 +166,9 @@ def refund_amount(sale: SaleToRefund | None, amount: int | None, items: Sequence
                                 param=f"items[{n}].line", status=422)
         seen.add(item.line)
     total = sum(sale.items[i.line].unit_price * i.quantity for i in items)
+    if total <= 0:  # only free lines (a ¥0 bag): nothing to give back
+        raise RefundRefused("refund_amount_zero", "返金額が0円になるため返品できません。 The items to return "
+                            "are free: there is no amount to refund.", param="items", status=422)
     if amount is not None and amount != total:
         given, summed = format_money(amount, sale.currency), format_money(total, sale.currency)
         raise RefundRefused("refund_items_mismatch", f"返金額 {given} が明細の合計 {summed} と一致しません。 "

@@ -170,6 +170,10 @@ async def shop(tmp_path: Path, make_client: MakeClient) -> Shop:
 
 CASH: dict[str, Any] = {"amount": 1000, "payment_method": "cash", "cash_received": 1000}
 LINES: dict[str, Any] = {**CASH, "lines": [{"name": "おにぎり", "quantity": 2, "amount": 1000}], "tax": 74}
+# A sale with a free line (a ¥0 bag): returning only that line would refund nothing.
+FREE: dict[str, Any] = {"amount": 150, "payment_method": "cash", "cash_received": 150, "items": [
+    {"name": "おにぎり", "unit_price": 150, "quantity": 1, "tax_rate": 8},
+    {"name": "袋", "unit_price": 0, "quantity": 1, "tax_rate": 10}]}
 
 
 class TestCumulativeLines:
@@ -206,8 +210,10 @@ class TestCumulativeLines:
         status, body = await shop.refund(local_id, items=items((3, 3), (4, 1)))
         assert (status, body["amount"]) == (201, 288 * 3 + 84)
 
-    async def test_racing_refunds_cannot_pass_a_line(self, shop: Shop) -> None:
-        """Three parallel returns of one rice ball (two sold): exactly two are taken, one is 409."""
+    async def test_three_returns_sent_together_cannot_pass_a_line(self, shop: Shop) -> None:
+        """Three returns of one rice ball (two sold) sent together over HTTP: two are taken, one is 409. The
+        PIN gate spaces such requests out; the writer-batch race itself is test_one_batch_cannot_pass_a_line
+        (tests/integration/agent/adapters/store/test_refund_items_store.py)."""
         local_id = await shop.sale(SALE)
         results = await asyncio.gather(*(shop.refund(local_id, items=items((0, 1))) for _ in range(3)))
         assert sorted(status for status, _body in results) == [201, 201, 409]
@@ -224,6 +230,10 @@ class TestCumulativeLines:
         assert (status, again["amount"]) == (200, 300)
         status, other = await shop.refund(local_id, items=items((0, 1), (1, 1)), **ref)
         assert (status, other["error"]["code"]) == (409, "merchant_refund_id_in_use")
+        ref2 = {"merchant_refund_id": "POS-R-10"}  # the same lines listed in another order: the same refund
+        assert (await shop.refund(local_id, items=items((2, 1), (3, 1)), **ref2))[0] == 201
+        status, again = await shop.refund(local_id, items=items((3, 1), (2, 1)), **ref2)
+        assert (status, again["amount"]) == (200, 398 + 288)
 
     async def test_the_sync_item_is_amount_only(self, shop: Shop) -> None:
         """The chained refund item is the amount-based one of docs/sync-protocol.md: no items in it."""
@@ -250,6 +260,7 @@ class TestRefusals:
         (SALE, {"items": items((1, 2))}, 409, "refund_exceeds_sold", "items[0].quantity"),
         (SALE, {"items": items((1, 0))}, 422, "validation_error", "items.0.quantity"),
         (SALE, {"items": []}, 422, "validation_error", None),
+        (FREE, {"items": items((1, 1))}, 422, "refund_amount_zero", "items"),
     ])  # fmt: skip
     async def test_refusals_write_nothing(self, shop: Shop, case: tuple[Any, ...]) -> None:
         """A wrong amount, a sale without items (or with receipt lines only), an unknown or repeated line,
