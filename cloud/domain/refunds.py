@@ -112,6 +112,11 @@ RETRY_BACKOFF: tuple[tuple[int, int], ...] = ((3600, 30), (86400, 300))
 RETRY_WAIT_LATE_S = 3600
 
 
+def retry_wait_s(age_s: float) -> int:
+    """Seconds a pending refund of this age waits after a try before the next one."""
+    return next((wait for younger_than, wait in RETRY_BACKOFF if age_s < younger_than), RETRY_WAIT_LATE_S)
+
+
 class RefundRepository(Protocol):
     """Refunds and the intents' amount_refunded (writes staged in the unit of work)."""
 
@@ -128,11 +133,10 @@ class RefundRepository(Protocol):
         commit RefundFinished if the refund is no longer pending (nothing of the unit is written)."""
 
     async def pending(self, now: float, limit: int) -> Sequence[Refund]:
-        """Up to `limit` pending refunds due for another try at `now` (RETRY_BACKOFF by the refund's age),
-        least recently tried first."""
+        """Up to `limit` pending refunds due for another try at `now`, the longest overdue first."""
 
-    async def touch(self, refund_id: str, at: float) -> None:
-        """Stage a still-pending refund's new last-tried time (it goes to the back of the retry queue)."""
+    async def touch(self, refund: Refund, at: float) -> None:
+        """Stage a still-pending refund's try at `at`: its next one is `retry_wait_s` of its age later."""
 
     async def get(self, refund_id: str) -> Refund | None:
         """The refund, or None."""

@@ -19,13 +19,13 @@ from typing import Any
 from cloud.domain.intent import Transaction
 from cloud.domain.refunds import (
     RETRY_BACKOFF,
-    RETRY_WAIT_LATE_S,
     Refund,
     RefundFinished,
     RefundStatus,
     SyncOrigin,
     exceeds,
     ref_in_use,
+    retry_wait_s,
 )
 from cloud.domain.sync import SyncRace
 from cloud.infrastructure.dialect import Dialect, Write
@@ -34,7 +34,7 @@ COLUMNS = (
     "id, intent_id, merchant_id, amount, currency, reason, merchant_refund_id, status, provider_ref, "
     "failure_code, actor, device_id, local_id, seq, hash, batch_id, created_at, updated_at"
 )
-_INSERT = f"INSERT INTO refunds ({COLUMNS}) VALUES ({', '.join('?' * 18)})"  # noqa: S608 — constants
+_INSERT = f"INSERT INTO refunds ({COLUMNS}, next_try_at) VALUES ({', '.join('?' * 19)})"  # noqa: S608
 _RESERVE = (
     "UPDATE payment_intents SET amount_refunded = amount_refunded + ?, version = version + 1, "
     "updated_at = ? WHERE id = ? AND status = 'succeeded' AND amount_refunded + ? <= amount"
@@ -47,14 +47,11 @@ _FINISH = (
     "UPDATE refunds SET status = ?, provider_ref = ?, failure_code = ?, updated_at = ? "
     "WHERE id = ? AND status = 'pending'"
 )
-_TOUCH = "UPDATE refunds SET updated_at = ? WHERE id = ? AND status = 'pending'"
-# Due: last tried longer ago than the wait its age calls for (cloud/domain/refunds.py RETRY_BACKOFF), in ms.
-_WAIT_MS = " ".join(f"WHEN CAST(? AS BIGINT) - created_at < {younger * 1000} THEN {wait * 1000}"
-                    for younger, wait in RETRY_BACKOFF)
+_TOUCH = "UPDATE refunds SET updated_at = ?, next_try_at = ? WHERE id = ? AND status = 'pending'"
+# Due: its next try's time has come (set at insert and at each try from RETRY_BACKOFF; partial index 0740).
 _PENDING = (
-    f"SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at < "  # noqa: S608 — constants
-    f"CAST(? AS BIGINT) - CASE {_WAIT_MS} ELSE {RETRY_WAIT_LATE_S * 1000} END "
-    "ORDER BY updated_at, id LIMIT ?"
+    f"SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND next_try_at <= ? "  # noqa: S608 — constants
+    "ORDER BY next_try_at, id LIMIT ?"
 )
 _TXN = (
     "INSERT INTO transactions (id, intent_id, from_status, to_status, actor, reason, created_at) "
@@ -71,7 +68,8 @@ def _row(r: Refund) -> tuple[Any, ...]:
     at = _ms(r.created_at)
     return (r.id, r.intent_id, r.merchant_id, r.amount, r.currency, r.reason, r.merchant_refund_id,
             r.status.value, r.provider_ref, r.failure_code, r.actor, o and o.device_id, o and o.local_id,
-            o and o.seq, o and o.hash, o and o.batch_id, at, at)  # fmt: skip
+            o and o.seq, o and o.hash, o and o.batch_id, at, at,
+            at + RETRY_BACKOFF[0][1] * 1000 if r.status is RefundStatus.PENDING else None)  # fmt: skip
 
 
 def refund_from_row(r: Any) -> Refund:
@@ -136,13 +134,13 @@ class SqlRefundRepository:
         self._d.stage([*writes, _txn(txn)])
 
     async def pending(self, now: float, limit: int) -> Sequence[Refund]:
-        """Pending refunds due for another try at `now`, least recently tried first."""
-        params = (_ms(now),) * (1 + len(RETRY_BACKOFF)) + (limit,)  # per CASE step + the WHERE
-        return [refund_from_row(r) for r in await self._d.rows(_PENDING, params)]
+        """Pending refunds due for another try at `now`, the longest overdue first."""
+        return [refund_from_row(r) for r in await self._d.rows(_PENDING, (_ms(now), limit))]
 
-    async def touch(self, refund_id: str, at: float) -> None:
-        """Stage the new last-tried time of a still-pending refund (none if it was finished meanwhile)."""
-        self._d.stage([Write(_TOUCH, (_ms(at), refund_id))])
+    async def touch(self, refund: Refund, at: float) -> None:
+        """Stage a still-pending refund's try at `at` and its next one (none if it was finished meanwhile)."""
+        next_try = at + retry_wait_s(at - refund.created_at)
+        self._d.stage([Write(_TOUCH, (_ms(at), _ms(next_try), refund.id))])
 
     async def get(self, refund_id: str) -> Refund | None:
         """The refund, or None."""

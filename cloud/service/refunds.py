@@ -132,7 +132,7 @@ async def _retry(
         outcome = _unknown(refund, intent.provider or "default", err.code)
     if outcome.status is RefundStatus.PENDING:
         async with new_unit() as unit:
-            await unit.refunds.touch(refund.id, clock())
+            await unit.refunds.touch(refund, clock())
             await unit.commit()
         return False
     try:

@@ -1,5 +1,5 @@
-"""The sweeper's purges read through the indexes of migration 0720 on SQLite and PostgreSQL: the purge of
-finished outbox events (docs/operations.md#webhooks) and the forgetting of expired previous secrets
+"""The sweeper's purges read through the indexes of migrations 0720 and 0730 on SQLite and PostgreSQL: the
+purge of finished outbox events (docs/operations.md#webhooks) and the forgetting of expired previous secrets
 (docs/cloud-api.md#rotating-a-secret).
 
 Each statement is captured from the repository while `sweep_once` runs it, then EXPLAINed with its own

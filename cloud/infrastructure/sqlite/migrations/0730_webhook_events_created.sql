@@ -1,0 +1,4 @@
+-- The outbox purge (docs/operations.md#webhooks) reads events older than the retention, oldest first
+-- (created_at, id), through this index rather than the whole table. Whether an event is finished depends on its
+-- deliveries (looked up by their primary key), so it is not partial.
+CREATE INDEX webhook_events_created ON webhook_events(created_at, id);
