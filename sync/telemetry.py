@@ -2,9 +2,10 @@
 
 `setup_telemetry` is called once per process by its command line, before the app is built. With no
 `OTEL_EXPORTER_OTLP_ENDPOINT` (nor a per-signal endpoint) it does nothing at all: the API's no-op tracer and
-meter stay in place and nothing is exported. Otherwise traces, metrics and (unless `OTEL_LOGS_EXPORTER=none`)
-logs go over OTLP/HTTP; the span and log queues are bounded and every export has a timeout, all on the SDK's
-worker threads, so a dead or hanging collector costs a bounded amount of memory and never blocks a sale.
+meter stay in place and nothing is exported. Otherwise each signal with an endpoint (its own or the general
+one) whose `OTEL_<SIGNAL>_EXPORTER` names `otlp` (the default) goes over OTLP/HTTP; the span and log queues
+are bounded and every export has a timeout, all on the SDK's worker threads, so a dead or hanging collector
+costs a bounded amount of memory and never blocks a sale.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from sync.wire import MAX_BATCH_ITEMS
 
 ENDPOINT_VAR = "OTEL_EXPORTER_OTLP_ENDPOINT"
 SIGNALS = ("traces", "metrics", "logs")
-TIMEOUT_VARS = ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
 DEFAULT_EXPORT_TIMEOUT_S = 5.0
 DEFAULT_QUEUE_SIZE = 2048
 SHUTDOWN_BOUND_S = 3.0
@@ -37,7 +37,7 @@ SHUTDOWN_BOUND_S = 3.0
 # id of a serial (or a worker name) under it is stable across restarts and computable by anyone.
 INSTANCE_NAMESPACE = uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320")
 _propagator = TraceContextTextMapPropagator()
-_state = {"enabled": False}
+_state = {"enabled": False, "metrics": False}
 _tracer = trace.get_tracer("mpac-edge")
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,7 +49,8 @@ class TelemetryConfig:
 
     endpoint: str | None = None  # the first endpoint named (general or per signal); None: nothing exported
     environment: str = "production"
-    export_timeout_s: float | None = DEFAULT_EXPORT_TIMEOUT_S  # None: an OTEL_*_TIMEOUT variable decides
+    export_timeout_s: float = DEFAULT_EXPORT_TIMEOUT_S
+    env_timeouts: frozenset[str] = frozenset()  # signals whose OTEL_EXPORTER_OTLP_[<SIGNAL>_]TIMEOUT decides
     metric_interval_ms: float | None = None  # None: OTEL_METRIC_EXPORT_INTERVAL or the SDK's 60 s
     traces: bool = True
     metrics: bool = True
@@ -61,15 +62,18 @@ class TelemetryConfig:
         """The standard OTEL_* variables; `MPAC_ENVIRONMENT` names deployment.environment.name.
 
         A signal is exported when the general endpoint or its own (`OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT`) is
-        set and `OTEL_<SIGNAL>_EXPORTER` is not `none`; `OTEL_SDK_DISABLED=true` turns everything off."""
+        set and `OTEL_<SIGNAL>_EXPORTER` (a comma-separated list, default `otlp`) names `otlp`; `none` or only
+        exporters we do not ship keep it local. `OTEL_SDK_DISABLED=true` turns everything off."""
         on = {signal: _signal_endpoint(environ, signal) for signal in SIGNALS}
         if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             on = dict.fromkeys(SIGNALS)
         endpoint = next((url for url in on.values() if url is not None), None)
-        timeout = None if any(environ.get(v) for v in TIMEOUT_VARS) else DEFAULT_EXPORT_TIMEOUT_S
+        timed = frozenset(signal for signal in SIGNALS if any(
+            environ.get(v, "").strip() for v in ("OTEL_EXPORTER_OTLP_TIMEOUT",
+                                                 f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT")))
         queue = environ.get("OTEL_BSP_MAX_QUEUE_SIZE", "").strip()
         return cls(endpoint=endpoint, environment=environ.get("MPAC_ENVIRONMENT", "").strip() or "production",
-                   export_timeout_s=timeout, traces=on["traces"] is not None,
+                   env_timeouts=timed, traces=on["traces"] is not None,
                    metrics=on["metrics"] is not None, logs=on["logs"] is not None,
                    max_queue_size=int(queue) if queue.isdigit() and int(queue) > 0 else DEFAULT_QUEUE_SIZE)
 
@@ -78,10 +82,15 @@ class TelemetryConfig:
         """Whether anything is exported at all."""
         return self.endpoint is not None
 
+    def timeout_s(self, signal: str) -> float | None:
+        """One export's bound for a signal: ours (5 s), or None when an OTEL_* timeout variable decides."""
+        return None if signal in self.env_timeouts else self.export_timeout_s
+
 
 def _signal_endpoint(environ: Mapping[str, str], signal: str) -> str | None:
     """Where one signal goes (its own endpoint, else the general one), or None when it is not exported."""
-    if environ.get(f"OTEL_{signal.upper()}_EXPORTER", "otlp").strip().lower() == "none":
+    exporters = environ.get(f"OTEL_{signal.upper()}_EXPORTER", "").strip().lower() or "otlp"
+    if "otlp" not in {name.strip() for name in exporters.split(",")}:
         return None
     for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", ENDPOINT_VAR):
         if environ.get(var, "").strip():
@@ -103,7 +112,7 @@ class Telemetry:
             thread.start()
         for thread in threads:
             thread.join(bound_s)
-        _state["enabled"] = False
+        _state["enabled"] = _state["metrics"] = False
 
 
 def _quietly(provider: object) -> None:
@@ -116,6 +125,11 @@ def _quietly(provider: object) -> None:
 def enabled() -> bool:
     """True once `setup_telemetry` installed the SDK in this process."""
     return _state["enabled"]
+
+
+def metrics_enabled() -> bool:
+    """True once `setup_telemetry` installed a metrics exporter (gauges worth sampling)."""
+    return _state["metrics"]
 
 
 def instance_id(name: str) -> str:
@@ -140,7 +154,7 @@ def setup_telemetry(config: TelemetryConfig, *, service_name: str, service_versi
     if config.logs:
         telemetry.shutdowns.append(_log_export(config, resource))
     _instrument(config)
-    _state["enabled"] = True
+    _state["enabled"], _state["metrics"] = True, config.metrics
     return telemetry
 
 
@@ -164,7 +178,7 @@ def _tracing(config: TelemetryConfig, resource: object) -> object:
     provider = TracerProvider(resource=resource, shutdown_on_exit=False,  # type: ignore[arg-type]
                               span_limits=SpanLimits(max_links=links))
     provider.add_span_processor(_query_redactor())  # first: before any span can be queued for export
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=config.export_timeout_s),
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(timeout=config.timeout_s("traces")),
                                                    max_queue_size=config.max_queue_size))
     trace.set_tracer_provider(provider)
     return provider
@@ -204,10 +218,10 @@ def _metrics(config: TelemetryConfig, resource: object) -> object:
     from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader  # noqa: PLC0415
 
-    timeout_ms = None if config.export_timeout_s is None else config.export_timeout_s * 1000
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(timeout=config.export_timeout_s),
+    timeout = config.timeout_s("metrics")
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(timeout=timeout),
                                            export_interval_millis=config.metric_interval_ms,
-                                           export_timeout_millis=timeout_ms)
+                                           export_timeout_millis=None if timeout is None else timeout * 1000)
     provider = MeterProvider(resource=resource, metric_readers=[reader],  # type: ignore[arg-type]
                              shutdown_on_exit=False)
     metrics.set_meter_provider(provider)
@@ -221,7 +235,7 @@ def _log_export(config: TelemetryConfig, resource: object) -> object:
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor  # noqa: PLC0415
 
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)  # type: ignore[arg-type]
-    provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(timeout=config.export_timeout_s),
+    provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(timeout=config.timeout_s("logs")),
                                                               max_queue_size=config.max_queue_size))
     set_logger_provider(provider)
     return provider

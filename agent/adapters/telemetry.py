@@ -124,8 +124,8 @@ class AgentGauges:
 
 @contextlib.asynccontextmanager
 async def agent_gauges(deps: Deps, every_s: float = SAMPLE_EVERY_S) -> AsyncIterator[None]:
-    """While the app runs and telemetry is on: refresh the gauges' snapshot every `every_s` seconds."""
-    if not telemetry.enabled():
+    """While the app runs and metrics are exported: refresh the gauges' snapshot every `every_s` seconds."""
+    if not telemetry.metrics_enabled():
         yield
         return
     gauges = AgentGauges()

@@ -1,4 +1,5 @@
-"""Ports: what the service layer needs from storage, providers and the clock (typing.Protocol only)."""
+"""Ports: what the service layer needs from storage and the clock (typing.Protocol only); the QR providers'
+ports are in cloud/domain/provider_ports.py."""
 
 from __future__ import annotations
 

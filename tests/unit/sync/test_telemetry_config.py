@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.telemetry import TelemetryConfig
+from sync.telemetry import DEFAULT_EXPORT_TIMEOUT_S, TelemetryConfig
 
 BASE = "http://127.0.0.1:4318"
 
@@ -50,3 +50,28 @@ class TestSignals:
 
     def test_a_blank_endpoint_is_not_an_endpoint(self) -> None:
         assert signals({"OTEL_EXPORTER_OTLP_ENDPOINT": "  "}) == (False, False, False, False)
+
+    @pytest.mark.parametrize(("value", "on"), [
+        ("otlp", True), ("console,otlp", True), (" OTLP ", True), ("console", False), ("", True),
+    ])  # fmt: skip
+    def test_an_exporter_list_exports_when_it_names_otlp(self, value: str, on: bool) -> None:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": BASE, "OTEL_TRACES_EXPORTER": value}
+        assert signals(env)[1] is on
+
+
+class TestTimeouts:
+    def test_ours_bound_every_signal_by_default(self) -> None:
+        config = TelemetryConfig.from_environ({"OTEL_EXPORTER_OTLP_ENDPOINT": BASE})
+        assert [config.timeout_s(s) for s in ("traces", "metrics", "logs")] == [DEFAULT_EXPORT_TIMEOUT_S] * 3
+
+    def test_a_general_timeout_variable_decides_for_every_signal(self) -> None:
+        config = TelemetryConfig.from_environ({"OTEL_EXPORTER_OTLP_ENDPOINT": BASE,
+                                               "OTEL_EXPORTER_OTLP_TIMEOUT": "2000"})
+        assert [config.timeout_s(s) for s in ("traces", "metrics", "logs")] == [None] * 3
+
+    @pytest.mark.parametrize("signal", ["traces", "metrics", "logs"])
+    def test_a_signal_timeout_variable_decides_for_that_signal_only(self, signal: str) -> None:
+        config = TelemetryConfig.from_environ({"OTEL_EXPORTER_OTLP_ENDPOINT": BASE,
+                                               f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT": "2000"})
+        assert {s: config.timeout_s(s) for s in ("traces", "metrics", "logs")} == {
+            s: None if s == signal else DEFAULT_EXPORT_TIMEOUT_S for s in ("traces", "metrics", "logs")}
