@@ -73,7 +73,7 @@ class Receipts:
                             total=row.amount, method=row.payment_method)
 
     async def for_refund(self, refund: Refund, sale_total: int, stored: dict[str, Any],
-                         original: str) -> SaleReceipt:
+                         original: str, original_at_ms: int | None = None) -> SaleReceipt:
         """The refund receipt (返品), numbered in the same sequence: an itemised refund lists the returned
         items with their tax per rate, a full one repeats the sale's; another partial one is one line without
         tax (docs/receipts.md, "Refund receipts")."""
@@ -86,4 +86,4 @@ class Receipts:
         receipt = sale_receipt(self._store, stored, {}, receipt_id=refund.local_id, number=number,
                                created_at_ms=refund.created_at, currency=refund.currency, total=refund.amount,
                                method=refund.method)
-        return replace(receipt, refund_of=original)
+        return replace(receipt, refund_of=original, refund_of_at_ms=original_at_ms)

@@ -125,8 +125,8 @@ class RefundService:
         if self._printer is None:
             return {"status": "no_printer"}
         try:
-            stored, original = await self._refunds.original_receipt(sale.local_id)
-            receipt = await self._receipts.for_refund(refund, sale.amount, stored, original)
+            stored, original, sold_at = await self._refunds.original_receipt(sale.local_id)
+            receipt = await self._receipts.for_refund(refund, sale.amount, stored, original, sold_at)
             job_id = await asyncio.wait_for(self._printer.print_receipt(receipt), PRINT_TIMEOUT_S)
         except Exception as err:  # the refund is committed; the receipt can be reprinted
             log.warning("refund receipt %s not printed: %s", refund.local_id, type(err).__name__)

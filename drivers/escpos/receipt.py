@@ -68,6 +68,7 @@ class SaleReceipt:
     issuer: Issuer | None = None
     tz: tzinfo | None = None  # the store's time zone (build_receipt's `tz` when None)
     refund_of: str | None = None  # set: a refund receipt (返品) of this original receipt (docs/receipts.md)
+    refund_of_at_ms: int | None = None  # when the original sale was made (a return invoice names its date)
 
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -99,6 +100,7 @@ class Labels:
     refund_title: str = "返品"
     refund_total: str = "返金合計"
     original: str = "元取引"
+    original_date: str = "元取引日"
 
 
 JAPANESE = Labels()
@@ -202,6 +204,9 @@ def build_receipt(
     body = _issuer_lines(r.issuer, labels, width) if r.issuer is not None else []
     body.append(two_columns(when, f"No.{r.receipt_number:06d}", width))
     body += [two_columns(labels.original, r.refund_of, width)] if r.refund_of is not None else []
+    if r.refund_of is not None and r.refund_of_at_ms is not None:
+        sold = datetime.fromtimestamp(r.refund_of_at_ms / 1000, r.tz or tz).strftime("%Y-%m-%d")
+        body.append(two_columns(labels.original_date, sold, width))
     body.append(rule)
     body += _invoice_items(r.lines, fmt, labels, width) if invoice else _items(r.lines, cur, width)
     body += [rule, ""]

@@ -175,15 +175,18 @@ class Refunds:
                                        "WHERE merchant_refund_id = ?", (merchant_refund_id,))
         return refund_from_row(row) if row is not None else None
 
-    async def original_receipt(self, sale_local_id: str) -> tuple[dict[str, Any], str]:
-        """What the sale stored for its receipt, and how a refund receipt names it (its number, or id)."""
+    async def original_receipt(self, sale_local_id: str) -> tuple[dict[str, Any], str, int | None]:
+        """What the sale stored for its receipt, how a refund receipt names it (its number, or id), and when
+        the sale was made (unix ms; None if unknown)."""
         row = await self._db.fetch_one(
-            "SELECT receipt_json FROM sales WHERE local_id = ? UNION ALL "
-            "SELECT COALESCE(receipt_json, '{}') FROM qr_sales WHERE local_id = ?", (sale_local_id,) * 2)
+            "SELECT receipt_json, created_at FROM sales WHERE local_id = ? UNION ALL "
+            "SELECT COALESCE(receipt_json, '{}'), created_at FROM qr_sales WHERE local_id = ?",
+            (sale_local_id,) * 2)
         number = await self._db.fetch_one("SELECT number FROM receipt_numbers WHERE document_id = ?",
                                           (sale_local_id,))
         stored = json.loads(row[0]) if row is not None else {}
-        return stored, f"No.{int(number[0]):06d}" if number is not None else sale_local_id
+        name = f"No.{int(number[0]):06d}" if number is not None else sale_local_id
+        return stored, name, int(row[1]) if row is not None and row[1] is not None else None
 
     async def of_sale(self, sale_local_id: str) -> list[Refund]:
         """The refunds of one sale, oldest first."""

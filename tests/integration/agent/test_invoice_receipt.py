@@ -104,14 +104,30 @@ SALE: dict[str, Any] = {"amount": 1806, "payment_method": "cash", "cash_received
         "items": [{"name": n, "unit_price": p, "quantity": q, "tax_rate": r} for n, p, q, r in ITEMS]}
 
 
+class StoreClock:
+    """The agent's wall clock in unix ms: NOW until a test moves it (e.g. a refund on a later day)."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> int:
+        return self.now
+
+
 @pytest.fixture
-async def agent(tmp_path: Path, rig: SimulatorRig) -> AsyncIterator[TestClient[Any, Any]]:
+def store_clock() -> StoreClock:
+    return StoreClock()
+
+
+@pytest.fixture
+async def agent(tmp_path: Path, rig: SimulatorRig,
+                store_clock: StoreClock) -> AsyncIterator[TestClient[Any, Any]]:
     state = tmp_path / "state"
     state.mkdir()
     enroll(state)
     devices = {"printer": {"transport": "serial", "path": rig.printer.path}, "reopen_max_s": 0.5}
     settings = make_settings(state, {"store": STORE, "devices": devices})
-    app = await build_app(settings, sync=False, clock_ms=lambda: NOW)
+    app = await build_app(settings, sync=False, clock_ms=store_clock)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -19,10 +19,12 @@ from agent.entrypoints.api.keys import DEPS
 from drivers.simulators.rig import SimulatorRig
 from tests.integration.agent.conftest import FakePrinter, MakeClient
 from tests.integration.agent.entrypoints.web.test_admin_lockout import RIGHT, Clock, enroll
-from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agent is the fixture
+from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agent, store_clock: fixtures
     ITEMS,
+    NOW,
     REG,
     SALE,
+    StoreClock,
     W,
     _jobs,
     agent,
@@ -30,6 +32,7 @@ from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agen
     expected_text,
     jp,
     lr,
+    store_clock,
     yen,
 )
 
@@ -57,8 +60,9 @@ def refund_text() -> tuple[list[str], list[str], list[str]]:
     body = [
         "株式会社テスト商事",
         lr("登録番号", REG),
-        lr("2025-11-25 10:30", "No.000002"),
+        lr("2025-11-26 09:15", "No.000002"),  # the refund, the next morning
         lr("元取引", "No.000001"),
+        lr("元取引日", "2025-11-25"),  # the sale it returns (a return invoice names the original's date)
         "-" * W,
         *returned,
         "-" * W,
@@ -96,10 +100,13 @@ class TestItemisedRefundReceipt:
         self,
         agent: TestClient[Any, Any],  # noqa: F811
         rig: SimulatorRig,
+        store_clock: StoreClock,  # noqa: F811
     ) -> None:
-        """Bytes equal the hand-built return invoice: returned lines, tax per rate once, 返金合計 = amount."""
+        """Bytes equal the hand-built return invoice: returned lines, tax per rate once, 返金合計 = amount,
+        the refund's own date and number, the original sale's number and date."""
         sale = await (await agent.post("/api/sales", json=SALE)).json()
         await rig.printer.wait_receipts(1)
+        store_clock.now = NOW + (22 * 60 + 45) * 60_000  # the next day, 09:15 in Asia/Tokyo
         resp = await agent.post(
             f"/api/sales/{sale['local_id']}/refunds", json={"items": items(*RETURNED), "password": RIGHT}
         )

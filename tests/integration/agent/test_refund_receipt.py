@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from drivers.simulators.rig import SimulatorRig
 from tests.integration.agent.entrypoints.web.test_admin_lockout import RIGHT
-from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agent is the fixture
+from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agent, store_clock: fixtures
     SALE,
     _jobs,
     agent,
@@ -18,6 +18,7 @@ from tests.integration.agent.test_invoice_receipt import (  # noqa: F401 -- agen
     expected_text,
     jp,
     lr,
+    store_clock,
 )
 
 
@@ -27,7 +28,7 @@ def refund_bytes(refund_id: str) -> bytes:
     drawer kick, cut) as the sale's."""
     body, total, rest = expected_text(refund_id)
     when = body.index(lr("2025-11-25 10:30", "No.000001"))
-    dated = [lr("2025-11-25 10:30", "No.000002"), lr("元取引", "No.000001")]
+    dated = [lr("2025-11-25 10:30", "No.000002"), lr("元取引", "No.000001"), lr("元取引日", "2025-11-25")]
     new_body = [*body[:when], *dated, *body[when + 1:]]
     new_total = [lr("返金合計", total[0].split()[-1])]
     new_rest = [line for line in rest if not line.startswith(("お預り", "お釣り"))]
