@@ -110,11 +110,14 @@ class RefundService:
             answer = await self._cloud.request("POST", path, body, f"{new.merchant_refund_id}:refund")
         except CloudRefused as err:
             raise _cloud_refusal(err) from err
-        except UpstreamUnavailable as err:
+        except UpstreamUnavailable as err:  # not reached, or reached and its answer lost: not known which
             raise UpstreamUnavailable(
-                "refund_needs_network", "QRの返金はオンラインでのみ可能です。 A QR payment is refunded "
-                "online only, and the payment cloud cannot be reached now: nothing was refunded. Try "
-                f"again when the terminal is online. ({err.message})") from err
+                "refund_needs_network",
+                "QRの返金はオンラインでのみ可能です。同じ返金番号で再試行してください。 "
+                "A QR payment is refunded online only, and the payment cloud did not answer: if the request "
+                "reached it, the refund "
+                f"may have been made. Retry with merchant_refund_id {new.merchant_refund_id!r} once the "
+                f"terminal is online: the same reference is never refunded twice. ({err.message})") from err
         if answer.get("object") != "refund" or answer.get("status") == "failed":
             raise UpstreamUnavailable("refund_failed", "The payment cloud did not make the refund "
                                       f"(status {answer.get('status')!r}): nothing was refunded.")

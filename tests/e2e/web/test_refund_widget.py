@@ -49,6 +49,34 @@ class TestRefundWidget:
         expect(page.get_by_test_id("z-result")).to_contain_text("Day closed")
         expect(page.get_by_test_id("z-result")).to_contain_text("¥0")
 
+    def test_a_retry_sends_the_same_reference(self, page: Page, offline_agent: AgentThread) -> None:
+        """The widget sends one merchant_refund_id per refund meant: the same again when the same refund is
+        retried after a failure (so a retry after a lost answer can never refund twice), a new one after it
+        went through."""
+        sale = cash_sale(offline_agent, 1000)
+        sent: list[dict[str, object]] = []
+        page.on("request", lambda r: sent.append(json.loads(r.post_data or "{}"))
+                if r.method == "POST" and r.url.endswith("/refunds") else None)
+        page.goto(offline_agent.url + "/status")
+        expect(page.get_by_test_id("r-sale").locator("option")).to_have_count(1)
+        assert page.get_by_test_id("r-sale").input_value() == sale["local_id"]
+        page.get_by_test_id("r-amount").fill("300")
+        for password, shown in (("not-the-password", "wrong"), (ADMIN_PASSWORD, "Refunded")):
+            page.get_by_test_id("r-password").fill(password)
+            page.get_by_test_id("r-submit").click()
+            expect(page.get_by_test_id("r-result")).to_contain_text(shown)
+        page.get_by_test_id("r-password").fill(ADMIN_PASSWORD)
+        with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/refunds")) as got:
+            page.get_by_test_id("r-submit").click()  # the same fields again, after success: a second refund
+        assert got.value.status == 201
+        refs = [body.get("merchant_refund_id") for body in sent]
+        assert len(refs) == 3 and all(isinstance(ref, str) and ref for ref in refs), sent
+        assert refs[0] == refs[1] != refs[2]
+        with sqlite3.connect(offline_agent.settings.agent.db_path) as conn:
+            rows = conn.execute("SELECT merchant_refund_id FROM refunds ORDER BY created_at, local_id")
+            stored = [r[0] for r in rows]
+        assert stored == refs[1:]
+
     def test_rejected_refund_is_shown_as_a_refund(self, page: Page, offline_agent: AgentThread) -> None:
         """A refund the cloud rejected shows in the quarantined table, marked as a refund, with the reason."""
         sale = cash_sale(offline_agent, 1000)

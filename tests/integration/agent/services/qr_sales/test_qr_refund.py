@@ -6,33 +6,40 @@ one while the cloud is away, is refused with nothing written."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 
 from agent.adapters.secrets import EnrolledDevice, SecretStore, hash_password
 from sync.signing import authorization_header
+from sync.testing.proxy import ChaosConfig, ChaosProxy
 from tests.integration.agent.services.qr_sales.conftest import RealCloud, StartAgent
 
 PIN = "pin-for-qr-refunds"
 
 
-async def _agent(real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path) -> TestClient[Any, Any]:
+async def _agent(real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path,
+                 cloud_url: str | None = None) -> TestClient[Any, Any]:
     state = tmp_path / "state"
     state.mkdir()
     cred = real_cloud.cred
     SecretStore(state).save(EnrolledDevice(cred.device_id, cred.api_key, cred.secret_key,
-                                           cloud_url=real_cloud.url, admin_password_hash=hash_password(PIN)))
+                                           cloud_url=cloud_url or real_cloud.url,
+                                           admin_password_hash=hash_password(PIN)))
     client, _ = await start_agent({"store": {"currencies": ["JPY"]}})
     return client
 
 
-async def _refund(client: TestClient[Any, Any], local_id: str, amount: int) -> tuple[int, dict[str, Any]]:
-    resp = await client.post(f"/api/sales/{local_id}/refunds", json={"amount": amount, "password": PIN})
+async def _refund(client: TestClient[Any, Any], local_id: str, amount: int,
+                  **extra: Any) -> tuple[int, dict[str, Any]]:
+    resp = await client.post(f"/api/sales/{local_id}/refunds",
+                             json={"amount": amount, "password": PIN, **extra})
     return resp.status, await resp.json()
 
 
@@ -74,6 +81,36 @@ class TestQrRefund:
         status, away = await _refund(client, other["local_id"], 100)
         assert (status, away["error"]["code"]) == (503, "refund_needs_network")
         assert _count(tmp_path) == 2
+
+    async def test_a_lost_answer_then_a_retry_with_its_reference_is_one_refund(
+        self, real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path
+    ) -> None:
+        """The cloud makes the refund and its answer is lost on the way back (a loopback proxy swallows it):
+        the agent says it may have been made and names the reference; the manager's retry under it is the
+        same refund at the cloud, recorded once here."""
+        proxy = ChaosProxy("127.0.0.1", int(str(urlsplit(real_cloud.url).port)))
+        await proxy.start()
+        try:
+            client = await _agent(real_cloud, start_agent, tmp_path, f"http://127.0.0.1:{proxy.port}")
+            body = {"amount": 1200, "payment_method": "qr_cpm", "merchant_ref_id": "cpm-lost-1",
+                    "customer_code": "2849AB77"}
+            sale = await (await client.post("/api/sales", json=body)).json()
+            assert sale["status"] == "succeeded", sale
+            proxy.config = ChaosConfig(swallow=1.0, max_faults=1 + proxy.stats.swallowed)
+            status, lost = await _refund(client, sale["local_id"], 500)
+            assert (status, lost["error"]["code"]) == (503, "refund_needs_network"), lost
+            assert proxy.stats.swallowed == 1
+            found = re.search(r"merchant_refund_id '([^']+)'", lost["error"]["message"])
+            assert found is not None and "may have been made" in lost["error"]["message"]
+            assert (await real_cloud.intent(sale["cloud_intent_id"]))["amount_refunded"] == 500
+            assert _count(tmp_path) == 0
+            status, again = await _refund(client, sale["local_id"], 500, merchant_refund_id=found.group(1))
+            assert status == 201, again
+            assert str(again["cloud_refund_id"]).startswith("re_")
+            assert (await real_cloud.intent(sale["cloud_intent_id"]))["amount_refunded"] == 500
+            assert _count(tmp_path) == 1
+        finally:
+            await proxy.stop()
 
     async def test_a_refund_the_cloud_refuses_keeps_its_code_and_writes_nothing(
         self, real_cloud: RealCloud, start_agent: StartAgent, tmp_path: Path
