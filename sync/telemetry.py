@@ -248,7 +248,9 @@ def _instrument(config: TelemetryConfig) -> None:
 
     AioHttpServerInstrumentor().instrument()  # every web.Application built from now on gets its middleware
     AioHttpClientInstrumentor().instrument()  # every ClientSession: a client span and the traceparent header
-    LoggingInstrumentor().instrument(inject_trace_context=True, enable_log_auto_instrumentation=config.logs)
+    # Trace ids on records only when there are traces to point at (docs/observability.md#logs).
+    LoggingInstrumentor().instrument(inject_trace_context=config.traces,
+                                     enable_log_auto_instrumentation=config.logs)
     handler = getattr(LoggingInstrumentor, "_logging_handler", None)
     for h in logging.getLogger().handlers:
         if h is handler:
