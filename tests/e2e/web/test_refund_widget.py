@@ -77,6 +77,34 @@ class TestRefundWidget:
             stored = [r[0] for r in rows]
         assert stored == refs[1:]
 
+    def test_itemised_refund_from_the_page(self, page: Page, offline_agent: AgentThread) -> None:
+        """An itemised sale shows its lines; choosing two of the three beers refunds their price (computed by
+        the agent, shown in the amount), stored with those lines; two more of them are refused (one left)."""
+        items = [{"name": "おにぎり", "unit_price": 150, "quantity": 2, "tax_rate": 8},
+                 {"name": "ビール", "unit_price": 288, "quantity": 3, "tax_rate": 10}]
+        status, sale = offline_agent.call("POST", "/api/sales", {
+            "amount": 1164, "payment_method": "cash", "cash_received": 2000, "items": items})
+        assert status == 201, sale
+        page.goto(offline_agent.url + "/status")
+        expect(page.get_by_test_id("r-sale").locator("option")).to_have_count(1)
+        expect(page.get_by_test_id("r-items").locator("tbody tr")).to_have_count(2)
+        expect(page.get_by_test_id("r-items")).to_contain_text("おにぎり ※")
+        page.get_by_test_id("r-item-1").fill("2")
+        expect(page.get_by_test_id("r-amount")).to_have_value(str(288 * 2))
+        expect(page.get_by_test_id("r-amount")).to_be_disabled()
+        page.get_by_test_id("r-password").fill(ADMIN_PASSWORD)
+        page.get_by_test_id("r-submit").click()
+        expect(page.get_by_test_id("r-result")).to_contain_text("Refunded ¥576")
+        with sqlite3.connect(offline_agent.settings.agent.db_path) as conn:
+            ((amount, stored),) = conn.execute("SELECT amount, items_json FROM refunds").fetchall()
+        assert amount == 576
+        assert [(i["line"], i["quantity"]) for i in json.loads(stored)] == [(1, 2)]
+        expect(page.get_by_test_id("r-item-1")).to_have_value("0")  # the form starts again
+        page.get_by_test_id("r-item-1").fill("2")
+        page.get_by_test_id("r-password").fill(ADMIN_PASSWORD)
+        page.get_by_test_id("r-submit").click()
+        expect(page.get_by_test_id("r-result")).to_contain_text("Only 1 of line 1")
+
     def test_rejected_refund_is_shown_as_a_refund(self, page: Page, offline_agent: AgentThread) -> None:
         """A refund the cloud rejected shows in the quarantined table, marked as a refund, with the reason."""
         sale = cash_sale(offline_agent, 1000)
