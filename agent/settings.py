@@ -123,12 +123,14 @@ class OfflineSection(BaseModel):
     max_sale_amount: SqlInt = Field(gt=0)
     max_total_amount: SqlInt = Field(gt=0)
     max_count: SqlInt = Field(gt=0)
-    max_age_hours: float = Field(gt=0, le=87_600)  # ten years: the age in ms stays a SQLite integer
+    # At least one second (a smaller float would round to 0 ms: every sale "too old"), at most ten years (the
+    # age in ms stays a SQLite integer).
+    max_age_hours: float = Field(ge=1 / 3600, le=87_600)
 
     @property
     def max_age_ms(self) -> int:
-        """The max age as milliseconds."""
-        return int(self.max_age_hours * 3_600_000)
+        """The max age as milliseconds (at least 1,000)."""
+        return round(self.max_age_hours * 3_600_000)
 
 
 class StoreSection(BaseModel):

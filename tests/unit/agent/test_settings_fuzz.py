@@ -168,3 +168,14 @@ class TestSettingsFuzz:
         """A secret under a mistyped [cloud] key is refused by name, its value never quoted."""
         _path, got = _load_file(f'[cloud]\nsecret_kye = "{SECRET}"\n'.encode())
         assert isinstance(got, SettingsError) and "cloud.secret_kye" in str(got) and SECRET not in str(got)
+
+
+class TestMaxAgeBounds:
+    def test_an_age_that_rounds_to_no_milliseconds_is_refused(self) -> None:
+        """A positive max_age_hours so small its milliseconds would be 0 (found by the fuzz) is refused."""
+        _path, got = _load_file(b"[offline]\nmax_age_hours = 9.49903787565081e-294\n")
+        assert isinstance(got, SettingsError) and "offline.max_age_hours" in str(got)
+
+    def test_one_second_is_the_smallest_age(self) -> None:
+        _path, got = _load_file(b"[offline]\nmax_age_hours = 0.0002777777777777778\n")
+        assert isinstance(got, Settings) and got.offline.max_age_ms == 1000
