@@ -18,6 +18,7 @@ from typing import Any
 from agent.domain.errors import SaleRefused
 from agent.domain.invoice import Item
 from agent.domain.money import format_money
+from agent.domain.receipt import items_of
 from sync.wire import canonical_json, item_hash
 
 CHAIN_METHODS = ("cash", "card")  # final offline: refunded through sync
@@ -92,8 +93,7 @@ class Refund:
     @property
     def returned_items(self) -> tuple[Item, ...]:
         """The returned items as its receipt prints them (none for an amount-only refund)."""
-        return tuple(Item(str(i["name"]), int(i["unit_price"]), int(i["quantity"]), int(i["tax_rate"]))
-                     for i in self._stored_items())
+        return items_of({"items": self._stored_items()})
 
     @property
     def returned_lines(self) -> tuple[ReturnedLine, ...]:

@@ -18,7 +18,6 @@ from typing import Any
 
 from cloud.domain.intent import Transaction
 from cloud.domain.refunds import (
-    RETRY_BACKOFF,
     Refund,
     RefundFinished,
     RefundStatus,
@@ -69,7 +68,7 @@ def _row(r: Refund) -> tuple[Any, ...]:
     return (r.id, r.intent_id, r.merchant_id, r.amount, r.currency, r.reason, r.merchant_refund_id,
             r.status.value, r.provider_ref, r.failure_code, r.actor, o and o.device_id, o and o.local_id,
             o and o.seq, o and o.hash, o and o.batch_id, at, at,
-            at + RETRY_BACKOFF[0][1] * 1000 if r.status is RefundStatus.PENDING else None)  # fmt: skip
+            at + retry_wait_s(0) * 1000 if r.status is RefundStatus.PENDING else None)  # fmt: skip
 
 
 def refund_from_row(r: Any) -> Refund:
